@@ -1,0 +1,81 @@
+/**
+ * The jabmon agent: one XMPP client connection to ejabberd, a status presence
+ * sent directly to the component, re-sent whenever the summary changes or the
+ * component asks (by sending us its presence after it reconnects).
+ */
+import { client } from "@xmpp/client";
+import type { AgentConfig } from "../config/index.js";
+import type { Logger } from "../log/index.js";
+import { type AgentStatus, statusPresence } from "../protocol/index.js";
+import { guardLateData, keepConnected } from "../xmpp/index.js";
+import { currentStatus } from "./status.js";
+
+export { currentStatus, summarise, worstState } from "./status.js";
+
+export interface RunningAgent {
+  /** Re-evaluate status now and send presence if it changed. */
+  refresh(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const sameStatus = (a: AgentStatus | undefined, b: AgentStatus) =>
+  a !== undefined && a.state === b.state && a.summary === b.summary && a.host === b.host;
+
+export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+  const [username, domain] = config.xmpp.jid.split("@") as [string, string];
+  const xmpp = guardLateData(
+    client({
+      service: config.xmpp.service,
+      domain,
+      username,
+      password: config.xmpp.password,
+      resource: config.xmpp.resource,
+    }),
+  );
+  const component = config.xmpp.component;
+  let last: AgentStatus | undefined;
+
+  const sendStatus = async (status: AgentStatus) => {
+    last = status;
+    if (xmpp.status !== "online") return;
+    // Built as a string-free element tree; xmpp.js serialises it.
+    await xmpp.send(statusPresence(status, component) as never).catch((err: Error) => {
+      log.warn({ err: err.message }, "cannot send presence");
+    });
+  };
+
+  const refresh = async () => {
+    const status = await currentStatus(config.host);
+    if (sameStatus(last, status)) return;
+    log.info({ state: status.state, summary: status.summary }, "status changed");
+    await sendStatus(status);
+  };
+
+  xmpp.on("stanza", (stanza) => {
+    // The component sends us its presence after it reconnects: answer with ours.
+    if (stanza.is("presence") && stanza.attrs.from === component && !stanza.attrs.type && last) {
+      void sendStatus(last);
+    }
+  });
+
+  const keeper = keepConnected(xmpp, {
+    log,
+    onOnline: () => {
+      // A fresh session: the component has seen nothing of it yet.
+      void currentStatus(config.host).then(sendStatus);
+    },
+  });
+  await keeper.firstOnline;
+
+  const timer = setInterval(
+    () => void refresh().catch((err) => log.warn({ err }, "status failed")),
+    config.interval * 1000,
+  );
+  return {
+    refresh,
+    async stop() {
+      clearInterval(timer);
+      await keeper.stop();
+    },
+  };
+}

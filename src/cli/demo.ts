@@ -1,0 +1,81 @@
+/**
+ * `jabmon demo`: the whole system on one machine, in the foreground: a private
+ * ejabberd, the component with its status page, and one local agent (a child
+ * process, as on a real host). Ctrl-C stops everything and cleans up.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { componentEnv, componentSchema, loadConfig } from "../config/index.js";
+import { createLogger } from "../log/index.js";
+import { startComponent } from "../server/index.js";
+import { ensureEjabberdInstalled, PrivateEjabberd } from "../stack/index.js";
+import { deletePrefix } from "../store/index.js";
+import { registerAccount } from "../xmpp/index.js";
+import { stopOnSignal } from "./run.js";
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+export async function runDemo(env = process.env): Promise<void> {
+  await ensureEjabberdInstalled(say);
+  const componentPassword = randomBytes(16).toString("hex");
+  const domain = env.JABMON_DOMAIN ?? "localhost";
+  const componentJid = env.JABMON_COMPONENT_JID ?? "monitor.localhost";
+  const ejabberd = await PrivateEjabberd.create({
+    name: "demo",
+    domain,
+    componentJid,
+    componentPassword,
+    c2sPort: Number(env.JABMON_C2S_PORT ?? 5222),
+    componentPort: Number(env.JABMON_COMPONENT_PORT ?? 5347),
+  });
+  say(
+    `starting ejabberd (c2s ${ejabberd.c2sService}, component port ${ejabberd.config.componentPort})…`,
+  );
+  await ejabberd.start();
+
+  const prefix = env.JABMON_REDIS_PREFIX ?? `jabmon-demo:${process.pid}:`;
+  const config = loadConfig(componentSchema, {
+    envMap: componentEnv,
+    env: { ...env, JABMON_REDIS_PREFIX: prefix, JABMON_AGENT_DOMAINS: domain },
+    overrides: {
+      "xmpp.service": ejabberd.componentService,
+      "xmpp.jid": componentJid,
+      "xmpp.password": componentPassword,
+    },
+  });
+  const log = createLogger("jabmon-demo", env.JABMON_LOG_LEVEL ?? "warn");
+  say(`starting the component ${componentJid}…`);
+  const component = await startComponent(config, log);
+
+  const agentPassword = randomBytes(12).toString("hex");
+  const agentUser = env.JABMON_DEMO_AGENT ?? "agent1";
+  await registerAccount(ejabberd.c2sService, domain, agentUser, agentPassword);
+  const main = fileURLToPath(new URL("./main.js", import.meta.url));
+  const agent = spawn(process.execPath, [main, "agent"], {
+    stdio: ["ignore", "inherit", "inherit"],
+    env: {
+      ...env,
+      JABMON_LOG_LEVEL: env.JABMON_LOG_LEVEL ?? "warn",
+      JABMON_AGENT_SERVICE: ejabberd.c2sService,
+      JABMON_AGENT_JID: `${agentUser}@${domain}`,
+      JABMON_AGENT_PASSWORD: agentPassword,
+      JABMON_COMPONENT_JID: componentJid,
+    },
+  });
+  say(`started a local agent ${agentUser}@${domain} (pid ${agent.pid})`);
+  say(
+    `\njabmon is up: open ${component.httpUrl}/ (API: ${component.httpUrl}/api/hosts). Ctrl-C stops it.`,
+  );
+
+  stopOnSignal(async () => {
+    agent.kill("SIGTERM");
+    await component.stop();
+    say("stopping ejabberd…");
+    await ejabberd.destroy();
+    const cleanup = component.redis.duplicate();
+    await deletePrefix(cleanup, prefix);
+    cleanup.disconnect();
+    say("stopped and cleaned up.");
+  });
+}

@@ -1,0 +1,1 @@
+export { fail, stopOnSignal } from "./run.js";

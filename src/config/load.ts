@@ -1,0 +1,81 @@
+/**
+ * Configuration = defaults < YAML/JSON file < environment variables, validated
+ * by one zod schema. Errors name the key and the reason, e.g.
+ * `invalid configuration: redis.url: must be a redis:// URL (from JABMON_REDIS_URL)`.
+ */
+import { readFileSync } from "node:fs";
+import yaml from "js-yaml";
+import type { z } from "zod";
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Environment variable name → dotted config key. */
+export type EnvMap = Record<string, string>;
+
+type Tree = Record<string, unknown>;
+
+function setPath(tree: Tree, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let node = tree;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof node[part] !== "object" || node[part] === null) node[part] = {};
+    node = node[part] as Tree;
+  }
+  node[parts[parts.length - 1] as string] = value;
+}
+
+export function readConfigFile(file: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const parsed = file.endsWith(".json") ? JSON.parse(text) : yaml.load(text);
+    if (parsed === undefined || parsed === null) return {};
+    if (typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new Error("the top level must be a mapping of keys to values");
+    }
+    return parsed as Tree;
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid: ${(err as Error).message}`);
+  }
+}
+
+export interface LoadOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  envMap: EnvMap;
+  /** Values set by the caller (e.g. CLI flags); they win over everything. */
+  overrides?: Tree;
+}
+
+export function loadConfig<S extends z.ZodType>(schema: S, options: LoadOptions): z.output<S> {
+  const env = options.env ?? process.env;
+  const tree: Tree = options.file ? readConfigFile(options.file) : {};
+  const fromEnv = new Map<string, string>();
+  for (const [name, path] of Object.entries(options.envMap)) {
+    const value = env[name];
+    if (value === undefined || value === "") continue;
+    setPath(tree, path, value);
+    fromEnv.set(path, name);
+  }
+  for (const [path, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) setPath(tree, path, value);
+  }
+  const result = schema.safeParse(tree);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const key = issue.path.join(".") || "(top level)";
+    const origin = fromEnv.get(key)
+      ? ` (from ${fromEnv.get(key)})`
+      : options.file
+        ? ` (in ${options.file})`
+        : "";
+    return `  ${key}: ${issue.message}${origin}`;
+  });
+  throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+}

@@ -1,0 +1,1 @@
+export { type PresenceEvents, PresenceTracker, type PresenceTrackerOptions } from "./presence.js";

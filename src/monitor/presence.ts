@@ -1,0 +1,135 @@
+/**
+ * Presence is liveness. Every agent sends directed presence to the component;
+ * ejabberd sends `unavailable` on the agent's behalf when its connection dies,
+ * so a host is marked offline the moment its session ends.
+ *
+ * After the component itself reconnects it has missed whatever happened
+ * meanwhile, so it sends its presence to every host it believes online; an
+ * agent answers with its current status presence, and hosts that do not answer
+ * within `presenceConfirmMs` are marked offline.
+ */
+import { EventEmitter } from "node:events";
+import type { ComponentLink } from "../component/index.js";
+import type { Logger } from "../log/index.js";
+import { parseStatusPresence } from "../protocol/index.js";
+import type { HostStore } from "../store/index.js";
+import { type Element, el } from "../xmpp/index.js";
+
+export interface PresenceEvents {
+  hostOnline: [jid: string];
+  hostOffline: [jid: string, reason: string];
+}
+
+export interface PresenceTrackerOptions {
+  link: ComponentLink;
+  hosts: HostStore;
+  log: Logger;
+  agentDomains: string[];
+  presenceConfirmMs: number;
+  maxPresencePayloadBytes: number;
+}
+
+function splitJid(jid: string): { bare: string; domain: string; resource: string } {
+  const slash = jid.indexOf("/");
+  const bare = (slash === -1 ? jid : jid.slice(0, slash)).toLowerCase();
+  const resource = slash === -1 ? "" : jid.slice(slash + 1);
+  const at = bare.indexOf("@");
+  return { bare, domain: at === -1 ? bare : bare.slice(at + 1), resource };
+}
+
+export class PresenceTracker extends EventEmitter<PresenceEvents> {
+  readonly #options: PresenceTrackerOptions;
+  readonly #agentDomains: Set<string>;
+  #confirmTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: PresenceTrackerOptions) {
+    super();
+    this.#options = options;
+    this.#agentDomains = new Set(options.agentDomains.map((d) => d.toLowerCase()));
+    options.link.router.onPresence((stanza) => this.#onPresence(stanza));
+    options.link.onOnline(() => void this.#reprobe());
+  }
+
+  stop(): void {
+    clearTimeout(this.#confirmTimer);
+  }
+
+  async #onPresence(stanza: Element): Promise<void> {
+    const from = stanza.attrs.from as string | undefined;
+    if (!from) return;
+    const jid = splitJid(from);
+    const type = stanza.attrs.type as string | undefined;
+    if (type === "probe") {
+      this.#options.link.send(el("presence", { to: from }));
+      return;
+    }
+    // Agents are users (local@domain) of an allowed domain; anyone else is ignored.
+    if (!jid.bare.includes("@") || !this.#agentDomains.has(jid.domain)) {
+      this.#options.log.debug({ from }, "presence from a non-agent ignored");
+      return;
+    }
+    if (type === undefined) await this.#onAvailable(jid.bare, from, stanza);
+    else if (type === "unavailable") await this.#wentOffline(jid.bare, from, "went offline");
+    else if (type === "error") await this.#wentOffline(jid.bare, from, "presence bounced");
+  }
+
+  async #onAvailable(bare: string, full: string, stanza: Element): Promise<void> {
+    const { log, hosts, maxPresencePayloadBytes } = this.#options;
+    const { status, problems } = parseStatusPresence(stanza, maxPresencePayloadBytes);
+    if (problems.length > 0)
+      log.warn({ jid: full, problems }, "agent presence payload had problems");
+    const cameOnline = await hosts.recordPresence(bare, full, {
+      host: status.host,
+      state: status.state,
+      status: status.summary,
+      version: status.version,
+      checks: status.checks,
+      failing: status.failing,
+    });
+    if (cameOnline) {
+      log.info({ jid: full, state: status.state }, "host online");
+      this.emit("hostOnline", bare);
+    }
+  }
+
+  async #wentOffline(bare: string, full: string, reason: string): Promise<void> {
+    if (await this.#options.hosts.markOffline(bare, full, reason)) {
+      this.#options.log.info({ jid: full, reason }, "host offline");
+      this.emit("hostOffline", bare, reason);
+    }
+  }
+
+  async #reprobe(): Promise<void> {
+    const { hosts, link, log, presenceConfirmMs } = this.#options;
+    const probeStart = Date.now();
+    let online: Awaited<ReturnType<HostStore["onlineHosts"]>>;
+    try {
+      online = await hosts.onlineHosts();
+    } catch (err) {
+      log.error({ err }, "cannot list hosts to re-probe");
+      return;
+    }
+    log.info({ hosts: online.length }, "re-probing hosts believed online");
+    for (const host of online) if (host.fullJid) link.send(el("presence", { to: host.fullJid }));
+    clearTimeout(this.#confirmTimer);
+    this.#confirmTimer = setTimeout(
+      () =>
+        void this.#expireUnconfirmed(
+          online.map((h) => h.jid),
+          probeStart,
+        ),
+      presenceConfirmMs,
+    );
+    this.#confirmTimer.unref();
+  }
+
+  async #expireUnconfirmed(jids: string[], probeStart: number): Promise<void> {
+    const reason = "no presence after the component reconnected";
+    for (const jid of jids) {
+      if (await this.#options.hosts.markStaleOffline(jid, probeStart, reason)) {
+        this.#options.log.info({ jid, reason }, "host offline");
+        this.emit("hostOffline", jid, reason);
+      }
+    }
+  }
+}

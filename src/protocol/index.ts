@@ -1,0 +1,10 @@
+export * from "./ns.js";
+export {
+  type AgentStatus,
+  HOST_STATES,
+  type HostState,
+  LIMITS,
+  type ParsedStatus,
+  parseStatusPresence,
+  statusPresence,
+} from "./presence.js";

@@ -1,0 +1,12 @@
+/** XML namespaces jabmon speaks. docs/protocol.md is the normative description. */
+export const NS_JABMON = "urn:jabmon:0";
+export const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
+export const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
+export const NS_PING = "urn:xmpp:ping";
+export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+export const NS_VERSION = "jabber:iq:version";
+export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+export const NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner";
+export const NS_PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event";
+export const NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors";
+export const NS_RPC = "jabber:iq:rpc";

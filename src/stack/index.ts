@@ -1,0 +1,2 @@
+export { EJABBERDCTL, ensureEjabberdInstalled, PrivateEjabberd, StackError } from "./ejabberd.js";
+export { ejabberdYaml } from "./ejabberd-config.js";

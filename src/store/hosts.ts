@@ -1,0 +1,161 @@
+/**
+ * The status database's host records, as kept from presence.
+ */
+import type { Redis } from "ioredis";
+import type { HostState } from "../protocol/index.js";
+import type { Keys } from "./keys.js";
+import { MARK_OFFLINE, MARK_STALE_OFFLINE, RECORD_PRESENCE } from "./scripts.js";
+
+export interface HostRecord {
+  jid: string;
+  fullJid: string;
+  host: string;
+  online: boolean;
+  state: HostState | "down";
+  status: string;
+  version: string;
+  lastSeen: number;
+  since: number;
+  offlineReason: string;
+  checks?: number;
+  failing?: number;
+}
+
+export interface PresenceUpdate {
+  host?: string;
+  state?: HostState;
+  status?: string;
+  version?: string;
+  checks?: number;
+  failing?: number;
+}
+
+type ScriptedRedis = Redis & {
+  recordPresence(k1: string, k2: string, ...argv: string[]): Promise<number>;
+  markOffline(k1: string, k2: string, ...argv: string[]): Promise<number>;
+  markStaleOffline(k1: string, k2: string, ...argv: string[]): Promise<number>;
+};
+
+function defineScripts(redis: Redis): ScriptedRedis {
+  const scripted = redis as ScriptedRedis;
+  if (typeof scripted.recordPresence !== "function") {
+    redis.defineCommand("recordPresence", { numberOfKeys: 2, lua: RECORD_PRESENCE });
+    redis.defineCommand("markOffline", { numberOfKeys: 2, lua: MARK_OFFLINE });
+    redis.defineCommand("markStaleOffline", { numberOfKeys: 2, lua: MARK_STALE_OFFLINE });
+  }
+  return scripted;
+}
+
+function toRecord(hash: Record<string, string>): HostRecord | undefined {
+  if (!hash.jid) return undefined;
+  const online = hash.online === "1";
+  const record: HostRecord = {
+    jid: hash.jid,
+    fullJid: hash.fullJid ?? "",
+    host: hash.host || hash.jid.split("@")[0] || hash.jid,
+    online,
+    state: online ? ((hash.state as HostState) ?? "unknown") : "down",
+    status: hash.status ?? "",
+    version: hash.version ?? "",
+    lastSeen: Number(hash.lastSeen ?? 0),
+    since: Number(hash.since ?? 0),
+    offlineReason: hash.offlineReason ?? "",
+  };
+  if (hash.checks) record.checks = Number(hash.checks);
+  if (hash.failing) record.failing = Number(hash.failing);
+  return record;
+}
+
+export class HostStore {
+  readonly #redis: ScriptedRedis;
+  readonly #keys: Keys;
+
+  constructor(redis: Redis, keys: Keys) {
+    this.#redis = defineScripts(redis);
+    this.#keys = keys;
+  }
+
+  /** Returns true when the host came online with this presence. */
+  async recordPresence(
+    bareJid: string,
+    fullJid: string,
+    update: PresenceUpdate,
+    now = Date.now(),
+  ): Promise<boolean> {
+    const fields: string[] = [];
+    for (const [k, v] of Object.entries(update)) if (v !== undefined) fields.push(k, String(v));
+    const k = this.#keys;
+    const cameOnline = await this.#redis.recordPresence(
+      k.host(bareJid),
+      k.hosts(),
+      bareJid,
+      fullJid,
+      String(now),
+      ...fields,
+    );
+    return cameOnline === 1;
+  }
+
+  /** Returns true when the host went offline (false if already offline or a stale session). */
+  async markOffline(
+    bareJid: string,
+    fullJid: string | undefined,
+    reason: string,
+    now = Date.now(),
+  ): Promise<boolean> {
+    const k = this.#keys;
+    const changed = await this.#redis.markOffline(
+      k.host(bareJid),
+      k.hosts(),
+      bareJid,
+      fullJid ?? "",
+      String(now),
+      reason,
+    );
+    return changed === 1;
+  }
+
+  /** Offline unless seen at or after `cutoff`. */
+  async markStaleOffline(
+    bareJid: string,
+    cutoff: number,
+    reason: string,
+    now = Date.now(),
+  ): Promise<boolean> {
+    const k = this.#keys;
+    const changed = await this.#redis.markStaleOffline(
+      k.host(bareJid),
+      k.hosts(),
+      bareJid,
+      String(cutoff),
+      String(now),
+      reason,
+    );
+    return changed === 1;
+  }
+
+  async get(bareJid: string): Promise<HostRecord | undefined> {
+    return toRecord(await this.#redis.hgetall(this.#keys.host(bareJid)));
+  }
+
+  /** Every known host, most recently seen first. */
+  async list(): Promise<HostRecord[]> {
+    const jids = await this.#redis.zrevrange(this.#keys.hosts(), 0, -1);
+    if (jids.length === 0) return [];
+    const pipeline = this.#redis.pipeline();
+    for (const jid of jids) pipeline.hgetall(this.#keys.host(jid));
+    const results = (await pipeline.exec()) ?? [];
+    const records: HostRecord[] = [];
+    for (const [err, hash] of results) {
+      if (err) continue;
+      const record = toRecord(hash as Record<string, string>);
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
+  /** Hosts currently online (for re-probing after a component reconnect). */
+  async onlineHosts(): Promise<HostRecord[]> {
+    return (await this.list()).filter((host) => host.online);
+  }
+}

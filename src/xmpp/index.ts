@@ -1,0 +1,5 @@
+export { CONDITION_TYPES, type StanzaCondition, StanzaError } from "./errors.js";
+export { guardLateData } from "./guard.js";
+export { default as ltx, type Element, el } from "./ltx.js";
+export { type ConnectionKeeper, keepConnected, nextDelay } from "./reconnect.js";
+export { RegistrationError, registerAccount } from "./register.js";

@@ -1,0 +1,168 @@
+/**
+ * A real, private test stack per test file: ejabberd on free ports, the shared
+ * Redis under a unique key prefix, and helpers to run the component, agents
+ * (as child processes, so they can be SIGKILLed) and plain XMPP clients.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { type Client, client } from "@xmpp/client";
+import { type ComponentConfig, componentSchema } from "../../src/config/index.js";
+import { silentLogger } from "../../src/log/index.js";
+import { type RunningComponent, startComponent } from "../../src/server/index.js";
+import { PrivateEjabberd } from "../../src/stack/index.js";
+import { createRedis, deletePrefix } from "../../src/store/index.js";
+import { guardLateData, registerAccount } from "../../src/xmpp/index.js";
+import { waitFor } from "./wait.js";
+
+export const CLI = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
+export const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address
+          ? resolve(address.port)
+          : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+export interface Account {
+  user: string;
+  jid: string;
+  password: string;
+}
+
+export class TestStack {
+  readonly prefix = `jabmon-test:${randomUUID()}:`;
+  readonly componentJid = "monitor.localhost";
+  readonly domain = "localhost";
+  readonly #children: ChildProcess[] = [];
+  readonly #clients: Client[] = [];
+  readonly #components: RunningComponent[] = [];
+
+  private constructor(readonly ejabberd: PrivateEjabberd) {}
+
+  static async start(name: string): Promise<TestStack> {
+    const ejabberd = await PrivateEjabberd.create({
+      name,
+      c2sPort: await freePort(),
+      componentPort: await freePort(),
+      componentPassword: randomBytes(8).toString("hex"),
+    });
+    await ejabberd.start();
+    return new TestStack(ejabberd);
+  }
+
+  componentConfig(overrides: Partial<Record<string, unknown>> = {}): ComponentConfig {
+    return componentSchema.parse({
+      xmpp: {
+        service: this.ejabberd.componentService,
+        jid: this.componentJid,
+        password: this.ejabberd.config.componentPassword,
+      },
+      redis: { url: REDIS_URL, prefix: this.prefix },
+      http: { host: "127.0.0.1", port: 0 },
+      monitor: { agentDomains: [this.domain], presenceConfirmMs: 3000 },
+      ...overrides,
+    });
+  }
+
+  async startComponent(
+    overrides: Partial<Record<string, unknown>> = {},
+  ): Promise<RunningComponent> {
+    const running = await startComponent(this.componentConfig(overrides), silentLogger());
+    this.#components.push(running);
+    return running;
+  }
+
+  async account(user = `agent-${randomBytes(4).toString("hex")}`): Promise<Account> {
+    const password = randomBytes(8).toString("hex");
+    await registerAccount(this.ejabberd.c2sService, this.domain, user, password);
+    return { user, jid: `${user}@${this.domain}`, password };
+  }
+
+  /** Environment for a `jabmon agent` child process logging in as `account`. */
+  agentEnv(account: Account, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      JABMON_LOG_LEVEL: process.env.JABMON_TEST_LOG_LEVEL ?? "warn",
+      JABMON_AGENT_SERVICE: this.ejabberd.c2sService,
+      JABMON_AGENT_JID: account.jid,
+      JABMON_AGENT_PASSWORD: account.password,
+      JABMON_COMPONENT_JID: this.componentJid,
+      ...extra,
+    };
+  }
+
+  /** Run the jabmon CLI as a child process (stopped at cleanup). */
+  spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess & { output: () => string } {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    const collect = (data: Buffer) => {
+      output += data.toString();
+    };
+    child.stdout?.on("data", collect);
+    child.stderr?.on("data", collect);
+    this.#children.push(child);
+    return Object.assign(child, { output: () => output });
+  }
+
+  spawnAgent(account: Account, extra: Record<string, string> = {}) {
+    return this.spawnCli(["agent"], this.agentEnv(account, extra));
+  }
+
+  /** A plain XMPP client (xmpp.js), online, for talking to the component like any user would. */
+  async client(account?: Account): Promise<Client> {
+    const who = account ?? (await this.account(`client-${randomBytes(4).toString("hex")}`));
+    const xmpp = guardLateData(
+      client({
+        service: this.ejabberd.c2sService,
+        domain: this.domain,
+        username: who.user,
+        password: who.password,
+        resource: "test",
+      }),
+    );
+    xmpp.on("error", () => {});
+    this.#clients.push(xmpp);
+    await xmpp.start();
+    return xmpp;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const child of this.#children) if (child.exitCode === null) child.kill("SIGKILL");
+    await Promise.all(this.#clients.map((c) => c.stop().catch(() => {})));
+    await Promise.all(this.#components.map((c) => c.stop().catch(() => {})));
+    await this.ejabberd.destroy();
+    const redis = createRedis(REDIS_URL, silentLogger());
+    await deletePrefix(redis, this.prefix);
+    redis.disconnect();
+  }
+}
+
+export async function hostsFrom(url: string): Promise<Array<Record<string, unknown>>> {
+  const response = await fetch(`${url}/api/hosts`);
+  return (await response.json()) as Array<Record<string, unknown>>;
+}
+
+export async function waitForHost(
+  url: string,
+  jid: string,
+  predicate: (host: Record<string, unknown>) => boolean,
+  timeoutMs: number,
+) {
+  return waitFor(async () => (await hostsFrom(url)).find((h) => h.jid === jid && predicate(h)), {
+    timeoutMs,
+    what: `host ${jid}`,
+  });
+}
