@@ -49,14 +49,15 @@ export class TestStack {
 
   private constructor(readonly ejabberd: PrivateEjabberd) {}
 
-  static async start(name: string): Promise<TestStack> {
+  /** `started: false` leaves ejabberd stopped (for tests of starting without a server). */
+  static async start(name: string, { started = true } = {}): Promise<TestStack> {
     const ejabberd = await PrivateEjabberd.create({
       name,
       c2sPort: await freePort(),
       componentPort: await freePort(),
       componentPassword: randomBytes(8).toString("hex"),
     });
-    await ejabberd.start();
+    if (started) await ejabberd.start();
     return new TestStack(ejabberd);
   }
 
@@ -86,6 +87,21 @@ export class TestStack {
     const password = randomBytes(8).toString("hex");
     await registerAccount(this.ejabberd.c2sService, this.domain, user, password);
     return { user, jid: `${user}@${this.domain}`, password };
+  }
+
+  /** Environment for a `jabmon component` child process on this stack. */
+  componentEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      JABMON_LOG_LEVEL: "info",
+      JABMON_COMPONENT_SERVICE: this.ejabberd.componentService,
+      JABMON_COMPONENT_JID: this.componentJid,
+      JABMON_COMPONENT_PASSWORD: this.ejabberd.config.componentPassword,
+      JABMON_REDIS_URL: REDIS_URL,
+      JABMON_REDIS_PREFIX: this.prefix,
+      JABMON_HTTP_PORT: "0",
+      ...extra,
+    };
   }
 
   /** Environment for a `jabmon agent` child process logging in as `account`. */

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningComponent } from "../../src/server/index.js";
+import { TestStack, waitForHost } from "../helpers/stack.js";
+import { waitFor } from "../helpers/wait.js";
+
+let stack: TestStack;
+let component: RunningComponent;
+
+beforeAll(async () => {
+  stack = await TestStack.start("restart");
+  component = await stack.startComponent();
+});
+afterAll(async () => {
+  await stack?.cleanup();
+});
+
+describe("an ejabberd restart under a running component and agents", () => {
+  it("reconnects both; a surviving agent is online again and one that died meanwhile is marked offline", async () => {
+    const url = component.httpUrl as string;
+    const survivor = await stack.account("survivor");
+    const casualty = await stack.account("casualty");
+    stack.spawnAgent(survivor);
+    const doomed = stack.spawnAgent(casualty);
+    await waitForHost(url, survivor.jid, (h) => h.online === true, 15_000);
+    await waitForHost(url, casualty.jid, (h) => h.online === true, 15_000);
+
+    await stack.ejabberd.stop();
+    // The component cannot hear an unavailable presence while the server is down.
+    doomed.kill("SIGKILL");
+    await stack.ejabberd.start();
+    const restartedAt = Date.now();
+
+    await waitFor(() => component.link.isOnline(), {
+      timeoutMs: 40_000,
+      what: "the component to reconnect",
+    });
+    const back = await waitForHost(
+      url,
+      survivor.jid,
+      (h) => Date.parse(String(h.lastSeen)) >= restartedAt,
+      40_000,
+    );
+    expect(back.online).toBe(true);
+    const gone = await waitForHost(url, casualty.jid, (h) => h.online === false, 40_000);
+    expect(gone.offlineReason).toMatch(/no presence after the component reconnected/);
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+  }, 90_000);
+});
