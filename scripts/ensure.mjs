@@ -18,6 +18,7 @@ const DEBIAN = {
   "redis-server": "/usr/bin/redis-server",
   "python3-slixmpp": "/usr/lib/python3/dist-packages/slixmpp/__init__.py",
   "monitoring-plugins-basic": "/usr/lib/nagios/plugins/check_load",
+  chromium: "/usr/bin/chromium",
 };
 
 function ensureNodeModules() {

@@ -3,11 +3,12 @@
  * SIGINT/SIGTERM.
  */
 import { ConfigError } from "../config/index.js";
+import { HttpAccessError } from "../http/index.js";
 import { StackError } from "../stack/index.js";
 import { RegistrationError } from "../xmpp/index.js";
 
 /** Errors a user can fix: print the message only, no stack trace. */
-const USER_ERRORS = [ConfigError, StackError, RegistrationError];
+const USER_ERRORS = [ConfigError, StackError, RegistrationError, HttpAccessError];
 
 export function fail(err: unknown): never {
   if (USER_ERRORS.some((kind) => err instanceof kind)) {

@@ -46,6 +46,13 @@ export const componentSchema = z.object({
       // 0 picks a free port (tests).
       port: z.coerce.number().int().min(0).max(65535).default(8080),
       enabled: flag.default(true),
+      /** Required (this or basic) when host is not loopback. */
+      token: z.string().min(16, "must be at least 16 characters").optional(),
+      /** HTTP basic credentials as user:password. */
+      basic: z
+        .string()
+        .regex(/^[^:]+:.{8,}$/, "must be user:password with a password of 8+ characters")
+        .optional(),
     })
     .prefault({}),
   monitor: z
@@ -71,6 +78,8 @@ export const componentEnv: EnvMap = {
   JABMON_REDIS_PREFIX: "redis.prefix",
   JABMON_HTTP_HOST: "http.host",
   JABMON_HTTP_PORT: "http.port",
+  JABMON_HTTP_TOKEN: "http.token",
+  JABMON_HTTP_BASIC: "http.basic",
   JABMON_AGENT_DOMAINS: "monitor.agentDomains",
 };
 

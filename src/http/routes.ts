@@ -1,11 +1,14 @@
 /**
- * Read-only status routes, as a fastify plugin: no route here changes state.
+ * Read-only status API, as a fastify plugin: no route here changes state.
+ * Errors are JSON `{ statusCode, error, message }` (fastify's format).
  */
 import type { FastifyPluginAsync } from "fastify";
-import type { HostRecord, HostStore } from "../store/index.js";
+import type { HostRecord } from "../store/index.js";
+import type { HostIndex, HostQuery } from "./host-index.js";
+import { OPENAPI } from "./openapi.js";
 
 export interface StatusRoutesOptions {
-  hosts: HostStore;
+  index: HostIndex;
   /** Health of the parts the page depends on. */
   health: () => Promise<Record<string, boolean>>;
 }
@@ -20,6 +23,8 @@ export interface HostView {
   since: string | null;
   version: string;
   offlineReason?: string;
+  checks?: number;
+  failing?: number;
 }
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
@@ -36,11 +41,65 @@ export function hostView(record: HostRecord): HostView {
     version: record.version,
   };
   if (!record.online && record.offlineReason) view.offlineReason = record.offlineReason;
+  if (record.checks !== undefined) view.checks = record.checks;
+  if (record.failing !== undefined) view.failing = record.failing;
   return view;
 }
 
+const hostsQuerySchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    state: {
+      type: "string",
+      pattern: "^(down|critical|warning|unknown|ok)(,(down|critical|warning|unknown|ok))*$",
+    },
+    q: { type: "string", maxLength: 200 },
+    sort: { type: "string", enum: ["state", "host", "lastSeen"] },
+    order: { type: "string", enum: ["asc", "desc"] },
+    offset: { type: "integer", minimum: 0 },
+    limit: { type: "integer", minimum: 1, maximum: 1000 },
+  },
+} as const;
+
+interface HostsQuerystring {
+  state?: string;
+  q?: string;
+  sort?: HostQuery["sort"];
+  order?: HostQuery["order"];
+  offset?: number;
+  limit?: number;
+}
+
 export const statusRoutes: FastifyPluginAsync<StatusRoutesOptions> = async (app, options) => {
-  app.get("/api/hosts", async () => (await options.hosts.list()).map(hostView));
+  const { index } = options;
+
+  app.get<{ Querystring: HostsQuerystring }>(
+    "/api/hosts",
+    { schema: { querystring: hostsQuerySchema } },
+    async (request, reply) => {
+      const { state, q, sort, order, offset = 0, limit = 1000 } = request.query;
+      const result = index.query({ states: state?.split(","), q, sort, order, offset, limit });
+      // The body stays a plain array (the simplest contract); paging metadata rides in headers.
+      reply.header("x-total-count", String(result.total));
+      reply.header("x-offset", String(offset));
+      reply.header("x-limit", String(limit));
+      return result.hosts.map(hostView);
+    },
+  );
+
+  app.get<{ Params: { jid: string } }>("/api/hosts/:jid", async (request, reply) => {
+    const record = index.get(request.params.jid.toLowerCase());
+    if (!record)
+      return reply
+        .code(404)
+        .send({ statusCode: 404, error: "Not Found", message: `no host ${request.params.jid}` });
+    return hostView(record);
+  });
+
+  app.get("/api/summary", async () => index.summary());
+
+  app.get("/api/openapi.json", async () => OPENAPI);
 
   app.get("/healthz", async (_request, reply) => {
     const parts = await options.health();

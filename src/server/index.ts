@@ -6,7 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { type ComponentLink, componentLink, registerBuiltins } from "../component/index.js";
 import type { ComponentConfig } from "../config/index.js";
 import { discoService } from "../disco/index.js";
-import { buildHttpServer } from "../http/index.js";
+import { buildHttpServer, HostIndex } from "../http/index.js";
 import type { Logger } from "../log/index.js";
 import { PresenceTracker } from "../monitor/index.js";
 import { NS_JABMON, NS_PING, NS_VERSION } from "../protocol/index.js";
@@ -29,7 +29,8 @@ export async function startComponent(
   log: Logger,
 ): Promise<RunningComponent> {
   const redis = createRedis(config.redis.url, log.child({ part: "redis" }), "jabmon-component");
-  const hosts = new HostStore(redis, new Keys(config.redis.prefix));
+  const keys = new Keys(config.redis.prefix);
+  const hosts = new HostStore(redis, keys);
   const link = componentLink({
     service: config.xmpp.service,
     domain: config.xmpp.jid,
@@ -51,10 +52,14 @@ export async function startComponent(
 
   let http: FastifyInstance | undefined;
   let httpUrl: string | undefined;
+  let index: HostIndex | undefined;
   if (config.http.enabled) {
+    index = new HostIndex({ store: hosts, redis, keys, log: log.child({ part: "index" }) });
+    await index.start();
     http = await buildHttpServer({
-      hosts,
+      index,
       log: log.child({ part: "http" }),
+      access: config.http,
       health: async () => ({
         xmpp: link.isOnline(),
         redis: await redis.ping().then(
@@ -62,6 +67,14 @@ export async function startComponent(
           () => false,
         ),
       }),
+      metrics: {
+        xmppOnline: () => link.isOnline(),
+        redisLatency: async () => {
+          const start = process.hrtime.bigint();
+          await redis.ping();
+          return Number(process.hrtime.bigint() - start) / 1e9;
+        },
+      },
     });
     httpUrl = await http.listen({ host: config.http.host, port: config.http.port });
     log.info({ url: httpUrl }, "status page listening");
@@ -79,6 +92,7 @@ export async function startComponent(
     httpUrl,
     async stop() {
       presence.stop();
+      index?.stop();
       await http?.close();
       await link.stop();
       redis.disconnect();

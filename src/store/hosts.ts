@@ -31,17 +31,17 @@ export interface PresenceUpdate {
 }
 
 type ScriptedRedis = Redis & {
-  recordPresence(k1: string, k2: string, ...argv: string[]): Promise<number>;
-  markOffline(k1: string, k2: string, ...argv: string[]): Promise<number>;
-  markStaleOffline(k1: string, k2: string, ...argv: string[]): Promise<number>;
+  recordPresence(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
+  markOffline(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
+  markStaleOffline(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
 };
 
 function defineScripts(redis: Redis): ScriptedRedis {
   const scripted = redis as ScriptedRedis;
   if (typeof scripted.recordPresence !== "function") {
-    redis.defineCommand("recordPresence", { numberOfKeys: 2, lua: RECORD_PRESENCE });
-    redis.defineCommand("markOffline", { numberOfKeys: 2, lua: MARK_OFFLINE });
-    redis.defineCommand("markStaleOffline", { numberOfKeys: 2, lua: MARK_STALE_OFFLINE });
+    redis.defineCommand("recordPresence", { numberOfKeys: 3, lua: RECORD_PRESENCE });
+    redis.defineCommand("markOffline", { numberOfKeys: 3, lua: MARK_OFFLINE });
+    redis.defineCommand("markStaleOffline", { numberOfKeys: 3, lua: MARK_STALE_OFFLINE });
   }
   return scripted;
 }
@@ -88,6 +88,7 @@ export class HostStore {
     const cameOnline = await this.#redis.recordPresence(
       k.host(bareJid),
       k.hosts(),
+      k.changes(),
       bareJid,
       fullJid,
       String(now),
@@ -107,6 +108,7 @@ export class HostStore {
     const changed = await this.#redis.markOffline(
       k.host(bareJid),
       k.hosts(),
+      k.changes(),
       bareJid,
       fullJid ?? "",
       String(now),
@@ -126,6 +128,7 @@ export class HostStore {
     const changed = await this.#redis.markStaleOffline(
       k.host(bareJid),
       k.hosts(),
+      k.changes(),
       bareJid,
       String(cutoff),
       String(now),

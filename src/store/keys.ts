@@ -15,6 +15,11 @@ export class Keys {
     return `${this.prefix}hosts`;
   }
 
+  /** Pub/sub channel: a host's bare JID is published here whenever its record changes. */
+  changes(): string {
+    return `${this.prefix}changes`;
+  }
+
   /** Everything under this prefix, for cleanup. */
   pattern(): string {
     return `${this.prefix}*`;

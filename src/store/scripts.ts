@@ -4,8 +4,8 @@
  */
 
 /**
- * recordPresence-2
- * KEYS[1] host hash, KEYS[2] hosts zset
+ * recordPresence-3
+ * KEYS[1] host hash, KEYS[2] hosts zset, KEYS[3] changes channel
  * ARGV[1] bare JID, ARGV[2] full JID, ARGV[3] now (ms), ARGV[4..] field/value pairs
  * An available presence makes this full JID the host's current session.
  */
@@ -19,13 +19,14 @@ if wasOnline ~= '1' then
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('PUBLISH', KEYS[3], ARGV[1])
 if wasOnline == '1' then return 0 end
 return 1
 `;
 
 /**
- * markOffline-2
- * KEYS[1] host hash, KEYS[2] hosts zset
+ * markOffline-3
+ * KEYS[1] host hash, KEYS[2] hosts zset, KEYS[3] changes channel
  * ARGV[1] bare JID, ARGV[2] full JID or '' for any session, ARGV[3] now (ms), ARGV[4] reason
  * Returns 1 if the host went offline, 0 if it already was or the presence came
  * from an older session than the current one (a late unavailable after a
@@ -37,12 +38,13 @@ if current[1] ~= '1' then return 0 end
 if ARGV[2] ~= '' and current[2] ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'online', '0', 'lastSeen', ARGV[3], 'since', ARGV[3], 'offlineReason', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('PUBLISH', KEYS[3], ARGV[1])
 return 1
 `;
 
 /**
- * markStaleOffline-2
- * KEYS[1] host hash, KEYS[2] hosts zset
+ * markStaleOffline-3
+ * KEYS[1] host hash, KEYS[2] hosts zset, KEYS[3] changes channel
  * ARGV[1] bare JID, ARGV[2] cutoff (ms), ARGV[3] now (ms), ARGV[4] reason
  * Offline only if still online and not seen since the cutoff.
  */
@@ -52,5 +54,6 @@ if current[1] ~= '1' then return 0 end
 if tonumber(current[2] or '0') >= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], 'online', '0', 'lastSeen', ARGV[3], 'since', ARGV[3], 'offlineReason', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('PUBLISH', KEYS[3], ARGV[1])
 return 1
 `;

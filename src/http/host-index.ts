@@ -1,0 +1,136 @@
+/**
+ * An in-memory snapshot of every host, kept current from Redis: loaded whole
+ * at start (and every `reloadMs` as a safety net), then updated per host from
+ * the `changes` pub/sub channel that every host-changing Lua script publishes
+ * to. Requests filter, sort and page the snapshot instead of reading 10,000
+ * hashes from Redis each time, and the live page is fed from the same events.
+ */
+import { EventEmitter } from "node:events";
+import type { Logger } from "../log/index.js";
+import type { HostRecord, HostStore, Keys, Redis } from "../store/index.js";
+
+export const STATE_ORDER = ["down", "critical", "warning", "unknown", "ok"] as const;
+export type ViewState = (typeof STATE_ORDER)[number];
+const RANK = Object.fromEntries(STATE_ORDER.map((s, i) => [s, i])) as Record<string, number>;
+
+export interface HostQuery {
+  /** Only these states. */
+  states?: string[];
+  /** Case-insensitive substring of host name, JID or status text. */
+  q?: string;
+  sort?: "state" | "host" | "lastSeen";
+  order?: "asc" | "desc";
+  offset?: number;
+  limit?: number;
+}
+
+export interface HostIndexEvents {
+  change: [record: HostRecord];
+}
+
+export class HostIndex extends EventEmitter<HostIndexEvents> {
+  readonly #hosts = new Map<string, HostRecord>();
+  readonly #store: HostStore;
+  readonly #subscriber: Redis;
+  readonly #channel: string;
+  readonly #log: Logger;
+  readonly #reloadMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: {
+    store: HostStore;
+    redis: Redis;
+    keys: Keys;
+    log: Logger;
+    reloadMs?: number;
+  }) {
+    super();
+    this.setMaxListeners(0);
+    this.#store = options.store;
+    this.#subscriber = options.redis.duplicate();
+    this.#channel = options.keys.changes();
+    this.#log = options.log;
+    this.#reloadMs = options.reloadMs ?? 30_000;
+  }
+
+  async start(): Promise<void> {
+    this.#subscriber.on("message", (_channel, jid) => void this.#refreshOne(jid));
+    await this.#subscriber.subscribe(this.#channel);
+    await this.reload();
+    this.#timer = setInterval(
+      () => void this.reload().catch((err) => this.#log.warn({ err }, "host reload failed")),
+      this.#reloadMs,
+    );
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#subscriber.disconnect();
+  }
+
+  async reload(): Promise<void> {
+    const records = await this.#store.list();
+    this.#hosts.clear();
+    for (const record of records) this.#hosts.set(record.jid, record);
+  }
+
+  async #refreshOne(jid: string): Promise<void> {
+    try {
+      const record = await this.#store.get(jid);
+      if (!record) return;
+      this.#hosts.set(jid, record);
+      this.emit("change", record);
+    } catch (err) {
+      this.#log.warn({ err, jid }, "cannot refresh host");
+    }
+  }
+
+  get(jid: string): HostRecord | undefined {
+    return this.#hosts.get(jid);
+  }
+
+  get size(): number {
+    return this.#hosts.size;
+  }
+
+  all(): IterableIterator<HostRecord> {
+    return this.#hosts.values();
+  }
+
+  query(query: HostQuery = {}): { total: number; hosts: HostRecord[] } {
+    const states = query.states && query.states.length > 0 ? new Set(query.states) : undefined;
+    const needle = query.q?.trim().toLowerCase();
+    let rows = [...this.#hosts.values()];
+    if (states) rows = rows.filter((h) => states.has(h.state));
+    if (needle) {
+      rows = rows.filter(
+        (h) =>
+          h.host.toLowerCase().includes(needle) ||
+          h.jid.includes(needle) ||
+          h.status.toLowerCase().includes(needle),
+      );
+    }
+    const direction = query.order === "desc" ? -1 : 1;
+    const byHost = (a: HostRecord, b: HostRecord) =>
+      a.host.localeCompare(b.host) || a.jid.localeCompare(b.jid);
+    const compare: Record<string, (a: HostRecord, b: HostRecord) => number> = {
+      state: (a, b) => (RANK[a.state] ?? 9) - (RANK[b.state] ?? 9) || byHost(a, b),
+      host: byHost,
+      lastSeen: (a, b) => a.lastSeen - b.lastSeen || byHost(a, b),
+    };
+    const sorter = compare[query.sort ?? "state"] ?? compare.state;
+    rows.sort((a, b) => direction * (sorter as (a: HostRecord, b: HostRecord) => number)(a, b));
+    const offset = query.offset ?? 0;
+    const limit = query.limit ?? rows.length;
+    return { total: rows.length, hosts: rows.slice(offset, offset + limit) };
+  }
+
+  /** Number of hosts in each state (every state present, zero if none). */
+  summary(): Record<ViewState, number> & { total: number } {
+    const counts = Object.fromEntries(STATE_ORDER.map((s) => [s, 0])) as Record<ViewState, number>;
+    for (const host of this.#hosts.values())
+      counts[host.state as ViewState] = (counts[host.state as ViewState] ?? 0) + 1;
+    return { ...counts, total: this.#hosts.size };
+  }
+}

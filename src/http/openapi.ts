@@ -1,0 +1,115 @@
+/** OpenAPI 3.1 description of the read-only status API, served at /api/openapi.json. */
+const host = {
+  type: "object",
+  required: ["jid", "host", "online", "state", "status", "lastSeen"],
+  properties: {
+    jid: { type: "string", description: "the agent's bare JID" },
+    host: { type: "string" },
+    online: { type: "boolean" },
+    state: { type: "string", enum: ["down", "critical", "warning", "unknown", "ok"] },
+    status: { type: "string", description: "the agent's status text" },
+    lastSeen: { type: ["string", "null"], format: "date-time" },
+    since: {
+      type: ["string", "null"],
+      format: "date-time",
+      description: "when online/offline last changed",
+    },
+    version: { type: "string" },
+    offlineReason: { type: "string" },
+    checks: { type: "integer" },
+    failing: { type: "integer" },
+  },
+};
+const error = {
+  type: "object",
+  properties: {
+    statusCode: { type: "integer" },
+    error: { type: "string" },
+    message: { type: "string" },
+  },
+};
+
+export const OPENAPI = {
+  openapi: "3.1.0",
+  info: {
+    title: "jabmon status API",
+    version: "0",
+    description: "Read-only. No endpoint changes state.",
+  },
+  paths: {
+    "/api/hosts": {
+      get: {
+        summary: "Hosts, filtered, sorted and paged",
+        parameters: [
+          {
+            name: "state",
+            in: "query",
+            schema: { type: "string" },
+            description: "comma-separated states, e.g. down,critical",
+          },
+          {
+            name: "q",
+            in: "query",
+            schema: { type: "string" },
+            description: "substring of host, JID or status",
+          },
+          {
+            name: "sort",
+            in: "query",
+            schema: { type: "string", enum: ["state", "host", "lastSeen"] },
+          },
+          { name: "order", in: "query", schema: { type: "string", enum: ["asc", "desc"] } },
+          { name: "offset", in: "query", schema: { type: "integer", minimum: 0 } },
+          { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000 } },
+        ],
+        responses: {
+          200: {
+            description: "hosts; X-Total-Count holds the number matching before paging",
+            headers: { "X-Total-Count": { schema: { type: "integer" } } },
+            content: { "application/json": { schema: { type: "array", items: host } } },
+          },
+          400: { description: "bad query", content: { "application/json": { schema: error } } },
+        },
+      },
+    },
+    "/api/hosts/{jid}": {
+      get: {
+        summary: "One host",
+        parameters: [{ name: "jid", in: "path", required: true, schema: { type: "string" } }],
+        responses: {
+          200: { description: "the host", content: { "application/json": { schema: host } } },
+          404: { description: "unknown host", content: { "application/json": { schema: error } } },
+        },
+      },
+    },
+    "/api/summary": {
+      get: {
+        summary: "Number of hosts per state",
+        responses: {
+          200: {
+            description: "counts",
+            content: { "application/json": { schema: { type: "object" } } },
+          },
+        },
+      },
+    },
+    "/api/stream": {
+      get: {
+        summary: "Server-sent events: `summary` at once, then `host` for every change",
+        responses: { 200: { description: "text/event-stream" } },
+      },
+    },
+    "/healthz": {
+      get: {
+        summary: "Health of the XMPP link and Redis",
+        responses: { 200: { description: "ok" }, 503: { description: "degraded" } },
+      },
+    },
+    "/metrics": {
+      get: {
+        summary: "Prometheus metrics",
+        responses: { 200: { description: "text exposition format" } },
+      },
+    },
+  },
+} as const;
