@@ -3,7 +3,7 @@
 // npm packages, Debian packages (as root), and a Redis to talk to.
 // Plain Node with no dependencies: it runs before `npm ci` has.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

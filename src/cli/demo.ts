@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { componentEnv, componentSchema, loadConfig } from "../config/index.js";
 import { createLogger } from "../log/index.js";
 import { startComponent } from "../server/index.js";
-import { ensureEjabberdInstalled, PrivateEjabberd } from "../stack/index.js";
+import { assertPortFree, ensureEjabberdInstalled, PrivateEjabberd } from "../stack/index.js";
 import { deletePrefix } from "../store/index.js";
 import { registerAccount } from "../xmpp/index.js";
 import { stopOnSignal } from "./run.js";
@@ -21,13 +21,25 @@ export async function runDemo(env = process.env): Promise<void> {
   const componentPassword = randomBytes(16).toString("hex");
   const domain = env.JABMON_DOMAIN ?? "localhost";
   const componentJid = env.JABMON_COMPONENT_JID ?? "monitor.localhost";
+  const c2sPort = Number(env.JABMON_C2S_PORT ?? 5222);
+  const componentPort = Number(env.JABMON_COMPONENT_PORT ?? 5347);
+  const httpPort = Number(env.JABMON_HTTP_PORT ?? 8080);
+  const systemEjabberd = " (a system ejabberd? `systemctl stop ejabberd`)";
+  await assertPortFree(c2sPort, "XMPP client connections", "JABMON_C2S_PORT", systemEjabberd);
+  await assertPortFree(
+    componentPort,
+    "the component listener",
+    "JABMON_COMPONENT_PORT",
+    systemEjabberd,
+  );
+  await assertPortFree(httpPort, "the status page", "JABMON_HTTP_PORT");
   const ejabberd = await PrivateEjabberd.create({
     name: "demo",
     domain,
     componentJid,
     componentPassword,
-    c2sPort: Number(env.JABMON_C2S_PORT ?? 5222),
-    componentPort: Number(env.JABMON_COMPONENT_PORT ?? 5347),
+    c2sPort,
+    componentPort,
   });
   say(
     `starting ejabberd (c2s ${ejabberd.c2sService}, component port ${ejabberd.config.componentPort})…`,

@@ -1,2 +1,8 @@
-export { EJABBERDCTL, ensureEjabberdInstalled, PrivateEjabberd, StackError } from "./ejabberd.js";
+export {
+  assertPortFree,
+  EJABBERDCTL,
+  ensureEjabberdInstalled,
+  PrivateEjabberd,
+  StackError,
+} from "./ejabberd.js";
 export { ejabberdYaml } from "./ejabberd-config.js";
