@@ -21,6 +21,19 @@ const flag = z.union([
   z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1"),
 ]);
 
+/** A list of bare JIDs, from YAML (a list) or an environment variable (comma-separated). */
+const jidList = z
+  .union([
+    z.array(bareJid),
+    z.string().transform((s) =>
+      s
+        .split(",")
+        .map((j) => j.trim())
+        .filter((j) => j !== ""),
+    ),
+  ])
+  .pipe(z.array(bareJid));
+
 export const componentSchema = z.object({
   xmpp: z
     .object({
@@ -60,6 +73,24 @@ export const componentSchema = z.object({
       maxPresencePayloadBytes: duration.default(4096),
     })
     .prefault({}),
+  /** XEP-0009 Jabber-RPC (docs/rpc.md). */
+  rpc: z
+    .object({
+      /** Bare JIDs that may call every method. */
+      admins: jidList.default([]),
+      /** Bare JIDs that may call the read methods only. */
+      viewers: jidList.default([]),
+      /** A larger call (serialised) is refused with a fault. */
+      maxCallBytes: duration.default(65_536),
+      /** How long a request for an offline agent waits when the caller gives no expiry. */
+      offlineExpiryS: duration.default(300),
+      maxQueuedPerAgent: duration.default(100),
+      /** How long an online agent has to answer a forwarded call. */
+      agentTimeoutMs: duration.default(30_000),
+      /** How often expired queued requests are answered with a fault. */
+      sweepMs: duration.default(1000),
+    })
+    .prefault({}),
 });
 export type ComponentConfig = z.output<typeof componentSchema>;
 
@@ -72,6 +103,8 @@ export const componentEnv: EnvMap = {
   JABMON_HTTP_HOST: "http.host",
   JABMON_HTTP_PORT: "http.port",
   JABMON_AGENT_DOMAINS: "monitor.agentDomains",
+  JABMON_RPC_ADMINS: "rpc.admins",
+  JABMON_RPC_VIEWERS: "rpc.viewers",
 };
 
 export const agentSchema = z.object({

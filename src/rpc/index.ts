@@ -4,6 +4,19 @@
  *
  * https://xmpp.org/extensions/xep-0009.html
  */
+
+export {
+  type AgentsBackend,
+  type AlertsBackend,
+  type Caller,
+  type ForwardOptions,
+  globToRegExp,
+  type HostFilter,
+  type HostsBackend,
+  hostsBackend,
+  type RpcBackend,
+  unavailableAlerts,
+} from "./backend.js";
 export {
   decodeMethodCall,
   decodeMethodResponse,
@@ -22,4 +35,19 @@ export {
   type XmlNode,
   xmlSafe,
 } from "./codec.js";
+export { type RpcConfig, type RpcEndpoint, rpcEndpoint } from "./endpoint.js";
 export { FAULTS, type FaultName, RpcFault } from "./errors.js";
+export { AgentForwarder } from "./forward.js";
+export { parseDuration, registerComponentMethods } from "./methods.js";
+export { type Claim, type QueuedRequest, RedisRpcQueue, type RpcQueue } from "./queue.js";
+export {
+  type Access,
+  bareJid,
+  type CallContext,
+  checkParams,
+  type MethodSpec,
+  type ParamSpec,
+  type Role,
+  type RpcService,
+  rpcService,
+} from "./service.js";
