@@ -133,3 +133,39 @@ export const agentEnv: EnvMap = {
   JABMON_AGENT_HOST: "host",
   JABMON_AGENT_INTERVAL: "interval",
 };
+
+/** `jabmon adminbot` (docs/rpc.md, "AdminBot"). */
+export const adminbotSchema = z.object({
+  xmpp: z
+    .object({
+      service: xmppService.default("xmpp://127.0.0.1:5222"),
+      jid: z.string({ error: "is required: the AdminBot's own bare JID" }).pipe(bareJid),
+      password: z.string({ error: "is required" }).min(1),
+      resource: z.string().min(1).max(64).default("adminbot"),
+      /** The jabmon component the bot sends RPC calls to; the bot's JID must be in its rpc.admins. */
+      component: domain.default("monitor.localhost"),
+    })
+    .prefault(() => ({}) as never),
+  /** MUC rooms to join, e.g. ops@conference.example.org. */
+  rooms: jidList.default([]),
+  nick: z.string().min(1).max(64).default("adminbot"),
+  /** People who may use every command. */
+  admins: jidList.default([]),
+  /** People who may use the read commands only. */
+  viewers: jidList.default([]),
+  /** How long "run <check> on <host>" waits for an offline host. */
+  runExpiryS: duration.default(600),
+  callTimeoutMs: duration.default(30_000),
+});
+export type AdminBotConfig = z.output<typeof adminbotSchema>;
+
+export const adminbotEnv: EnvMap = {
+  JABMON_ADMINBOT_SERVICE: "xmpp.service",
+  JABMON_ADMINBOT_JID: "xmpp.jid",
+  JABMON_ADMINBOT_PASSWORD: "xmpp.password",
+  JABMON_COMPONENT_JID: "xmpp.component",
+  JABMON_ADMINBOT_ROOMS: "rooms",
+  JABMON_ADMINBOT_NICK: "nick",
+  JABMON_ADMINBOT_ADMINS: "admins",
+  JABMON_ADMINBOT_VIEWERS: "viewers",
+};

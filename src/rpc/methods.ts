@@ -16,7 +16,8 @@ const badParam = (message: string) => new RpcFault("JABMON_RPC_BAD_PARAMS", mess
 export function parseDuration(text: string): number | undefined {
   const trimmed = text.trim().toLowerCase();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const re = /(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|weeks?)/gy;
+  // Longest unit names first, so "minutes" is not read as "m" + "inutes".
+  const re = /\s*(\d+)\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)/gy;
   let total = 0;
   let end = 0;
   for (const match of trimmed.matchAll(re)) {
@@ -24,7 +25,6 @@ export function parseDuration(text: string): number | undefined {
     const unit = (match[2] as string)[0];
     total += n * ({ s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[unit as "s"] ?? 0);
     end = (match.index ?? 0) + match[0].length;
-    while (trimmed[end] === " ") end++;
   }
   return end === trimmed.length && end > 0 && total > 0 ? total : undefined;
 }
