@@ -327,4 +327,33 @@ describe("RPC to an offline agent", () => {
       },
     );
   });
+
+  it("still answers queued callers after the component restarts: the expiry fault and the late result", async () => {
+    const account = await stack.account("web07");
+    const first = await startAgent(account);
+    first.kill("SIGKILL");
+    await waitForHost(url, account.jid, (h) => h.online === false, 5000);
+
+    const short = call(adminClient, "check.run", [account.jid, "load", 4]);
+    const long = call(adminClient, "check.run", [account.jid, "status", 60]);
+    await waitFor(
+      async () => (await component.redis.llen(`${stack.prefix}rpc:queue:${account.jid}`)) === 2,
+      {
+        what: "two queued requests",
+      },
+    );
+
+    await component.stop();
+    component = await stack.startComponent({
+      rpc: { admins: [admin.jid], viewers: [viewer.jid], maxCallBytes: 4096 },
+    });
+    url = component.httpUrl as string;
+
+    // Sent by the new process, which never saw these IQs, from what the queue kept.
+    expect((await short).response).toMatchObject({ ok: false, code: -32003 });
+    const second = await startAgent(account);
+    expect((await long).response).toMatchObject({ ok: true, value: { name: "status" } });
+    expect(checkRuns(second.output(), "load")).toBe(0);
+    expect(checkRuns(second.output(), "status")).toBe(1);
+  }, 45_000);
 });
