@@ -95,7 +95,9 @@ describe("the codec against the xmlrpc package", () => {
   it("decodes what xmlrpc encodes to the same value", () => {
     fc.assert(
       fc.property(value, (v) => {
-        const theirs = serializer.serializeMethodResponse(toTheirs(v)).replace(/^<\?xml[^>]*\?>/, "");
+        const theirs = serializer
+          .serializeMethodResponse(toTheirs(v))
+          .replace(/^<\?xml[^>]*\?>/, "");
         const query = new ltx.Element("query").cnode(ltx.parse(theirs)).root();
         expect(decodeMethodResponse(query)).toEqual({ ok: true, value: v });
       }),
