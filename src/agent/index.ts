@@ -8,7 +8,8 @@ import type { AgentConfig } from "../config/index.js";
 import type { Logger } from "../log/index.js";
 import { type AgentStatus, statusPresence } from "../protocol/index.js";
 import { guardLateData, keepConnected } from "../xmpp/index.js";
-import { currentStatus } from "./status.js";
+import { registerAgentRpc } from "./rpc.js";
+import { currentStatus, diskFinding, loadFinding } from "./status.js";
 
 export { currentStatus, summarise, worstState } from "./status.js";
 
@@ -56,6 +57,36 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     if (stanza.is("presence") && stanza.attrs.from === component && !stanza.attrs.type && last) {
       void sendStatus(last);
     }
+  });
+
+  // First-cut checks callable over RPC (check.run); the agent branch's configured checks replace them.
+  const rpcChecks: Record<string, () => Promise<{ state: string; output: string }>> = {
+    status: async () => {
+      const status = await currentStatus(config.host);
+      return { state: status.state, output: status.summary };
+    },
+    load: async () => {
+      const finding = loadFinding();
+      return { state: finding.state, output: finding.text };
+    },
+    disk_root: async () => {
+      const finding = await diskFinding("/");
+      return { state: finding.state, output: finding.text };
+    },
+  };
+  registerAgentRpc({
+    xmpp,
+    component,
+    log,
+    checks: () => Object.keys(rpcChecks),
+    runCheck: (name) => (rpcChecks[name] as () => Promise<{ state: string; output: string }>)(),
+    status: () => currentStatus(config.host),
+    // The first-cut agent has no reloadable configuration yet: re-evaluate and re-send status.
+    reload: async () => {
+      last = undefined;
+      await refresh();
+      return "status re-evaluated and sent; this agent has no reloadable configuration yet";
+    },
   });
 
   const keeper = keepConnected(xmpp, {

@@ -18,7 +18,7 @@ export function worstState(states: HostState[]): HostState {
   return states.reduce<HostState>((worst, s) => (RANK[s] > RANK[worst] ? s : worst), "ok");
 }
 
-function loadFinding(): Finding {
+export function loadFinding(): Finding {
   const perCpu = (loadavg()[0] ?? 0) / availableParallelism();
   const text = `load ${(loadavg()[0] ?? 0).toFixed(1)}`;
   if (perCpu >= 4) return { state: "critical", text };
@@ -26,7 +26,7 @@ function loadFinding(): Finding {
   return { state: "ok", text };
 }
 
-async function diskFinding(mount: string): Promise<Finding> {
+export async function diskFinding(mount: string): Promise<Finding> {
   try {
     const fs = await statfs(mount);
     const used = 1 - fs.bavail / fs.blocks;

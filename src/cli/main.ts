@@ -4,6 +4,8 @@
  */
 import { Command } from "commander";
 import {
+  adminbotEnv,
+  adminbotSchema,
   agentEnv,
   agentSchema,
   componentEnv,
@@ -39,6 +41,20 @@ program
     const config = loadConfig(agentSchema, { file: options.config, envMap: agentEnv });
     const { startAgent } = await import("../agent/index.js");
     const running = await startAgent(config, createLogger("jabmon-agent"));
+    stopOnSignal(() => running.stop());
+  });
+
+program
+  .command("adminbot")
+  .description("run the AdminBot: chat commands (one to one or in MUC rooms) turned into RPC calls")
+  .option(
+    "-c, --config <file>",
+    "YAML or JSON config file (JABMON_ADMINBOT_* variables override it)",
+  )
+  .action(async (options: { config?: string }) => {
+    const config = loadConfig(adminbotSchema, { file: options.config, envMap: adminbotEnv });
+    const { startAdminBot } = await import("../adminbot/index.js");
+    const running = await startAdminBot(config, createLogger("jabmon-adminbot"));
     stopOnSignal(() => running.stop());
   });
 

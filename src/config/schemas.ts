@@ -21,6 +21,19 @@ const flag = z.union([
   z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1"),
 ]);
 
+/** A list of bare JIDs, from YAML (a list) or an environment variable (comma-separated). */
+const jidList = z
+  .union([
+    z.array(bareJid),
+    z.string().transform((s) =>
+      s
+        .split(",")
+        .map((j) => j.trim())
+        .filter((j) => j !== ""),
+    ),
+  ])
+  .pipe(z.array(bareJid));
+
 export const componentSchema = z.object({
   xmpp: z
     .object({
@@ -67,6 +80,24 @@ export const componentSchema = z.object({
       maxPresencePayloadBytes: duration.default(4096),
     })
     .prefault({}),
+  /** XEP-0009 Jabber-RPC (docs/rpc.md). */
+  rpc: z
+    .object({
+      /** Bare JIDs that may call every method. */
+      admins: jidList.default([]),
+      /** Bare JIDs that may call the read methods only. */
+      viewers: jidList.default([]),
+      /** A larger call (serialised) is refused with a fault. */
+      maxCallBytes: duration.default(65_536),
+      /** How long a request for an offline agent waits when the caller gives no expiry. */
+      offlineExpiryS: duration.default(300),
+      maxQueuedPerAgent: duration.default(100),
+      /** How long an online agent has to answer a forwarded call. */
+      agentTimeoutMs: duration.default(30_000),
+      /** How often expired queued requests are answered with a fault. */
+      sweepMs: duration.default(1000),
+    })
+    .prefault({}),
 });
 export type ComponentConfig = z.output<typeof componentSchema>;
 
@@ -81,6 +112,8 @@ export const componentEnv: EnvMap = {
   JABMON_HTTP_TOKEN: "http.token",
   JABMON_HTTP_BASIC: "http.basic",
   JABMON_AGENT_DOMAINS: "monitor.agentDomains",
+  JABMON_RPC_ADMINS: "rpc.admins",
+  JABMON_RPC_VIEWERS: "rpc.viewers",
 };
 
 export const agentSchema = z.object({
@@ -108,4 +141,40 @@ export const agentEnv: EnvMap = {
   JABMON_COMPONENT_JID: "xmpp.component",
   JABMON_AGENT_HOST: "host",
   JABMON_AGENT_INTERVAL: "interval",
+};
+
+/** `jabmon adminbot` (docs/rpc.md, "AdminBot"). */
+export const adminbotSchema = z.object({
+  xmpp: z
+    .object({
+      service: xmppService.default("xmpp://127.0.0.1:5222"),
+      jid: z.string({ error: "is required: the AdminBot's own bare JID" }).pipe(bareJid),
+      password: z.string({ error: "is required" }).min(1),
+      resource: z.string().min(1).max(64).default("adminbot"),
+      /** The jabmon component the bot sends RPC calls to; the bot's JID must be in its rpc.admins. */
+      component: domain.default("monitor.localhost"),
+    })
+    .prefault(() => ({}) as never),
+  /** MUC rooms to join, e.g. ops@conference.example.org. */
+  rooms: jidList.default([]),
+  nick: z.string().min(1).max(64).default("adminbot"),
+  /** People who may use every command. */
+  admins: jidList.default([]),
+  /** People who may use the read commands only. */
+  viewers: jidList.default([]),
+  /** How long "run <check> on <host>" waits for an offline host. */
+  runExpiryS: duration.default(600),
+  callTimeoutMs: duration.default(30_000),
+});
+export type AdminBotConfig = z.output<typeof adminbotSchema>;
+
+export const adminbotEnv: EnvMap = {
+  JABMON_ADMINBOT_SERVICE: "xmpp.service",
+  JABMON_ADMINBOT_JID: "xmpp.jid",
+  JABMON_ADMINBOT_PASSWORD: "xmpp.password",
+  JABMON_COMPONENT_JID: "xmpp.component",
+  JABMON_ADMINBOT_ROOMS: "rooms",
+  JABMON_ADMINBOT_NICK: "nick",
+  JABMON_ADMINBOT_ADMINS: "admins",
+  JABMON_ADMINBOT_VIEWERS: "viewers",
 };

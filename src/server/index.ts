@@ -9,7 +9,8 @@ import { discoService } from "../disco/index.js";
 import { buildHttpServer, HostIndex } from "../http/index.js";
 import type { Logger } from "../log/index.js";
 import { PresenceTracker } from "../monitor/index.js";
-import { NS_JABMON, NS_PING, NS_VERSION } from "../protocol/index.js";
+import { NS_JABMON, NS_PING, NS_RPC, NS_VERSION } from "../protocol/index.js";
+import { type RpcEndpoint, rpcEndpoint } from "../rpc/index.js";
 import { createRedis, HostStore, Keys, type Redis } from "../store/index.js";
 import { VERSION } from "../version.js";
 
@@ -18,6 +19,7 @@ export interface RunningComponent {
   redis: Redis;
   hosts: HostStore;
   presence: PresenceTracker;
+  rpc: RpcEndpoint;
   http: FastifyInstance | undefined;
   /** The HTTP address actually bound (port 0 picks a free one). */
   httpUrl: string | undefined;
@@ -41,13 +43,24 @@ export async function startComponent(
   registerBuiltins(link.router, { name: "jabmon", version: VERSION });
   const disco = discoService({ router: link.router });
   disco.addIdentity({ category: "component", type: "generic", name: "jabmon monitor" });
-  for (const feature of [NS_PING, NS_VERSION, NS_JABMON]) disco.addFeature(feature);
+  for (const feature of [NS_PING, NS_VERSION, NS_JABMON, NS_RPC]) disco.addFeature(feature);
+  // XEP-0009 §5: a Jabber-RPC responder is identity automation/rpc.
+  disco.addIdentity({ category: "automation", type: "rpc" });
 
   const presence = new PresenceTracker({
     link,
     hosts,
     log: log.child({ part: "presence" }),
     ...config.monitor,
+  });
+  const rpc = rpcEndpoint({
+    link,
+    hosts,
+    redis,
+    keys,
+    presence,
+    config: config.rpc,
+    log: log.child({ part: "rpc" }),
   });
 
   let http: FastifyInstance | undefined;
@@ -82,17 +95,20 @@ export async function startComponent(
 
   await link.start();
   log.info({ jid: config.xmpp.jid, service: config.xmpp.service }, "component online");
+  await rpc.start();
 
   return {
     link,
     redis,
     hosts,
     presence,
+    rpc,
     http,
     httpUrl,
     async stop() {
       presence.stop();
       index?.stop();
+      rpc.stop();
       await http?.close();
       await link.stop();
       redis.disconnect();

@@ -65,6 +65,9 @@ modules:
   mod_register:
     access: register
     ip_access: register_from
+  # Multi-user chat, for the AdminBot's ops room (conference.<domain>).
+  mod_muc:
+    access_create: local
   # ejabberd's own pubsub, kept for comparison benchmarks (bench:pubsub).
   mod_pubsub:
     access_createnode: local

@@ -20,6 +20,21 @@ export class Keys {
     return `${this.prefix}changes`;
   }
 
+  /** List: ids of RPC requests waiting for an offline agent, oldest first (src/rpc/queue.ts). */
+  rpcQueue(bareJid: string): string {
+    return `${this.prefix}rpc:queue:${bareJid}`;
+  }
+
+  /** Hash: queued RPC request id → JSON (agent, method, params, caller, times). */
+  rpcRequests(): string {
+    return `${this.prefix}rpc:requests`;
+  }
+
+  /** Sorted set: queued RPC request id scored by its expiry time (ms). */
+  rpcExpiries(): string {
+    return `${this.prefix}rpc:expiries`;
+  }
+
   /** Everything under this prefix, for cleanup. */
   pattern(): string {
     return `${this.prefix}*`;

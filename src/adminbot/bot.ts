@@ -1,0 +1,334 @@
+/**
+ * The AdminBot's XMPP side: an ordinary client account that admins chat
+ * with, one to one or in MUC rooms (XEP-0045), and that makes Jabber-RPC
+ * calls (XEP-0009) to the component with its own JID (which must be in the
+ * component's rpc.admins). It authorises people itself, from its own
+ * admins/viewers lists: in a room by the occupant's real JID, which the bot
+ * sees as the room's owner (it configures rooms it creates as non-anonymous).
+ *
+ * https://xmpp.org/extensions/xep-0045.html  https://xmpp.org/extensions/xep-0009.html
+ */
+import { client, xml } from "@xmpp/client";
+import type { AdminBotConfig } from "../config/index.js";
+import type { Logger } from "../log/index.js";
+import { NS_RPC } from "../protocol/index.js";
+import {
+  decodeMethodResponse,
+  methodCallQuery,
+  RpcFault,
+  type RpcStruct,
+  type RpcValue,
+} from "../rpc/index.js";
+import { type Element, guardLateData, keepConnected } from "../xmpp/index.js";
+import {
+  asHost,
+  type CheckOutcome,
+  durationText,
+  formatCheckOutcomes,
+  formatDown,
+  formatHelp,
+  formatHosts,
+  formatOverview,
+  formatRecords,
+  formatUnknown,
+  READ_ONLY_REFUSAL,
+  REFUSAL,
+} from "./format.js";
+import { type Command, parseCommand, READ_COMMANDS } from "./parse.js";
+
+const NS_MUC = "http://jabber.org/protocol/muc";
+const NS_MUC_USER = "http://jabber.org/protocol/muc#user";
+const NS_MUC_OWNER = "http://jabber.org/protocol/muc#owner";
+const NS_DATA = "jabber:x:data";
+const NS_DELAY = "urn:xmpp:delay";
+const MAX_TARGETS = 20;
+
+type Role = "admin" | "viewer";
+type Stanza = ReturnType<typeof xml>;
+
+export interface RunningAdminBot {
+  stop(): Promise<void>;
+}
+
+const bare = (jid: string) => (jid.split("/")[0] ?? "").toLowerCase();
+
+/** A fault as a sentence: "Alerts are not available yet on this server." */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+export async function startAdminBot(config: AdminBotConfig, log: Logger): Promise<RunningAdminBot> {
+  const [username, domain] = config.xmpp.jid.split("@") as [string, string];
+  const xmpp = guardLateData(
+    client({
+      service: config.xmpp.service,
+      domain,
+      username,
+      password: config.xmpp.password,
+      resource: config.xmpp.resource,
+    }),
+  );
+  const component = config.xmpp.component;
+  const admins = new Set(config.admins.map((j) => j.toLowerCase()));
+  const viewers = new Set(config.viewers.map((j) => j.toLowerCase()));
+  const rooms = new Set(config.rooms.map((r) => r.toLowerCase()));
+  const roleOf = (jid: string | undefined): Role | undefined =>
+    jid === undefined
+      ? undefined
+      : admins.has(jid)
+        ? "admin"
+        : viewers.has(jid)
+          ? "viewer"
+          : undefined;
+  /** room/nick → occupant's real bare JID. */
+  const occupants = new Map<string, string>();
+
+  const send = (stanza: Stanza | Element) =>
+    xmpp.send(stanza as never).catch((err: Error) => log.warn({ err: err.message }, "send failed"));
+
+  async function rpc(method: string, params: RpcValue[] = [], timeoutMs = config.callTimeoutMs) {
+    // iqCaller matches the reply by id, so an element from our (CommonJS) ltx is fine here.
+    const iq = xml("iq", { type: "set", to: component }) as Stanza;
+    iq.cnode(methodCallQuery(method, params) as never);
+    let reply: Stanza;
+    try {
+      reply = await xmpp.iqCaller.request(iq, timeoutMs);
+    } catch (err) {
+      const e = err as Error & { condition?: string; text?: string };
+      if (e.name === "TimeoutError")
+        throw new RpcFault(-32004, "the monitor did not answer in time");
+      throw new RpcFault(-32004, `the monitor refused: ${e.text || e.condition || e.message}`);
+    }
+    const answer = reply.getChild("query", NS_RPC);
+    if (!answer) throw new RpcFault(-32004, "the monitor sent an empty answer");
+    const response = decodeMethodResponse(answer as never);
+    if (!response.ok) throw new RpcFault(response.code, response.message);
+    return response.value;
+  }
+
+  const listHosts = async (filter?: RpcValue) =>
+    ((await rpc("hosts.list", filter === undefined ? [] : [filter])) as RpcValue[]).map(asHost);
+
+  async function targets(pattern: string) {
+    const hosts = await listHosts(pattern);
+    if (hosts.length > MAX_TARGETS)
+      throw new RpcFault(
+        -32602,
+        `${pattern} matches ${hosts.length} hosts; narrow it to ${MAX_TARGETS} or fewer`,
+      );
+    return hosts;
+  }
+
+  /** Runs a command and returns the reply text; `interim` sends a line before a long wait. */
+  async function execute(command: Command, role: Role, interim: (text: string) => void) {
+    const now = new Date();
+    switch (command.kind) {
+      case "help":
+        return formatHelp(role);
+      case "unknown":
+        return formatUnknown(command.text, command.suggestions);
+      case "overview":
+        return formatOverview(await listHosts(), now);
+      case "down": {
+        const hosts = await listHosts();
+        return formatDown(
+          hosts.filter((h) => h.state !== "ok"),
+          hosts.length,
+          now,
+        );
+      }
+      case "hosts":
+        return formatHosts(command.pattern, await listHosts(command.pattern), now);
+      case "check":
+      case "run": {
+        const hosts = await targets(command.pattern);
+        if (hosts.length === 0) return `No host matches ${command.pattern}.`;
+        // "disk on db*" asks about hosts as they are now; "run" waits for offline ones.
+        const queue = command.kind === "run";
+        const offline = hosts.filter((h) => !h.online).map((h) => h.host);
+        if (queue && offline.length > 0)
+          interim(
+            `${offline.join(", ")} ${offline.length === 1 ? "is" : "are"} offline: queued, expires in ${durationText(config.runExpiryS)}.`,
+          );
+        const outcomes = await Promise.all(
+          hosts.map(async (h): Promise<CheckOutcome> => {
+            const name = h.jid.split("@")[0] || h.host;
+            try {
+              const result = await rpc(
+                "check.run",
+                [h.jid, command.check, queue ? config.runExpiryS : 0],
+                queue ? (config.runExpiryS + 30) * 1000 : config.callTimeoutMs,
+              );
+              return { host: name, result: result as RpcStruct };
+            } catch (err) {
+              const message = (err as Error).message.replace(`${h.jid}: `, "");
+              return { host: name, error: h.online ? message : "offline" };
+            }
+          }),
+        );
+        return formatCheckOutcomes(command.check, outcomes);
+      }
+      case "reload": {
+        const hosts = await targets(command.pattern);
+        if (hosts.length === 0) return `No host matches ${command.pattern}.`;
+        const lines = await Promise.all(
+          hosts.map(async (h) => {
+            try {
+              const result = (await rpc("agent.reload", [h.jid, 0])) as RpcStruct;
+              return `${h.host}: ${String(result.message ?? "reloaded")}`;
+            } catch (err) {
+              return `${h.host}: ${(err as Error).message.replace(`${h.jid}: `, "")}`;
+            }
+          }),
+        );
+        return lines.join("\n");
+      }
+      case "alerts":
+        return formatRecords("open alerts", (await rpc("alerts.list")) as RpcValue[]);
+      case "ack":
+        await rpc("alert.ack", [command.id, command.comment]);
+        return `Acknowledged alert #${command.id}.`;
+      case "silence": {
+        const result = (await rpc("silence.add", [
+          command.pattern,
+          command.durationS,
+          command.comment,
+        ])) as RpcStruct;
+        const id = result?.id !== undefined ? ` (#${String(result.id)})` : "";
+        return `Silenced ${command.pattern} for ${durationText(command.durationS)}${id}.`;
+      }
+      case "silences":
+        return formatRecords("active silences", (await rpc("silence.list")) as RpcValue[]);
+      case "unsilence":
+        await rpc("silence.remove", [command.id]);
+        return `Silence #${command.id} ended.`;
+    }
+  }
+
+  async function handle(text: string, who: string | undefined, reply: (text: string) => void) {
+    const role = roleOf(who);
+    if (!role) {
+      log.info({ who }, "command from an unauthorised JID refused");
+      reply(REFUSAL);
+      return;
+    }
+    const command = parseCommand(text);
+    log.info({ who, command: command.kind }, "command");
+    if (role === "viewer" && !READ_COMMANDS.has(command.kind)) {
+      reply(READ_ONLY_REFUSAL);
+      return;
+    }
+    try {
+      reply(await execute(command, role, reply));
+    } catch (err) {
+      if (err instanceof RpcFault) reply(`Could not do that: ${sentence(err.message)}`);
+      else {
+        log.error({ err }, "command failed");
+        reply("Sorry, something went wrong on my side; the log has the details.");
+      }
+    }
+  }
+
+  function onMessage(stanza: Stanza) {
+    const body = stanza.getChildText("body");
+    const from = String(stanza.attrs.from ?? "");
+    if (!body || stanza.attrs.type === "error" || stanza.getChild("delay", NS_DELAY)) return;
+    if (stanza.attrs.type === "groupchat") {
+      const room = bare(from);
+      const nick = from.slice(from.indexOf("/") + 1);
+      if (!rooms.has(room) || !from.includes("/") || nick === config.nick) return;
+      // In a room the bot answers only when addressed: "adminbot: status" or "!status".
+      const addressed = new RegExp(
+        `^\\s*@?${config.nick.replace(/[^\w-]/g, "\\$&")}\\s*[:,]\\s*`,
+        "i",
+      );
+      let text: string | undefined;
+      if (addressed.test(body)) text = body.replace(addressed, "");
+      else if (body.trimStart().startsWith("!")) text = body.trimStart().slice(1);
+      if (text === undefined) return;
+      void handle(text, occupants.get(from), (answer) =>
+        send(
+          xml("message", { to: room, type: "groupchat" }, xml("body", {}, `${nick}: ${answer}`)),
+        ),
+      );
+      return;
+    }
+    if (stanza.attrs.type === "chat" || stanza.attrs.type === "normal" || !stanza.attrs.type) {
+      void handle(body, bare(from), (answer) =>
+        send(xml("message", { to: from, type: "chat" }, xml("body", {}, answer))),
+      );
+    }
+  }
+
+  function onPresence(stanza: Stanza) {
+    const from = String(stanza.attrs.from ?? "");
+    if (!rooms.has(bare(from))) return;
+    const x = stanza.getChild("x", NS_MUC_USER);
+    if (!x) return;
+    if (stanza.attrs.type === "unavailable") {
+      occupants.delete(from);
+      return;
+    }
+    const realJid = x.getChild("item")?.attrs.jid;
+    if (realJid) occupants.set(from, bare(realJid));
+    const codes = x.getChildren("status").map((s) => s.attrs.code);
+    if (codes.includes("201")) {
+      // We created the room: unlock it, and make real JIDs visible so we can authorise people.
+      void xmpp.iqCaller
+        .request(
+          xml(
+            "iq",
+            { type: "set", to: bare(from) },
+            xml(
+              "query",
+              { xmlns: NS_MUC_OWNER },
+              xml(
+                "x",
+                { xmlns: NS_DATA, type: "submit" },
+                xml(
+                  "field",
+                  { var: "FORM_TYPE" },
+                  xml("value", {}, "http://jabber.org/protocol/muc#roomconfig"),
+                ),
+                xml("field", { var: "muc#roomconfig_whois" }, xml("value", {}, "anyone")),
+                xml("field", { var: "muc#roomconfig_persistentroom" }, xml("value", {}, "1")),
+              ),
+            ),
+          ),
+        )
+        .then(
+          () => log.info({ room: bare(from) }, "room created and configured"),
+          (err: Error) => log.warn({ room: bare(from), err: err.message }, "cannot configure room"),
+        );
+    }
+    if (codes.includes("110")) log.info({ room: bare(from) }, "joined room");
+  }
+
+  xmpp.on("stanza", (stanza: Stanza) => {
+    if (stanza.is("message")) onMessage(stanza);
+    else if (stanza.is("presence")) onPresence(stanza);
+  });
+
+  const keeper = keepConnected(xmpp, {
+    log,
+    onOnline: () => {
+      occupants.clear();
+      void send(xml("presence", {}, xml("status", {}, 'Say "help" for what I can do.')));
+      for (const room of rooms) {
+        void send(
+          xml(
+            "presence",
+            { to: `${room}/${config.nick}` },
+            // No history: old commands in the room must not run again.
+            xml("x", { xmlns: NS_MUC }, xml("history", { maxstanzas: "0" })),
+          ),
+        );
+      }
+    },
+  });
+  await keeper.firstOnline;
+  log.info({ jid: config.xmpp.jid, rooms: [...rooms] }, "AdminBot online");
+  return { stop: () => keeper.stop() };
+}

@@ -1,0 +1,166 @@
+/**
+ * RPC answers as text a person reads in a chat window: short lines, worst
+ * first. Pure: no I/O, unit-tested.
+ */
+import type { RpcStruct, RpcValue } from "../rpc/index.js";
+import { COMMAND_HELP } from "./parse.js";
+
+const RANK: Record<string, number> = { down: 0, critical: 1, warning: 2, unknown: 3, ok: 4 };
+const LABEL: Record<string, string> = {
+  down: "DOWN",
+  critical: "CRIT",
+  warning: "WARN",
+  unknown: "UNKN",
+  ok: "OK",
+};
+const MAX_LINES = 15;
+
+export interface HostView {
+  jid: string;
+  host: string;
+  online: boolean;
+  state: string;
+  status: string;
+  since?: Date;
+  lastSeen?: Date;
+  offlineReason?: string;
+}
+
+export function asHost(value: RpcValue): HostView {
+  const s = value as RpcStruct;
+  return {
+    jid: String(s.jid ?? ""),
+    host: String(s.host ?? s.jid ?? ""),
+    online: s.online === true,
+    state: String(s.state ?? "unknown"),
+    status: String(s.status ?? ""),
+    since: s.since instanceof Date ? s.since : undefined,
+    lastSeen: s.lastSeen instanceof Date ? s.lastSeen : undefined,
+    offlineReason: typeof s.offlineReason === "string" ? s.offlineReason : undefined,
+  };
+}
+
+/** "45s", "12m", "3h", "5d". */
+export function ago(then: Date | undefined, now: Date): string {
+  if (!then || then.getTime() <= 0) return "";
+  const s = Math.max(0, Math.round((now.getTime() - then.getTime()) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
+
+export function durationText(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400}d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
+const shortName = (h: HostView) => h.jid.split("@")[0] || h.host;
+
+/** Worst first, then by name. */
+export function sortWorstFirst(hosts: HostView[]): HostView[] {
+  return [...hosts].sort(
+    (a, b) =>
+      (RANK[a.state] ?? 3) - (RANK[b.state] ?? 3) || shortName(a).localeCompare(shortName(b)),
+  );
+}
+
+export function hostLine(h: HostView, now: Date): string {
+  const label = LABEL[h.state] ?? h.state.toUpperCase();
+  if (h.state === "down") {
+    const since = ago(h.since, now);
+    return `${label} ${shortName(h)}: ${h.offlineReason || "offline"}${since ? ` ${since} ago` : ""}`;
+  }
+  return `${label} ${shortName(h)}: ${h.status || "no status"}`;
+}
+
+function capped(lines: string[]): string[] {
+  if (lines.length <= MAX_LINES) return lines;
+  return [...lines.slice(0, MAX_LINES - 1), `… and ${lines.length - MAX_LINES + 1} more`];
+}
+
+function counts(hosts: HostView[]): string {
+  const by = new Map<string, number>();
+  for (const h of hosts) by.set(h.state, (by.get(h.state) ?? 0) + 1);
+  return Object.keys(RANK)
+    .filter((s) => by.has(s))
+    .map((s) => `${by.get(s)} ${s}`)
+    .join(", ");
+}
+
+export function formatOverview(hosts: HostView[], now: Date): string {
+  if (hosts.length === 0) return "No hosts have reported yet.";
+  const problems = sortWorstFirst(hosts.filter((h) => h.state !== "ok"));
+  const head = `${hosts.length} host${hosts.length === 1 ? "" : "s"}: ${counts(hosts)}`;
+  if (problems.length === 0) return `${head}. All fine.`;
+  return [head, ...capped(problems.map((h) => hostLine(h, now)))].join("\n");
+}
+
+export function formatDown(hosts: HostView[], total: number, now: Date): string {
+  if (hosts.length === 0)
+    return total === 0 ? "No hosts have reported yet." : `Nothing is down: all ${total} hosts ok.`;
+  return capped(sortWorstFirst(hosts).map((h) => hostLine(h, now))).join("\n");
+}
+
+export function formatHosts(pattern: string, hosts: HostView[], now: Date): string {
+  if (hosts.length === 0) return `No host matches ${pattern}.`;
+  return capped(sortWorstFirst(hosts).map((h) => hostLine(h, now))).join("\n");
+}
+
+export interface CheckOutcome {
+  host: string;
+  /** The agent's result struct, or the fault's message. */
+  result?: RpcStruct;
+  error?: string;
+}
+
+export function formatCheckOutcomes(check: string, outcomes: CheckOutcome[]): string {
+  if (outcomes.length === 0) return `No host to run ${check} on.`;
+  const rank = (o: CheckOutcome) => (o.error ? -1 : (RANK[String(o.result?.state)] ?? 3));
+  return capped(
+    [...outcomes]
+      .sort((a, b) => rank(a) - rank(b) || a.host.localeCompare(b.host))
+      .map((o) => {
+        if (o.error) return `ERR ${o.host} ${check}: ${o.error}`;
+        const state = String(o.result?.state ?? "unknown");
+        return `${LABEL[state] ?? state.toUpperCase()} ${o.host} ${String(o.result?.name ?? check)}: ${String(o.result?.output ?? "")}`;
+      }),
+  ).join("\n");
+}
+
+/** Alerts and silences come from the monitor; shown field by field, whatever their shape. */
+export function formatRecords(kind: string, records: RpcValue[]): string {
+  if (records.length === 0) return `No ${kind}.`;
+  return capped(
+    records.map((r) => {
+      if (r === null || typeof r !== "object" || Array.isArray(r)) return String(r);
+      const s = r as RpcStruct;
+      const id = s.id !== undefined ? `#${String(s.id)} ` : "";
+      const rest = Object.entries(s)
+        .filter(([k]) => k !== "id")
+        .map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : String(v)}`)
+        .join(" ");
+      return `${id}${rest}`;
+    }),
+  ).join("\n");
+}
+
+export function formatHelp(role: "admin" | "viewer"): string {
+  const lines = COMMAND_HELP.map(([usage, what]) => `${usage} — ${what}`);
+  const note =
+    role === "viewer" ? "\n(You have read-only access: status, down, alerts, silences.)" : "";
+  return `I understand:\n${lines.join("\n")}${note}`;
+}
+
+export function formatUnknown(text: string, suggestions: string[]): string {
+  const quoted = text.length > 60 ? `${text.slice(0, 57)}…` : text;
+  if (suggestions.length === 0)
+    return `Sorry, I didn't understand "${quoted}". Say "help" for what I can do.`;
+  return `Sorry, I didn't understand "${quoted}". Did you mean: ${suggestions.join(" | ")}? Say "help" for more.`;
+}
+
+export const REFUSAL =
+  "Sorry, I only take commands from jabmon's administrators. Ask one of them to add your JID to the AdminBot's admins or viewers.";
+export const READ_ONLY_REFUSAL = "Sorry, you have read-only access: that needs an administrator.";

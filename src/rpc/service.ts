@@ -1,0 +1,223 @@
+/**
+ * The component's Jabber-RPC endpoint: `jabber:iq:rpc` IQ sets carrying an
+ * XML-RPC methodCall, dispatched to a registry of methods.
+ *
+ * Access is per bare JID: `rpc.admins` may call every method, `rpc.viewers`
+ * the read methods only. A JID in neither list, or a viewer calling a write
+ * method, gets a `<forbidden/>` stanza error, as XEP-0009 §4 asks ("If the
+ * requesting entity does not have sufficient permissions to perform the
+ * remote procedure call, the responding entity MUST return a <forbidden/>
+ * error"). Everything else that goes wrong is an XML-RPC fault in an IQ
+ * result (see errors.ts and docs/rpc.md).
+ *
+ * https://xmpp.org/extensions/xep-0009.html
+ */
+import type { IqRequest, Router } from "../component/index.js";
+import type { Logger } from "../log/index.js";
+import { NS_RPC } from "../protocol/index.js";
+import { type Element, StanzaError } from "../xmpp/index.js";
+import {
+  decodeMethodCall,
+  faultQuery,
+  RpcEncodeError,
+  type RpcValue,
+  responseQuery,
+  typeName,
+} from "./codec.js";
+import { RpcFault } from "./errors.js";
+
+export type Access = "read" | "admin";
+export type Role = "admin" | "viewer";
+export type ParamType =
+  | "string"
+  | "int"
+  | "boolean"
+  | "double"
+  | "struct"
+  | "array"
+  | "dateTime.iso8601"
+  | "base64";
+
+export interface ParamSpec {
+  name: string;
+  /** One type, or several accepted alternatives. */
+  type: ParamType | ParamType[];
+  optional?: boolean;
+}
+
+export interface CallContext {
+  /** The caller's full JID. */
+  from: string;
+  /** The caller's bare JID, lower case. */
+  caller: string;
+  role: Role;
+  /** The id of the caller's IQ (a deferred reply may be sent with it later). */
+  iqId: string;
+}
+
+export interface MethodSpec {
+  name: string;
+  access: Access;
+  params: ParamSpec[];
+  /** One line for system.methodHelp and docs/rpc.md. */
+  help: string;
+  handler(params: RpcValue[], context: CallContext): RpcValue | Promise<RpcValue>;
+}
+
+export interface RpcAccessConfig {
+  admins: string[];
+  viewers: string[];
+}
+
+export interface RpcServiceOptions {
+  router: Router;
+  log: Logger;
+  access: RpcAccessConfig;
+  /** A call larger than this (serialised query, in bytes) is refused with a fault. */
+  maxCallBytes: number;
+}
+
+export interface RpcService {
+  method(spec: MethodSpec): void;
+  /** Method names, sorted; only those the role may call when a role is given. */
+  methods(role?: Role): string[];
+  describe(name: string): MethodSpec | undefined;
+}
+
+export function bareJid(jid: string): string {
+  const slash = jid.indexOf("/");
+  return (slash === -1 ? jid : jid.slice(0, slash)).toLowerCase();
+}
+
+function typeMatches(value: RpcValue, type: ParamType): boolean {
+  const actual = typeName(value);
+  if (type === "double") return actual === "double" || actual === "int";
+  return actual === type;
+}
+
+/** Checks count and types; the fault names the parameter (by name and 1-based position). */
+export function checkParams(method: MethodSpec, params: RpcValue[]): void {
+  const specs = method.params;
+  if (params.length > specs.length) {
+    throw new RpcFault(
+      "JABMON_RPC_BAD_PARAMS",
+      `${method.name} takes at most ${specs.length} parameter${specs.length === 1 ? "" : "s"} (${
+        specs.map((s) => s.name).join(", ") || "none"
+      }), got ${params.length}`,
+    );
+  }
+  specs.forEach((spec, i) => {
+    const types = Array.isArray(spec.type) ? spec.type : [spec.type];
+    const value = params[i];
+    if (value === undefined || value === null) {
+      if (spec.optional) return;
+      throw new RpcFault(
+        "JABMON_RPC_BAD_PARAMS",
+        `${method.name}: missing parameter '${spec.name}' (${i + 1}, ${types.join(" or ")})`,
+      );
+    }
+    if (!types.some((type) => typeMatches(value, type))) {
+      throw new RpcFault(
+        "JABMON_RPC_BAD_PARAMS",
+        `${method.name}: parameter '${spec.name}' (${i + 1}) must be ${types.join(" or ")}, got ${typeName(value)}`,
+      );
+    }
+  });
+}
+
+export function rpcService(options: RpcServiceOptions): RpcService {
+  const { router, log, maxCallBytes } = options;
+  const methods = new Map<string, MethodSpec>();
+  const admins = new Set(options.access.admins.map((j) => j.toLowerCase()));
+  const viewers = new Set(options.access.viewers.map((j) => j.toLowerCase()));
+  const roleOf = (jid: string): Role | undefined =>
+    admins.has(jid) ? "admin" : viewers.has(jid) ? "viewer" : undefined;
+  const mayCall = (role: Role, spec: MethodSpec) => role === "admin" || spec.access === "read";
+
+  const service: RpcService = {
+    method(spec) {
+      if (methods.has(spec.name)) throw new Error(`RPC method ${spec.name} is already registered`);
+      methods.set(spec.name, spec);
+    },
+    methods(role) {
+      return [...methods.values()]
+        .filter((spec) => !role || mayCall(role, spec))
+        .map((spec) => spec.name)
+        .sort();
+    },
+    describe: (name) => methods.get(name),
+  };
+
+  service.method({
+    name: "system.listMethods",
+    access: "read",
+    params: [],
+    help: "The methods you may call.",
+    handler: (_params, context) => service.methods(context.role),
+  });
+  service.method({
+    name: "system.methodHelp",
+    access: "read",
+    params: [{ name: "method", type: "string" }],
+    help: "One line about a method and its parameters.",
+    handler: ([name]) => {
+      const spec = methods.get(name as string);
+      if (!spec) throw new RpcFault("JABMON_RPC_UNKNOWN_METHOD", `unknown method '${name}'`);
+      const params = spec.params
+        .map((p) => `${p.name}: ${[p.type].flat().join("|")}${p.optional ? "?" : ""}`)
+        .join(", ");
+      return `${spec.name}(${params}) [${spec.access}] ${spec.help}`;
+    },
+  });
+
+  const call = async (request: IqRequest, role: Role): Promise<RpcValue> => {
+    const size = Buffer.byteLength(request.element.toString());
+    if (size > maxCallBytes) {
+      throw new RpcFault(
+        "JABMON_RPC_INVALID_REQUEST",
+        `call of ${size} bytes refused: the limit is ${maxCallBytes} bytes`,
+      );
+    }
+    const { methodName, params } = decodeMethodCall(request.element);
+    const spec = methods.get(methodName);
+    if (!spec) {
+      throw new RpcFault(
+        "JABMON_RPC_UNKNOWN_METHOD",
+        `unknown method '${methodName}'; system.listMethods lists the methods`,
+      );
+    }
+    if (!mayCall(role, spec)) {
+      throw new StanzaError("forbidden", {
+        text: `${methodName} needs admin rights; ${bareJid(request.from)} is a viewer`,
+      });
+    }
+    checkParams(spec, params);
+    return spec.handler(params, {
+      from: request.from,
+      caller: bareJid(request.from),
+      role,
+      iqId: request.stanza.attrs.id ?? "",
+    });
+  };
+
+  router.set(NS_RPC, "query", async (request): Promise<Element> => {
+    const caller = bareJid(request.from ?? "");
+    const role = roleOf(caller);
+    if (!role) {
+      log.info({ from: request.from }, "RPC call from an unauthorised JID refused");
+      throw new StanzaError("forbidden", { text: `${caller} may not make Jabber-RPC calls here` });
+    }
+    try {
+      return responseQuery(await call(request, role));
+    } catch (err) {
+      if (err instanceof StanzaError) throw err;
+      if (err instanceof RpcFault) return faultQuery(err.code, err.faultString);
+      const message =
+        err instanceof RpcEncodeError ? "result could not be encoded" : "internal error";
+      log.error({ err, from: request.from }, "RPC method failed");
+      return faultQuery(-32603, message);
+    }
+  });
+
+  return service;
+}

@@ -1,0 +1,196 @@
+import { type Client, xml } from "@xmpp/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REFUSAL } from "../../src/adminbot/index.js";
+import type { RunningComponent } from "../../src/server/index.js";
+import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { waitFor } from "../helpers/wait.js";
+
+type Stanza = ReturnType<typeof xml>;
+const NS_MUC = "http://jabber.org/protocol/muc";
+const NS_MUC_USER = "http://jabber.org/protocol/muc#user";
+
+let stack: TestStack;
+let component: RunningComponent;
+let url: string;
+let bot: Account;
+let alice: Account;
+let victor: Account;
+let mallory: Account;
+let botProcess: ReturnType<TestStack["spawnCli"]>;
+const room = "ops@conference.localhost";
+
+beforeAll(async () => {
+  stack = await TestStack.start("adminbot");
+  bot = await stack.account("adminbot");
+  alice = await stack.account("alice");
+  victor = await stack.account("victor");
+  mallory = await stack.account("mallory");
+  component = await stack.startComponent({ rpc: { admins: [bot.jid] } });
+  url = component.httpUrl as string;
+
+  for (const name of ["web05", "web06"]) {
+    const account = await stack.account(name);
+    const agent = stack.spawnAgent(account, { JABMON_AGENT_HOST: `${name}.example` });
+    await waitForHost(url, account.jid, (h) => h.online === true, 15_000);
+    if (name === "web05") {
+      agent.kill("SIGKILL");
+      await waitForHost(url, account.jid, (h) => h.online === false, 5000);
+    }
+  }
+
+  botProcess = stack.spawnCli(["adminbot"], {
+    ...process.env,
+    JABMON_LOG_LEVEL: "info",
+    JABMON_ADMINBOT_SERVICE: stack.ejabberd.c2sService,
+    JABMON_ADMINBOT_JID: bot.jid,
+    JABMON_ADMINBOT_PASSWORD: bot.password,
+    JABMON_COMPONENT_JID: stack.componentJid,
+    JABMON_ADMINBOT_ADMINS: alice.jid,
+    JABMON_ADMINBOT_VIEWERS: victor.jid,
+    JABMON_ADMINBOT_ROOMS: room,
+  });
+  await waitFor(() => botProcess.output().includes("room created and configured"), {
+    timeoutMs: 15_000,
+    what: `the AdminBot in ${room} (output: ${botProcess.output().slice(-500)})`,
+  });
+});
+afterAll(async () => {
+  await stack?.cleanup();
+});
+
+/** Send a chat message to the bot and return the body of its next reply. */
+async function ask(client: Client, text: string, timeoutMs = 10_000): Promise<string> {
+  const reply = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no reply to "${text}"`)), timeoutMs);
+    const onStanza = (stanza: Stanza) => {
+      if (
+        stanza.is("message") &&
+        stanza.attrs.from?.startsWith(bot.jid) &&
+        stanza.getChildText("body")
+      ) {
+        clearTimeout(timer);
+        client.removeListener("stanza", onStanza);
+        resolve(stanza.getChildText("body") as string);
+      }
+    };
+    client.on("stanza", onStanza);
+  });
+  await client.send(xml("message", { to: bot.jid, type: "chat" }, xml("body", {}, text)));
+  return reply;
+}
+
+const clients = new Map<string, Client>();
+async function clientFor(account: Account): Promise<Client> {
+  let c = clients.get(account.jid);
+  if (!c) {
+    c = await stack.client(account);
+    await c.send(xml("presence"));
+    clients.set(account.jid, c);
+  }
+  return c;
+}
+
+describe("chatting with the AdminBot one to one", () => {
+  it('lists a killed agent when asked "what\'s down?"', async () => {
+    const answer = await ask(await clientFor(alice), "what's down?");
+    expect(answer.split("\n")[0]).toMatch(/^DOWN web05: went offline \d+s ago$/);
+    // web06 is up; it appears only if its load or disk happens to be failing on this machine.
+    expect(answer).not.toMatch(/^OK web06/m);
+  });
+
+  it("gives an overview, worst first", async () => {
+    const answer = await ask(await clientFor(alice), "status");
+    const lines = answer.split("\n");
+    expect(lines[0]).toMatch(/^2 hosts: 1 down, /);
+    expect(lines[1]).toMatch(/^DOWN web05/);
+  });
+
+  it("shows one host", async () => {
+    expect(await ask(await clientFor(alice), "status web06")).toMatch(
+      /^(OK|WARN|CRIT|UNKN) web06: /,
+    );
+    expect(await ask(await clientFor(alice), "status nothing*")).toBe("No host matches nothing*.");
+  });
+
+  it("runs a check on an agent", async () => {
+    const answer = await ask(await clientFor(alice), "run load on web06");
+    expect(answer).toMatch(/^(OK|WARN|CRIT) web06 load: load \d/);
+    const disk = await ask(await clientFor(alice), "disk on web*");
+    // web05 is down: reported, not run; web06 runs its disk check.
+    const lines = disk.split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toBe("ERR web05 disk: offline");
+    expect(lines[1]).toMatch(/^(OK|WARN|CRIT) web06 disk_root: disk \/ \d+%$/);
+  });
+
+  it("suggests the closest commands for input it does not understand", async () => {
+    expect(await ask(await clientFor(alice), "stauts web06")).toMatch(
+      /didn't understand "stauts web06"\. Did you mean: status <host\|glob>/,
+    );
+  });
+
+  it("says plainly that acks are not available yet", async () => {
+    expect(await ask(await clientFor(alice), "ack 42 looking into it")).toBe(
+      "Could not do that: Alerts are not available yet on this server.",
+    );
+  });
+
+  it("refuses an unauthorised JID politely", async () => {
+    expect(await ask(await clientFor(mallory), "what's down?")).toBe(REFUSAL);
+  });
+
+  it("lets a viewer read but not act", async () => {
+    const viewer = await clientFor(victor);
+    expect(await ask(viewer, "what's down?")).toMatch(/^DOWN web05/);
+    expect(await ask(viewer, "run load on web06")).toMatch(/read-only access/);
+  });
+});
+
+describe("the AdminBot in a MUC room", () => {
+  async function join(account: Account, nick: string): Promise<Client> {
+    const c = await stack.client(account);
+    const joined = new Promise<void>((resolve) => {
+      c.on("stanza", (s: Stanza) => {
+        const codes = s
+          .getChild("x", NS_MUC_USER)
+          ?.getChildren("status")
+          .map((x) => x.attrs.code);
+        if (s.is("presence") && s.attrs.from === `${room}/${nick}` && codes?.includes("110"))
+          resolve();
+      });
+    });
+    await c.send(xml("presence", { to: `${room}/${nick}` }, xml("x", { xmlns: NS_MUC })));
+    await joined;
+    return c;
+  }
+
+  async function say(c: Client, nick: string, text: string): Promise<string> {
+    const reply = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no reply in the room to "${text}"`)),
+        10_000,
+      );
+      c.on("stanza", (s: Stanza) => {
+        const body = s.getChildText("body");
+        if (
+          s.is("message") &&
+          s.attrs.from === `${room}/adminbot` &&
+          body?.startsWith(`${nick}: `)
+        ) {
+          clearTimeout(timer);
+          resolve(body.slice(nick.length + 2));
+        }
+      });
+    });
+    await c.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, text)));
+    return reply;
+  }
+
+  it("answers an admin who addresses it, and refuses a stranger in the same room", async () => {
+    const a = await join(alice, "alice");
+    const m = await join(mallory, "mal");
+    expect((await say(a, "alice", "adminbot: what's down?")).split("\n")[0]).toMatch(/^DOWN web05/);
+    expect(await say(m, "mal", "adminbot, status")).toBe(REFUSAL);
+    expect(await say(a, "alice", "!status web06")).toMatch(/web06/);
+  });
+});

@@ -1,0 +1,359 @@
+import { execFile } from "node:child_process";
+import { cpSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type Client, xml } from "@xmpp/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RpcStruct } from "../../src/rpc/index.js";
+import { decodeMethodResponse, methodCallQuery, type RpcValue } from "../../src/rpc/index.js";
+import type { RunningComponent } from "../../src/server/index.js";
+import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { sleep, waitFor } from "../helpers/wait.js";
+
+const NS_RPC = "jabber:iq:rpc";
+const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+const run = promisify(execFile);
+
+let stack: TestStack;
+let component: RunningComponent;
+let url: string;
+let admin: Account;
+let viewer: Account;
+let agentAccount: Account;
+let adminClient: Client;
+let viewerClient: Client;
+
+beforeAll(async () => {
+  stack = await TestStack.start("rpc");
+  admin = await stack.account("rpcadmin");
+  viewer = await stack.account("rpcviewer");
+  agentAccount = await stack.account("web01");
+  component = await stack.startComponent({
+    rpc: { admins: [admin.jid], viewers: [viewer.jid], maxCallBytes: 4096 },
+  });
+  url = component.httpUrl as string;
+  adminClient = await stack.client(admin);
+  viewerClient = await stack.client(viewer);
+});
+afterAll(async () => {
+  await stack?.cleanup();
+});
+
+type Reply = ReturnType<typeof xml>;
+
+/** Send a raw IQ set and return the reply stanza, result or error. */
+async function rawCall(client: Client, payload: Reply, to = stack.componentJid): Promise<Reply> {
+  const id = `r${Math.random().toString(36).slice(2)}`;
+  const reply = new Promise<Reply>((resolve) => {
+    const onStanza = (stanza: Reply) => {
+      if (stanza.is("iq") && stanza.attrs.id === id) {
+        client.removeListener("stanza", onStanza);
+        resolve(stanza);
+      }
+    };
+    client.on("stanza", onStanza);
+  });
+  await client.send(xml("iq", { type: "set", to, id }, payload));
+  return reply;
+}
+
+/** Our codec's element (component ltx) as an @xmpp/client element. */
+function toClient(node: ReturnType<typeof methodCallQuery>): Reply {
+  const children = node.children.map((c) =>
+    typeof c === "string" ? c : toClient(c as ReturnType<typeof methodCallQuery>),
+  );
+  return xml(node.name, { ...node.attrs }, ...children);
+}
+
+/** Build a call with our codec, send it raw, decode the answer. */
+async function call(
+  client: Client,
+  method: string,
+  params: RpcValue[] = [],
+  to = stack.componentJid,
+): Promise<{ reply: Reply; response?: ReturnType<typeof decodeMethodResponse> }> {
+  const reply = await rawCall(client, toClient(methodCallQuery(method, params)), to);
+  // An error reply echoes the call's query: only a result carries a response.
+  const answer = reply.attrs.type === "result" ? reply.getChild("query", NS_RPC) : undefined;
+  return { reply, response: answer ? decodeMethodResponse(answer as never) : undefined };
+}
+
+const condition = (stanza: Reply) =>
+  stanza
+    .getChild("error")
+    ?.getChildElements()
+    .find((c) => c.attrs.xmlns === NS_STANZAS)?.name;
+
+async function startAgent(account: Account) {
+  const agent = stack.spawnAgent(account, {
+    JABMON_AGENT_HOST: `${account.user}.example`,
+    JABMON_LOG_LEVEL: "info",
+  });
+  await waitForHost(url, account.jid, (h) => h.online === true, 15_000);
+  return agent;
+}
+
+const checkRuns = (output: string, check: string) =>
+  output
+    .split("\n")
+    .filter((line) => line.includes('"msg":"rpc check.run"') && line.includes(`"check":"${check}"`))
+    .length;
+
+describe("the Jabber-RPC endpoint", () => {
+  let agent: ReturnType<TestStack["spawnAgent"]>;
+
+  beforeAll(async () => {
+    agent = await startAgent(agentAccount);
+  });
+
+  it("answers hosts.list and host.status for a viewer", async () => {
+    const list = await call(viewerClient, "hosts.list");
+    expect(list.response?.ok).toBe(true);
+    const hosts = (list.response as { value: RpcStruct[] }).value;
+    expect(hosts.map((h) => h.jid)).toContain(agentAccount.jid);
+    const status = await call(viewerClient, "host.status", [agentAccount.jid]);
+    expect(status.response).toMatchObject({
+      ok: true,
+      value: { jid: agentAccount.jid, host: "web01.example", online: true },
+    });
+    expect((status.response as { value: RpcStruct }).value.lastSeen).toBeInstanceOf(Date);
+  });
+
+  it("filters hosts.list by glob and by problems", async () => {
+    const byGlob = await call(viewerClient, "hosts.list", ["web*"]);
+    expect((byGlob.response as { value: RpcStruct[] }).value.map((h) => h.jid)).toEqual([
+      agentAccount.jid,
+    ]);
+    const none = await call(viewerClient, "hosts.list", [{ pattern: "db*" }]);
+    expect((none.response as { value: RpcStruct[] }).value).toEqual([]);
+    const bad = await call(viewerClient, "hosts.list", [{ state: "purple" }]);
+    expect(bad.response).toMatchObject({ ok: false, code: -32602, message: /filter.state/ });
+  });
+
+  it("refuses a JID that is neither admin nor viewer with a forbidden stanza error", async () => {
+    const stranger = await stack.client();
+    const { reply } = await call(stranger, "hosts.list");
+    expect(reply.attrs.type).toBe("error");
+    expect(condition(reply)).toBe("forbidden");
+  });
+
+  it("refuses a write method to a viewer with forbidden", async () => {
+    const { reply } = await call(viewerClient, "check.run", [agentAccount.jid, "load"]);
+    expect(reply.attrs.type).toBe("error");
+    expect(condition(reply)).toBe("forbidden");
+    expect(reply.getChild("error")?.getChildText("text", NS_STANZAS)).toMatch(/needs admin/);
+  });
+
+  it("answers an unknown method, a wrong parameter type and malformed XML-RPC with faults", async () => {
+    expect((await call(adminClient, "hosts.delete")).response).toMatchObject({
+      ok: false,
+      code: -32601,
+      message: /unknown method 'hosts.delete'/,
+    });
+    expect((await call(adminClient, "host.status", [42])).response).toMatchObject({
+      ok: false,
+      code: -32602,
+      message: "host.status: parameter 'jid' (1) must be string, got int",
+    });
+    expect((await call(adminClient, "host.status", [])).response).toMatchObject({
+      ok: false,
+      message: /missing parameter 'jid'/,
+    });
+    const malformed = await rawCall(
+      adminClient,
+      xml(
+        "query",
+        { xmlns: NS_RPC },
+        xml(
+          "methodCall",
+          {},
+          xml("methodName", {}, "hosts.list"),
+          xml("params", {}, xml("param", {}, xml("value", {}, xml("int", {}, "x")))),
+        ),
+      ),
+    );
+    expect(decodeMethodResponse(malformed.getChild("query", NS_RPC) as never)).toMatchObject({
+      ok: false,
+      code: -32700,
+      message: /not an integer/,
+    });
+  });
+
+  it("refuses an oversized call with a fault and keeps serving", async () => {
+    const { response } = await call(adminClient, "hosts.list", ["x".repeat(5000)]);
+    expect(response).toMatchObject({ ok: false, code: -32600, message: /limit is 4096 bytes/ });
+    expect((await call(adminClient, "hosts.list")).response?.ok).toBe(true);
+  });
+
+  it("lists the methods a caller may use", async () => {
+    const mine = (await call(viewerClient, "system.listMethods")).response as { value: string[] };
+    expect(mine.value).toContain("hosts.list");
+    expect(mine.value).not.toContain("check.run");
+    const all = (await call(adminClient, "system.listMethods")).response as { value: string[] };
+    expect(all.value).toEqual(expect.arrayContaining(["check.run", "agent.reload", "silence.add"]));
+  });
+
+  it("says plainly that alerts and silences are not available yet", async () => {
+    expect((await call(adminClient, "alerts.list")).response).toMatchObject({
+      ok: false,
+      code: -32010,
+      message: /not available yet/,
+    });
+  });
+
+  it("forwards check.run to the online agent, which runs the configured check", async () => {
+    const { response } = await call(adminClient, "check.run", [agentAccount.jid, "disk"]);
+    expect(response).toMatchObject({
+      ok: true,
+      value: {
+        name: "disk_root",
+        state: expect.stringMatching(/ok|warning|critical/),
+        output: /disk \/ \d+%/,
+      },
+    });
+    await waitFor(() => checkRuns(agent.output(), "disk_root") === 1, { what: "agent log line" });
+  });
+
+  it("passes the agent's fault for a check that is not configured", async () => {
+    const { response } = await call(adminClient, "check.run", [agentAccount.jid, "rm -rf /"]);
+    expect(response).toMatchObject({
+      ok: false,
+      code: -32005,
+      message: /no check named 'rm -rf \/'/,
+    });
+  });
+
+  it("forwards agent.reload", async () => {
+    const { response } = await call(adminClient, "agent.reload", [agentAccount.jid]);
+    expect(response).toMatchObject({ ok: true, value: { message: /re-evaluated/ } });
+  });
+
+  it("the agent refuses RPC from anyone but the component", async () => {
+    const fullJid = (
+      (await call(viewerClient, "host.status", [agentAccount.jid])).response as {
+        value: RpcStruct;
+      }
+    ).value;
+    const host = await component.hosts.get(agentAccount.jid);
+    expect(fullJid.jid).toBe(agentAccount.jid);
+    const { reply } = await call(adminClient, "check.run", ["load"], host?.fullJid);
+    expect(reply.attrs.type).toBe("error");
+    expect(condition(reply)).toBe("forbidden");
+  });
+
+  it("is interoperable with slixmpp's XEP-0009 plugin (hosts.list, host.status, faults)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "jabmon-slixmpp-"));
+    const script = join(dir, "slixmpp_rpc.py");
+    cpSync(join(import.meta.dirname, "fixtures", "slixmpp_rpc.py"), script);
+    // Debian's python3 has python3-slixmpp; the python3 first on PATH may not.
+    const { stdout } = await run(
+      "/usr/bin/python3",
+      [
+        script,
+        viewer.jid,
+        viewer.password,
+        "127.0.0.1",
+        String(stack.ejabberd.config.c2sPort),
+        stack.componentJid,
+        agentAccount.jid,
+      ],
+      { timeout: 25_000 },
+    );
+    const result = JSON.parse(stdout.trim().split("\n").pop() as string);
+    expect(result.error).toBeUndefined();
+    expect(result["hosts.list"].map((h: { jid: string }) => h.jid)).toContain(agentAccount.jid);
+    expect(result["hosts.list(pattern)"]).toHaveLength(1);
+    expect(result["host.status"]).toMatchObject({
+      jid: agentAccount.jid,
+      host: "web01.example",
+      online: true,
+      state: expect.stringMatching(/ok|warning|critical|unknown/),
+    });
+    // slixmpp's rpctime prints XML-RPC's basic form.
+    expect(result["host.status"].lastSeen).toMatch(/^\d{8}T\d{2}:\d{2}:\d{2}$/);
+    expect(result["host.status(unknown)"]).toEqual({
+      fault: { code: -32001, string: "no host nobody@localhost is known" },
+    });
+    expect(result["host.status(int)"].fault.string).toMatch(/parameter 'jid' \(1\) must be string/);
+  });
+});
+
+describe("RPC to an offline agent", () => {
+  it("expires a 5 s request before the agent returns at 10 s (never run), and runs 60 s requests exactly once, in order, on return", async () => {
+    const account = await stack.account("web09");
+    const first = await startAgent(account);
+    first.kill("SIGKILL");
+    await waitForHost(url, account.jid, (h) => h.online === false, 5000);
+
+    const sentAt = Date.now();
+    const short = call(adminClient, "check.run", [account.jid, "load", 5]);
+    const long1 = call(adminClient, "check.run", [account.jid, "disk_root", 60]);
+    const long2 = call(adminClient, "check.run", [account.jid, "status", 60]);
+
+    const expired = await short;
+    const expiredAfter = Date.now() - sentAt;
+    expect(expired.response).toMatchObject({
+      ok: false,
+      code: -32003,
+      message: /expired.*not run/,
+    });
+    expect(expiredAfter).toBeGreaterThanOrEqual(5000);
+    expect(expiredAfter).toBeLessThan(9000);
+
+    await sleep(Math.max(0, 10_000 - (Date.now() - sentAt)));
+    const second = await startAgent(account);
+    const [r1, r2] = await Promise.all([long1, long2]);
+    expect(r1.response).toMatchObject({ ok: true, value: { name: "disk_root" } });
+    expect(r2.response).toMatchObject({ ok: true, value: { name: "status" } });
+
+    await sleep(2000); // anything late or duplicated would show up by now
+    const out = second.output();
+    expect(checkRuns(out, "load")).toBe(0);
+    expect(checkRuns(out, "disk_root")).toBe(1);
+    expect(checkRuns(out, "status")).toBe(1);
+    expect(out.indexOf('"check":"disk_root"')).toBeLessThan(out.indexOf('"check":"status"'));
+  }, 45_000);
+
+  it("fails at once with expiry 0 when the agent is offline", async () => {
+    const account = await stack.account("web08");
+    const agent = await startAgent(account);
+    agent.kill("SIGKILL");
+    await waitForHost(url, account.jid, (h) => h.online === false, 5000);
+    expect((await call(adminClient, "check.run", [account.jid, "load", 0])).response).toMatchObject(
+      {
+        ok: false,
+        code: -32002,
+      },
+    );
+  });
+
+  it("still answers queued callers after the component restarts: the expiry fault and the late result", async () => {
+    const account = await stack.account("web07");
+    const first = await startAgent(account);
+    first.kill("SIGKILL");
+    await waitForHost(url, account.jid, (h) => h.online === false, 5000);
+
+    const short = call(adminClient, "check.run", [account.jid, "load", 4]);
+    const long = call(adminClient, "check.run", [account.jid, "status", 60]);
+    await waitFor(
+      async () => (await component.redis.llen(`${stack.prefix}rpc:queue:${account.jid}`)) === 2,
+      {
+        what: "two queued requests",
+      },
+    );
+
+    await component.stop();
+    component = await stack.startComponent({
+      rpc: { admins: [admin.jid], viewers: [viewer.jid], maxCallBytes: 4096 },
+    });
+    url = component.httpUrl as string;
+
+    // Sent by the new process, which never saw these IQs, from what the queue kept.
+    expect((await short).response).toMatchObject({ ok: false, code: -32003 });
+    const second = await startAgent(account);
+    expect((await long).response).toMatchObject({ ok: true, value: { name: "status" } });
+    expect(checkRuns(second.output(), "load")).toBe(0);
+    expect(checkRuns(second.output(), "status")).toBe(1);
+  }, 45_000);
+});
