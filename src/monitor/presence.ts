@@ -12,7 +12,7 @@ import { EventEmitter } from "node:events";
 import type { ComponentLink } from "../component/index.js";
 import type { Logger } from "../log/index.js";
 import { parseStatusPresence } from "../protocol/index.js";
-import type { HostStore } from "../store/index.js";
+import type { HostRecord, HostStore } from "../store/index.js";
 import { type Element, el } from "../xmpp/index.js";
 
 export interface PresenceEvents {
@@ -102,22 +102,21 @@ export class PresenceTracker extends EventEmitter<PresenceEvents> {
   async #reprobe(): Promise<void> {
     const { hosts, link, log, presenceConfirmMs } = this.#options;
     const probeStart = Date.now();
-    let online: Awaited<ReturnType<HostStore["onlineHosts"]>>;
+    let known: HostRecord[];
     try {
-      online = await hosts.onlineHosts();
+      known = await hosts.list();
     } catch (err) {
       log.error({ err }, "cannot list hosts to re-probe");
       return;
     }
-    log.info({ hosts: online.length }, "re-probing hosts believed online");
-    for (const host of online) if (host.fullJid) link.send(el("presence", { to: host.fullJid }));
+    // To the bare JID, so every session of the account gets it: an agent that
+    // reconnected while we were away (its presence bounced) answers too.
+    log.info({ hosts: known.length }, "re-probing every known host");
+    for (const host of known) link.send(el("presence", { to: host.jid }));
+    const believedOnline = known.filter((h) => h.online).map((h) => h.jid);
     clearTimeout(this.#confirmTimer);
     this.#confirmTimer = setTimeout(
-      () =>
-        void this.#expireUnconfirmed(
-          online.map((h) => h.jid),
-          probeStart,
-        ),
+      () => void this.#expireUnconfirmed(believedOnline, probeStart),
       presenceConfirmMs,
     );
     this.#confirmTimer.unref();

@@ -46,4 +46,29 @@ describe("an ejabberd restart under a running component and agents", () => {
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);
   }, 90_000);
+
+  it("finds an agent that came back while the component itself was down", async () => {
+    const account = await stack.account("returner");
+    const first = stack.spawnAgent(account);
+    await waitForHost(component.httpUrl as string, account.jid, (h) => h.online === true, 15_000);
+    first.kill("SIGKILL");
+    await waitForHost(component.httpUrl as string, account.jid, (h) => h.online === false, 5000);
+
+    await component.stop();
+    // Its presence to the component bounces: nobody is there to record it.
+    const second = stack.spawnAgent(account, { JABMON_LOG_LEVEL: "info" });
+    await waitFor(() => second.output().includes('"msg":"online"'), {
+      timeoutMs: 15_000,
+      what: "the agent to log in",
+    });
+
+    component = await stack.startComponent();
+    const back = await waitForHost(
+      component.httpUrl as string,
+      account.jid,
+      (h) => h.online === true,
+      10_000,
+    );
+    expect(back.state).not.toBe("down");
+  }, 60_000);
 });
