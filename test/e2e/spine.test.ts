@@ -92,7 +92,7 @@ describe("the component", () => {
     expect(await health.json()).toMatchObject({ ok: true, xmpp: true, redis: true });
     const page = await fetch(`${url}/`);
     expect(page.headers.get("content-type")).toContain("text/html");
-    expect(await page.text()).toContain("api/hosts");
+    expect(await page.text()).toContain("/assets/overview.js");
   });
 });
 
