@@ -10,6 +10,7 @@ import { buildHttpServer } from "../http/index.js";
 import type { Logger } from "../log/index.js";
 import { PresenceTracker } from "../monitor/index.js";
 import { NS_JABMON, NS_PING, NS_VERSION } from "../protocol/index.js";
+import { type PubsubService, pubsubService } from "../pubsub/index.js";
 import { createRedis, HostStore, Keys, type Redis } from "../store/index.js";
 import { VERSION } from "../version.js";
 
@@ -18,6 +19,7 @@ export interface RunningComponent {
   redis: Redis;
   hosts: HostStore;
   presence: PresenceTracker;
+  pubsub: PubsubService;
   http: FastifyInstance | undefined;
   /** The HTTP address actually bound (port 0 picks a free one). */
   httpUrl: string | undefined;
@@ -29,7 +31,8 @@ export async function startComponent(
   log: Logger,
 ): Promise<RunningComponent> {
   const redis = createRedis(config.redis.url, log.child({ part: "redis" }), "jabmon-component");
-  const hosts = new HostStore(redis, new Keys(config.redis.prefix));
+  const keys = new Keys(config.redis.prefix);
+  const hosts = new HostStore(redis, keys);
   const link = componentLink({
     service: config.xmpp.service,
     domain: config.xmpp.jid,
@@ -41,6 +44,15 @@ export async function startComponent(
   const disco = discoService({ router: link.router });
   disco.addIdentity({ category: "component", type: "generic", name: "jabmon monitor" });
   for (const feature of [NS_PING, NS_VERSION, NS_JABMON]) disco.addFeature(feature);
+
+  const pubsub = pubsubService({
+    link,
+    disco,
+    redis,
+    keys,
+    log: log.child({ part: "pubsub" }),
+    options: config.pubsub,
+  });
 
   const presence = new PresenceTracker({
     link,
@@ -75,10 +87,12 @@ export async function startComponent(
     redis,
     hosts,
     presence,
+    pubsub,
     http,
     httpUrl,
     async stop() {
       presence.stop();
+      pubsub.stop();
       await http?.close();
       await link.stop();
       redis.disconnect();
