@@ -75,6 +75,8 @@ export const componentSchema = z.object({
         .default([]),
       /** Most nodes listed by disco#items on the service itself. */
       maxDiscoItems: duration.default(1000),
+      /** How often nodes with pubsub#item_expire are swept for aged-out items (ms). */
+      sweepMs: duration.default(5000),
     })
     .prefault({}),
 });
