@@ -51,6 +51,11 @@ export function componentLink(options: ComponentOptions): ComponentLink {
       password: options.password,
     }),
   );
+  // Nagle's algorithm with delayed ACKs held each small stanza back ~40 ms
+  // (measured by bench:pubsub); stanzas are latency-sensitive messages.
+  xmpp.on("connect", () =>
+    (xmpp as { socket?: { setNoDelay?: (on: boolean) => void } }).socket?.setNoDelay?.(true),
+  );
   const onlineListeners: Array<() => void> = [];
   let keeper: ConnectionKeeper | undefined;
 
