@@ -194,6 +194,8 @@ async function main() {
     window: WINDOW,
     publishes_per_run: PUBLISHES,
     cpu_cores: (await import("node:os")).cpus().length,
+    // Other work on the machine skews both systems; keep it visible next to the numbers.
+    loadavg_1m_at_start: Number((await import("node:os")).loadavg()[0].toFixed(2)),
   };
   let componentProcess;
   try {
@@ -309,6 +311,7 @@ async function main() {
     await deletePrefix(redis, prefix);
     redis.disconnect();
   }
+  results.loadavg_1m_at_end = Number((await import("node:os")).loadavg()[0].toFixed(2));
   mkdirSync(join(root, "bench", "results"), { recursive: true });
   writeFileSync(join(root, "bench", "results", "pubsub.json"), `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
