@@ -98,6 +98,25 @@ export const componentSchema = z.object({
       sweepMs: duration.default(1000),
     })
     .prefault({}),
+  /** The XEP-0060 pubsub service (docs/pubsub.md). */
+  pubsub: z
+    .object({
+      /** Largest item payload accepted, in bytes of serialised XML. */
+      maxPayloadBytes: duration.default(65_536),
+      /** Highest pubsub#max_items a node may have (and what "max" means). */
+      maxItemsLimit: duration.default(10_000),
+      /** pubsub#max_items of a new node when its creator gives none. */
+      defaultMaxItems: duration.default(1000),
+      /** Bare JIDs treated as owners of every node (alertbots, operators). */
+      admins: z
+        .union([z.array(bareJid), z.string().transform((s) => s.split(",").map((d) => d.trim()))])
+        .default([]),
+      /** Most nodes listed by disco#items on the service itself. */
+      maxDiscoItems: duration.default(1000),
+      /** How often nodes with pubsub#item_expire are swept for aged-out items (ms). */
+      sweepMs: duration.default(5000),
+    })
+    .prefault({}),
 });
 export type ComponentConfig = z.output<typeof componentSchema>;
 

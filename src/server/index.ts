@@ -10,6 +10,7 @@ import { buildHttpServer, HostIndex } from "../http/index.js";
 import type { Logger } from "../log/index.js";
 import { PresenceTracker } from "../monitor/index.js";
 import { NS_JABMON, NS_PING, NS_RPC, NS_VERSION } from "../protocol/index.js";
+import { type PubsubService, pubsubService } from "../pubsub/index.js";
 import { type RpcEndpoint, rpcEndpoint } from "../rpc/index.js";
 import { createRedis, HostStore, Keys, type Redis } from "../store/index.js";
 import { VERSION } from "../version.js";
@@ -20,6 +21,7 @@ export interface RunningComponent {
   hosts: HostStore;
   presence: PresenceTracker;
   rpc: RpcEndpoint;
+  pubsub: PubsubService;
   http: FastifyInstance | undefined;
   /** The HTTP address actually bound (port 0 picks a free one). */
   httpUrl: string | undefined;
@@ -46,6 +48,15 @@ export async function startComponent(
   for (const feature of [NS_PING, NS_VERSION, NS_JABMON, NS_RPC]) disco.addFeature(feature);
   // XEP-0009 §5: a Jabber-RPC responder is identity automation/rpc.
   disco.addIdentity({ category: "automation", type: "rpc" });
+
+  const pubsub = pubsubService({
+    link,
+    disco,
+    redis,
+    keys,
+    log: log.child({ part: "pubsub" }),
+    options: config.pubsub,
+  });
 
   const presence = new PresenceTracker({
     link,
@@ -103,12 +114,14 @@ export async function startComponent(
     hosts,
     presence,
     rpc,
+    pubsub,
     http,
     httpUrl,
     async stop() {
       presence.stop();
       index?.stop();
       rpc.stop();
+      pubsub.stop();
       await http?.close();
       await link.stop();
       redis.disconnect();

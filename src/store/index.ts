@@ -1,3 +1,10 @@
 export { type HostRecord, HostStore, type PresenceUpdate } from "./hosts.js";
+export {
+  crc32,
+  INGEST_SHARDS,
+  type IngestEntry,
+  ingestShard,
+  parseIngestFields,
+} from "./ingest.js";
 export { Keys } from "./keys.js";
 export { createRedis, deletePrefix, type Redis } from "./redis.js";

@@ -1,0 +1,101 @@
+/**
+ * Every error the pubsub service answers with, by code. Each code maps to the
+ * XEP-0060 error: an RFC 6120 condition plus, where the XEP names one, an
+ * application condition in `http://jabber.org/protocol/pubsub#errors`.
+ * docs/pubsub.md lists them all (a test checks it does).
+ *
+ * https://xmpp.org/extensions/xep-0060.html#errors
+ */
+import { NS_PUBSUB_ERRORS } from "../protocol/index.js";
+import { el, type StanzaCondition, StanzaError } from "../xmpp/index.js";
+
+interface ErrorSpec {
+  condition: StanzaCondition;
+  /** pubsub#errors element name, if any. */
+  app?: string;
+  /** `feature` attribute of `<unsupported/>`. */
+  feature?: string;
+}
+
+export const PUBSUB_ERRORS = {
+  JABMON_ERR_NODE_NOT_FOUND: { condition: "item-not-found" },
+  JABMON_ERR_ITEM_NOT_FOUND: { condition: "item-not-found" },
+  JABMON_ERR_NODE_EXISTS: { condition: "conflict" },
+  JABMON_ERR_NODEID_REQUIRED: { condition: "bad-request", app: "nodeid-required" },
+  JABMON_ERR_INSTANT_NODES: { condition: "not-acceptable", app: "nodeid-required" },
+  JABMON_ERR_INVALID_NODE_NAME: { condition: "not-acceptable" },
+  JABMON_ERR_FORBIDDEN: { condition: "forbidden" },
+  JABMON_ERR_OUTCAST: { condition: "forbidden" },
+  JABMON_ERR_NOT_OWNER: { condition: "forbidden" },
+  JABMON_ERR_AUTO_CREATE_FORBIDDEN: { condition: "forbidden" },
+  JABMON_ERR_CLOSED_NODE: { condition: "not-allowed", app: "closed-node" },
+  JABMON_ERR_PENDING_SUBSCRIPTION: { condition: "not-authorized", app: "pending-subscription" },
+  JABMON_ERR_NOT_AUTHORIZED: { condition: "not-authorized", app: "not-subscribed" },
+  JABMON_ERR_PAYLOAD_TOO_BIG: { condition: "not-acceptable", app: "payload-too-big" },
+  JABMON_ERR_INVALID_PAYLOAD: { condition: "bad-request", app: "invalid-payload" },
+  JABMON_ERR_ITEM_REQUIRED: { condition: "bad-request", app: "item-required" },
+  JABMON_ERR_PAYLOAD_REQUIRED: { condition: "bad-request", app: "payload-required" },
+  JABMON_ERR_INVALID_ITEM_ID: { condition: "bad-request", app: "item-forbidden" },
+  JABMON_ERR_PRECONDITION_NOT_MET: { condition: "conflict", app: "precondition-not-met" },
+  JABMON_ERR_INVALID_JID: { condition: "bad-request", app: "invalid-jid" },
+  JABMON_ERR_NOT_SUBSCRIBED: { condition: "unexpected-request", app: "not-subscribed" },
+  JABMON_ERR_INVALID_SUBID: { condition: "not-acceptable", app: "invalid-subid" },
+  JABMON_ERR_INVALID_OPTIONS: { condition: "bad-request", app: "invalid-options" },
+  JABMON_ERR_INVALID_CONFIG: { condition: "not-acceptable" },
+  JABMON_ERR_INVALID_AFFILIATION: { condition: "bad-request" },
+  JABMON_ERR_INVALID_SUBSCRIPTION: { condition: "bad-request" },
+  JABMON_ERR_LAST_OWNER: { condition: "not-acceptable" },
+  JABMON_ERR_BAD_REQUEST: { condition: "bad-request" },
+  JABMON_ERR_INVALID_RSM: { condition: "bad-request" },
+  JABMON_ERR_RSM_ITEM_NOT_FOUND: { condition: "item-not-found" },
+  JABMON_ERR_UNSUPPORTED: { condition: "feature-not-implemented", app: "unsupported" },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type PubsubErrorCode = keyof typeof PUBSUB_ERRORS;
+
+/** A StanzaError that also carries its jabmon code (in logs and tests). */
+export class PubsubError extends StanzaError {
+  override name = "PubsubError";
+  readonly code: PubsubErrorCode;
+
+  constructor(code: PubsubErrorCode, text?: string, feature?: string) {
+    const spec: ErrorSpec = PUBSUB_ERRORS[code];
+    const app = spec.app
+      ? el(spec.app, {
+          xmlns: NS_PUBSUB_ERRORS,
+          feature: spec.app === "unsupported" ? feature : undefined,
+        })
+      : undefined;
+    super(spec.condition, { text, application: app });
+    this.code = code;
+  }
+}
+
+export const pubsubError = (code: PubsubErrorCode, text?: string, feature?: string) =>
+  new PubsubError(code, text, feature);
+
+/** Negative return codes of the Lua scripts (scripts.ts), as BullMQ's scriptErrors(). */
+export function scriptError(code: number, node: string): PubsubError {
+  switch (code) {
+    case -1:
+      return pubsubError("JABMON_ERR_NODE_NOT_FOUND", `no node ${node}`);
+    case -2:
+      return pubsubError("JABMON_ERR_FORBIDDEN", "not allowed to publish to this node");
+    case -3:
+      return pubsubError("JABMON_ERR_OUTCAST", "you are an outcast of this node");
+    case -4:
+      return pubsubError("JABMON_ERR_PRECONDITION_NOT_MET", "node configuration differs");
+    case -5:
+      return pubsubError("JABMON_ERR_NODE_EXISTS", `node ${node} exists`);
+    case -6:
+      return pubsubError("JABMON_ERR_ITEM_NOT_FOUND", "no such item");
+    case -7:
+      return pubsubError("JABMON_ERR_FORBIDDEN", "not the item's publisher or a node owner");
+    case -8:
+      return pubsubError("JABMON_ERR_NOT_SUBSCRIBED", "no such subscription");
+    case -9:
+      return pubsubError("JABMON_ERR_LAST_OWNER", "a node keeps at least one owner");
+    default:
+      return pubsubError("JABMON_ERR_BAD_REQUEST", `script error ${code}`);
+  }
+}

@@ -1,0 +1,625 @@
+/**
+ * The XEP-0060 service, exercised by plain xmpp.js clients through a real
+ * ejabberd, with state checked in the real Redis.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Client, xml } from "@xmpp/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/log/index.js";
+import { PUBSUB_ERRORS } from "../../src/pubsub/index.js";
+import type { RunningComponent } from "../../src/server/index.js";
+import {
+  createRedis,
+  ingestShard,
+  Keys,
+  parseIngestFields,
+  type Redis,
+} from "../../src/store/index.js";
+import {
+  available,
+  check,
+  collectEvents,
+  errorOf,
+  eventItems,
+  form,
+  iq,
+  NS_EVENT,
+  NS_OWNER,
+  NS_RSM,
+  owner,
+  publishIq,
+  pubsub,
+  type Xml,
+} from "../helpers/pubsub.js";
+import { type Account, REDIS_URL, TestStack } from "../helpers/stack.js";
+import { sleep, waitFor } from "../helpers/wait.js";
+
+const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
+const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
+const CONFIG = "http://jabber.org/protocol/pubsub#node_config";
+const PUBLISH_OPTIONS = "http://jabber.org/protocol/pubsub#publish-options";
+
+let stack: TestStack;
+let component: RunningComponent;
+let redis: Redis;
+let keys: Keys;
+let service: string;
+
+beforeAll(async () => {
+  stack = await TestStack.start("pubsub");
+  component = await stack.startComponent({ pubsub: { maxPayloadBytes: 2048, sweepMs: 200 } });
+  redis = createRedis(REDIS_URL, silentLogger());
+  keys = new Keys(stack.prefix);
+  service = stack.componentJid;
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await stack?.cleanup();
+});
+
+async function user(): Promise<{ account: Account; client: Client }> {
+  const account = await stack.account();
+  const client = await stack.client(account);
+  await available(client);
+  return { account, client };
+}
+
+const set = (c: Client, payload: Xml) => iq(c, service, "set", payload);
+const get = (c: Client, payload: Xml) => iq(c, service, "get", payload);
+
+async function createNode(c: Client, node: string, config: Record<string, string> = {}) {
+  const reply = await set(
+    c,
+    pubsub(xml("create", { node }), xml("configure", {}, form(CONFIG, config))),
+  );
+  expect(errorOf(reply)).toBeUndefined();
+}
+
+async function subscribe(c: Client, node: string, jid: string) {
+  return set(c, pubsub(xml("subscribe", { node, jid })));
+}
+
+async function itemIds(c: Client, node: string, ...extra: Xml[]) {
+  const reply = await get(c, pubsub(xml("items", { node }), ...extra));
+  expect(errorOf(reply)).toBeUndefined();
+  const items = reply.getChild("pubsub")?.getChild("items")?.getChildren("item") ?? [];
+  return { ids: items.map((i) => i.attrs.id as string), reply };
+}
+
+const storedCount = (node: string) => redis.zcard(keys.psItems(node));
+
+async function ingestEntries(owner: string, node: string) {
+  const entries = await redis.xrange(keys.ingest(ingestShard(owner)), "-", "+");
+  return entries.map(([, fields]) => parseIngestFields(fields)).filter((e) => e.node === node);
+}
+
+describe("agent nodes", () => {
+  it("creates agents/<jid> on the agent's first publish, owned by the agent and whitelisted", async () => {
+    const { account, client } = await user();
+    const node = `agents/${account.jid}`;
+    const reply = await set(client, publishIq(node, check(1)));
+    expect(reply.getChild("pubsub")?.getChild("publish")?.getChild("item")?.attrs.id).toBe("s1");
+    const affs = await get(client, pubsub(xml("affiliations")));
+    expect(
+      affs
+        .getChild("pubsub")
+        ?.getChild("affiliations")
+        ?.getChildren("affiliation")
+        .map((a) => a.attrs),
+    ).toEqual([{ node, affiliation: "owner" }]);
+    const conf = await get(client, owner(xml("configure", { node })));
+    const access = conf
+      .getChild("pubsub", NS_OWNER)
+      ?.getChild("configure")
+      ?.getChild("x")
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === "pubsub#access_model");
+    expect(access?.getChildText("value")).toBe("whitelist");
+  });
+
+  it("refuses another JID's agent node and creates nothing", async () => {
+    const { client } = await user();
+    const victim = await stack.account();
+    const node = `agents/${victim.jid}`;
+    expect(errorOf(await set(client, publishIq(node, check(1))))).toEqual(["forbidden", undefined]);
+    expect(errorOf(await set(client, pubsub(xml("create", { node }))))).toEqual([
+      "forbidden",
+      undefined,
+    ]);
+    expect(await redis.exists(keys.psNode(node))).toBe(0);
+    expect(await redis.zscore(keys.psAgents(), node)).toBeNull();
+  });
+
+  it("acks a replayed seq with the same id but stores, notifies and ingests it once", async () => {
+    const { account, client } = await user();
+    const node = `agents/${account.jid}`;
+    const events = collectEvents(client);
+    await set(client, publishIq(node, check(1)));
+    expect(errorOf(await subscribe(client, node, account.jid))).toBeUndefined();
+    for (const seq of [2, 3]) await set(client, publishIq(node, check(seq)));
+    const replay = await set(client, publishIq(node, check(2)));
+    expect(replay.attrs.type).toBe("result");
+    expect(replay.getChild("pubsub")?.getChild("publish")?.getChild("item")?.attrs.id).toBe("s2");
+    await set(client, publishIq(node, check(4)));
+    await waitFor(() => eventItems(events).length >= 3);
+    await sleep(200);
+    expect(eventItems(events).map((e) => [e.id, e.seq])).toEqual([
+      ["s2", 2],
+      ["s3", 3],
+      ["s4", 4],
+    ]);
+    expect(await storedCount(node)).toBe(4);
+    const ingested = await ingestEntries(account.jid, node);
+    expect(ingested.map((e) => [e.nodeSeq, e.agentSeq, e.itemId, e.owner])).toEqual([
+      [1, 1, "s1", account.jid],
+      [2, 2, "s2", account.jid],
+      [3, 3, "s3", account.jid],
+      [4, 4, "s4", account.jid],
+    ]);
+    expect(ingested[0]?.payload).toMatch(/^<check xmlns="urn:jabmon:0" seq="1"/);
+  });
+
+  it("lists every agent node under alertpublishers by disco#items", async () => {
+    const agents = [await user(), await user()];
+    for (const a of agents) await set(a.client, publishIq(`agents/${a.account.jid}`, check(1)));
+    const { client } = await user();
+    const reply = await get(
+      client,
+      xml("query", { xmlns: NS_DISCO_ITEMS, node: "alertpublishers" }),
+    );
+    const nodes = reply
+      .getChild("query")
+      ?.getChildren("item")
+      .map((i) => i.attrs.node);
+    for (const a of agents) expect(nodes).toContain(`agents/${a.account.jid}`);
+    const root = await get(client, xml("query", { xmlns: NS_DISCO_ITEMS }));
+    expect(
+      root
+        .getChild("query")
+        ?.getChildren("item")
+        .map((i) => i.attrs.node),
+    ).toContain("alertpublishers");
+  });
+});
+
+describe("ordering", () => {
+  it("gives items strictly increasing sequences and notifies in that order", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const node = `order-${account.user}`;
+    await createNode(client, node);
+    await subscribe(sub.client, node, sub.account.jid);
+    const events = collectEvents(sub.client);
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        set(client, publishIq(node, xml("n", { xmlns: "urn:x", i: String(i) }))),
+      ),
+    );
+    expect(replies.every((r) => r.attrs.type === "result")).toBe(true);
+    await waitFor(() => eventItems(events).length === 200, { timeoutMs: 10_000 });
+    const seqs = eventItems(events).map((e) => e.seq);
+    expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+  });
+});
+
+describe("retrieval", () => {
+  it("pages with RSM so a returning subscriber fetches exactly what it missed", async () => {
+    const { account, client } = await user();
+    const node = `rsm-${account.user}`;
+    await createNode(client, node);
+    for (let i = 1; i <= 10; i++)
+      await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), `i${i}`));
+    const page1 = await itemIds(client, node, xml("set", { xmlns: NS_RSM }, xml("max", {}, "4")));
+    expect(page1.ids).toEqual(["i1", "i2", "i3", "i4"]);
+    const rsm = page1.reply.getChild("pubsub")?.getChild("set", NS_RSM);
+    expect(rsm?.getChildText("count")).toBe("10");
+    expect(rsm?.getChild("first")?.attrs.index).toBe("0");
+    const page2 = await itemIds(
+      client,
+      node,
+      xml("set", { xmlns: NS_RSM }, xml("max", {}, "4"), xml("after", {}, "i4")),
+    );
+    expect(page2.ids).toEqual(["i5", "i6", "i7", "i8"]);
+    // Away after i10; five more arrive; it asks for everything after i10.
+    for (let i = 11; i <= 15; i++)
+      await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), `i${i}`));
+    const missed = await itemIds(
+      client,
+      node,
+      xml("set", { xmlns: NS_RSM }, xml("after", {}, "i10")),
+    );
+    expect(missed.ids).toEqual(["i11", "i12", "i13", "i14", "i15"]);
+    const seqs = missed.reply
+      .getChild("pubsub")
+      ?.getChild("items")
+      ?.getChildren("item")
+      .map((i) => i.attrs["jabmon:seq"]);
+    expect(seqs).toEqual(["11", "12", "13", "14", "15"]);
+    const last = await itemIds(
+      client,
+      node,
+      xml("set", { xmlns: NS_RSM }, xml("max", {}, "3"), xml("before")),
+    );
+    expect(last.ids).toEqual(["i13", "i14", "i15"]);
+    const before = await itemIds(
+      client,
+      node,
+      xml("set", { xmlns: NS_RSM }, xml("max", {}, "2"), xml("before", {}, "i13")),
+    );
+    expect(before.ids).toEqual(["i11", "i12"]);
+    const unknown = await get(
+      client,
+      pubsub(xml("items", { node }), xml("set", { xmlns: NS_RSM }, xml("after", {}, "nope"))),
+    );
+    expect(errorOf(unknown)).toEqual(["item-not-found", undefined]);
+  });
+
+  it("returns the newest max_items, items by id, and trims to the node's max_items", async () => {
+    const { account, client } = await user();
+    const node = `max-${account.user}`;
+    await createNode(client, node, { "pubsub#max_items": "5" });
+    for (let i = 1; i <= 8; i++)
+      await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), `i${i}`));
+    expect((await itemIds(client, node)).ids).toEqual(["i4", "i5", "i6", "i7", "i8"]);
+    const newest = await get(client, pubsub(xml("items", { node, max_items: "2" })));
+    expect(
+      newest
+        .getChild("pubsub")
+        ?.getChild("items")
+        ?.getChildren("item")
+        .map((i) => i.attrs.id),
+    ).toEqual(["i7", "i8"]);
+    const byId = await get(client, pubsub(xml("items", { node }, xml("item", { id: "i5" }))));
+    expect(
+      byId
+        .getChild("pubsub")
+        ?.getChild("items")
+        ?.getChildren("item")
+        .map((i) => i.attrs.id),
+    ).toEqual(["i5"]);
+    const gone = await get(client, pubsub(xml("items", { node }, xml("item", { id: "i1" }))));
+    expect(errorOf(gone)).toEqual(["item-not-found", undefined]);
+    expect(await storedCount(node)).toBe(5);
+  });
+
+  it("ages items out after pubsub#item_expire seconds", async () => {
+    const { account, client } = await user();
+    const node = `expire-${account.user}`;
+    await createNode(client, node, { "pubsub#item_expire": "1" });
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "old"));
+    expect((await itemIds(client, node)).ids).toEqual(["old"]);
+    await sleep(1100);
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "new"));
+    expect((await itemIds(client, node)).ids).toEqual(["new"]);
+    await sleep(1100);
+    expect((await itemIds(client, node)).ids).toEqual([]);
+    await waitFor(async () => (await storedCount(node)) === 0, { what: "sweep" });
+  });
+});
+
+describe("subscriptions and access", () => {
+  it("keeps a whitelist closed until the owner affiliates a member", async () => {
+    const { account, client } = await user();
+    const other = await user();
+    const node = `white-${account.user}`;
+    await createNode(client, node, { "pubsub#access_model": "whitelist" });
+    expect(errorOf(await subscribe(other.client, node, other.account.jid))).toEqual([
+      "not-allowed",
+      "closed-node",
+    ]);
+    expect(errorOf(await get(other.client, pubsub(xml("items", { node }))))).toEqual([
+      "not-allowed",
+      "closed-node",
+    ]);
+    await set(
+      client,
+      owner(
+        xml(
+          "affiliations",
+          { node },
+          xml("affiliation", { jid: other.account.jid, affiliation: "member" }),
+        ),
+      ),
+    );
+    expect(errorOf(await subscribe(other.client, node, other.account.jid))).toBeUndefined();
+    expect(errorOf(await set(other.client, publishIq(node, xml("n", { xmlns: "urn:x" }))))).toEqual(
+      ["forbidden", undefined],
+    );
+  });
+
+  it("holds authorize-model subscriptions pending until the owner approves", async () => {
+    const { account, client } = await user();
+    const other = await user();
+    const node = `auth-${account.user}`;
+    await createNode(client, node, { "pubsub#access_model": "authorize" });
+    const pending = await subscribe(other.client, node, other.account.jid);
+    expect(pending.getChild("pubsub")?.getChild("subscription")?.attrs.subscription).toBe(
+      "pending",
+    );
+    expect(errorOf(await get(other.client, pubsub(xml("items", { node }))))).toEqual([
+      "not-authorized",
+      "pending-subscription",
+    ]);
+    const events = collectEvents(other.client);
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "before"));
+    await set(
+      client,
+      owner(
+        xml(
+          "subscriptions",
+          { node },
+          xml("subscription", { jid: other.account.jid, subscription: "subscribed" }),
+        ),
+      ),
+    );
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "after"));
+    await waitFor(() => eventItems(events).length > 0);
+    expect(eventItems(events).map((e) => e.id)).toEqual(["after"]);
+    expect((await itemIds(other.client, node)).ids).toEqual(["before", "after"]);
+  });
+
+  it("refuses an outcast everything and drops its subscription", async () => {
+    const { account, client } = await user();
+    const other = await user();
+    const node = `out-${account.user}`;
+    await createNode(client, node, { "pubsub#publish_model": "open" });
+    await subscribe(other.client, node, other.account.jid);
+    await set(
+      client,
+      owner(
+        xml(
+          "affiliations",
+          { node },
+          xml("affiliation", { jid: other.account.jid, affiliation: "outcast" }),
+        ),
+      ),
+    );
+    expect(await redis.hlen(keys.psSubscriptions(node))).toBe(0);
+    expect(errorOf(await subscribe(other.client, node, other.account.jid))).toEqual([
+      "forbidden",
+      undefined,
+    ]);
+    expect(errorOf(await get(other.client, pubsub(xml("items", { node }))))).toEqual([
+      "forbidden",
+      undefined,
+    ]);
+    expect(errorOf(await set(other.client, publishIq(node, xml("n", { xmlns: "urn:x" }))))).toEqual(
+      ["forbidden", undefined],
+    );
+    expect(await storedCount(node)).toBe(0);
+  });
+
+  it("stops delivery with pubsub#deliver false and lists own subscriptions", async () => {
+    const { account, client } = await user();
+    const node = `opts-${account.user}`;
+    await createNode(client, node);
+    const sub = await subscribe(client, node, account.jid);
+    const subid = sub.getChild("pubsub")?.getChild("subscription")?.attrs.subid;
+    const mine = await get(client, pubsub(xml("subscriptions")));
+    expect(
+      mine
+        .getChild("pubsub")
+        ?.getChild("subscriptions")
+        ?.getChildren("subscription")
+        .map((s) => s.attrs),
+    ).toEqual([{ node, jid: account.jid, subid, subscription: "subscribed" }]);
+    const opts = await get(client, pubsub(xml("options", { node, jid: account.jid })));
+    expect(opts.getChild("pubsub")?.getChild("options")?.getChild("x")).toBeDefined();
+    const submit = form("http://jabber.org/protocol/pubsub#subscribe_options", {
+      "pubsub#deliver": "false",
+    });
+    expect(
+      errorOf(await set(client, pubsub(xml("options", { node, jid: account.jid }, submit)))),
+    ).toBeUndefined();
+    const events = collectEvents(client);
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x" })));
+    await sleep(300);
+    expect(events).toHaveLength(0);
+    expect(
+      errorOf(await set(client, pubsub(xml("unsubscribe", { node, jid: account.jid })))),
+    ).toBeUndefined();
+    expect(
+      errorOf(await set(client, pubsub(xml("unsubscribe", { node, jid: account.jid })))),
+    ).toEqual(["unexpected-request", "not-subscribed"]);
+  });
+});
+
+describe("node management", () => {
+  it("configures, retracts with notify, purges and deletes with notifications", async () => {
+    const { account, client } = await user();
+    const node = `life-${account.user}`;
+    await createNode(client, node, { "pubsub#title": "life" });
+    expect(errorOf(await set(client, pubsub(xml("create", { node }))))).toEqual([
+      "conflict",
+      undefined,
+    ]);
+    await subscribe(client, node, account.jid);
+    const events = collectEvents(client);
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "a"));
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "b"));
+    expect(
+      errorOf(
+        await set(
+          client,
+          pubsub(xml("retract", { node, notify: "true" }, xml("item", { id: "a" }))),
+        ),
+      ),
+    ).toBeUndefined();
+    expect(
+      errorOf(await set(client, pubsub(xml("retract", { node }, xml("item", { id: "a" }))))),
+    ).toEqual(["item-not-found", undefined]);
+    expect(errorOf(await set(client, owner(xml("purge", { node }))))).toBeUndefined();
+    expect(await storedCount(node)).toBe(0);
+    expect(errorOf(await set(client, owner(xml("delete", { node }))))).toBeUndefined();
+    await waitFor(() => events.some((e) => e.getChild("event", NS_EVENT)?.getChild("delete")));
+    const kinds = events.map((e) => {
+      const event = e.getChild("event", NS_EVENT);
+      const child = event?.getChildElements()[0];
+      return child?.name === "items"
+        ? (child.getChildElements()[0]?.name ?? "")
+        : (child?.name ?? "");
+    });
+    expect(kinds).toEqual(["item", "item", "retract", "purge", "delete"]);
+    expect(await redis.exists(keys.psNode(node))).toBe(0);
+    expect(errorOf(await get(client, pubsub(xml("items", { node }))))).toEqual([
+      "item-not-found",
+      undefined,
+    ]);
+  });
+
+  it("rejects an invalid configuration and keeps the stored one", async () => {
+    const { account, client } = await user();
+    const other = await user();
+    const node = `conf-${account.user}`;
+    await createNode(client, node, { "pubsub#max_items": "7" });
+    const bad = await set(
+      client,
+      owner(xml("configure", { node }, form(CONFIG, { "pubsub#max_items": "lots" }))),
+    );
+    expect(errorOf(bad)).toEqual(["not-acceptable", undefined]);
+    const unknown = await set(
+      client,
+      owner(xml("configure", { node }, form(CONFIG, { "pubsub#bogus": "1" }))),
+    );
+    expect(errorOf(unknown)).toEqual(["not-acceptable", undefined]);
+    expect(await redis.hget(keys.psNode(node), "max_items")).toBe("7");
+    const notOwner = await set(
+      other.client,
+      owner(xml("configure", { node }, form(CONFIG, { "pubsub#max_items": "3" }))),
+    );
+    expect(errorOf(notOwner)).toEqual(["forbidden", undefined]);
+    expect(
+      errorOf(
+        await set(
+          client,
+          owner(xml("configure", { node }, form(CONFIG, { "pubsub#max_items": "3" }))),
+        ),
+      ),
+    ).toBeUndefined();
+    expect(await redis.hget(keys.psNode(node), "max_items")).toBe("3");
+    const lastOwner = await set(
+      client,
+      owner(
+        xml(
+          "affiliations",
+          { node },
+          xml("affiliation", { jid: account.jid, affiliation: "none" }),
+        ),
+      ),
+    );
+    expect(errorOf(lastOwner)).toEqual(["not-acceptable", undefined]);
+  });
+
+  it("checks publish-options preconditions before storing", async () => {
+    const { account, client } = await user();
+    const node = `pre-${account.user}`;
+    await createNode(client, node, { "pubsub#access_model": "whitelist" });
+    const mismatch = await set(
+      client,
+      publishIq(
+        node,
+        xml("n", { xmlns: "urn:x" }),
+        "x",
+        xml("publish-options", {}, form(PUBLISH_OPTIONS, { "pubsub#access_model": "open" })),
+      ),
+    );
+    expect(errorOf(mismatch)).toEqual(["conflict", "precondition-not-met"]);
+    expect(await storedCount(node)).toBe(0);
+    const match = await set(
+      client,
+      publishIq(
+        node,
+        xml("n", { xmlns: "urn:x" }),
+        "x",
+        xml("publish-options", {}, form(PUBLISH_OPTIONS, { "pubsub#access_model": "whitelist" })),
+      ),
+    );
+    expect(errorOf(match)).toBeUndefined();
+    expect(await storedCount(node)).toBe(1);
+  });
+
+  it("answers disco#info on the service and on nodes with metadata", async () => {
+    const { account, client } = await user();
+    const node = `disco-${account.user}`;
+    await createNode(client, node, { "pubsub#title": "hello" });
+    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
+    const q = info.getChild("query");
+    expect(q?.getChildren("identity").map((i) => `${i.attrs.category}/${i.attrs.type}`)).toContain(
+      "pubsub/service",
+    );
+    expect(q?.getChildren("feature").map((f) => f.attrs.var)).toEqual(
+      expect.arrayContaining([
+        "http://jabber.org/protocol/pubsub",
+        "http://jabber.org/protocol/pubsub#publish",
+      ]),
+    );
+    const nodeInfo = await get(client, xml("query", { xmlns: NS_DISCO_INFO, node }));
+    const fields = nodeInfo.getChild("query")?.getChild("x")?.getChildren("field") ?? [];
+    const value = (name: string) => fields.find((f) => f.attrs.var === name)?.getChildText("value");
+    expect(value("FORM_TYPE")).toBe("http://jabber.org/protocol/pubsub#meta-data");
+    expect(value("pubsub#title")).toBe("hello");
+    expect(value("pubsub#owner")).toBe(account.jid);
+  });
+});
+
+describe("malformed and refused requests", () => {
+  it("answers each with the XEP-0060 error and stores nothing", async () => {
+    const { account, client } = await user();
+    const node = `bad-${account.user}`;
+    await createNode(client, node);
+    const cases: Array<[Xml, [string, string | undefined]]> = [
+      [
+        pubsub(xml("publish", {}, xml("item", {}, xml("n", { xmlns: "urn:x" })))),
+        ["bad-request", "nodeid-required"],
+      ],
+      [pubsub(xml("publish", { node })), ["bad-request", "item-required"]],
+      [pubsub(xml("publish", { node }, xml("item"))), ["bad-request", "payload-required"]],
+      [
+        pubsub(
+          xml(
+            "publish",
+            { node },
+            xml("item", {}, xml("a", { xmlns: "urn:x" }), xml("b", { xmlns: "urn:x" })),
+          ),
+        ),
+        ["bad-request", "invalid-payload"],
+      ],
+      [
+        publishIq(node, xml("big", { xmlns: "urn:x" }, "x".repeat(3000))),
+        ["not-acceptable", "payload-too-big"],
+      ],
+      [
+        publishIq(`nothing-${account.user}`, xml("n", { xmlns: "urn:x" })),
+        ["item-not-found", undefined],
+      ],
+      [publishIq(" bad name", xml("n", { xmlns: "urn:x" })), ["not-acceptable", undefined]],
+      [publishIq(node, check(0)), ["bad-request", "invalid-payload"]],
+      [pubsub(xml("create")), ["not-acceptable", "nodeid-required"]],
+      [
+        pubsub(xml("subscribe", { node, jid: "someone@localhost" })),
+        ["bad-request", "invalid-jid"],
+      ],
+      [pubsub(xml("retract", { node })), ["bad-request", "item-required"]],
+      [pubsub(xml("frobnicate", { node })), ["feature-not-implemented", "unsupported"]],
+    ];
+    for (const [payload, expected] of cases) {
+      const reply = await set(client, payload);
+      expect({ payload: payload.toString().slice(0, 80), error: errorOf(reply) }).toEqual({
+        payload: payload.toString().slice(0, 80),
+        error: expected,
+      });
+    }
+    expect(await storedCount(node)).toBe(0);
+    expect(await redis.hget(keys.psNode(node), "seq")).toBe("0");
+  });
+
+  it("documents every error code in docs/pubsub.md", () => {
+    const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "pubsub.md"), "utf8");
+    for (const code of Object.keys(PUBSUB_ERRORS)) expect(doc, code).toContain(code);
+  });
+});
+
+it("is wired into the running component", () => {
+  expect(component.pubsub.store).toBeDefined();
+});

@@ -1,0 +1,98 @@
+/** Helpers for talking XEP-0060 to the component from a plain xmpp.js client. */
+import { type Client, xml } from "@xmpp/client";
+
+export type Xml = ReturnType<typeof xml>;
+export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+export const NS_OWNER = "http://jabber.org/protocol/pubsub#owner";
+export const NS_EVENT = "http://jabber.org/protocol/pubsub#event";
+export const NS_ERRORS = "http://jabber.org/protocol/pubsub#errors";
+export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+export const NS_RSM = "http://jabber.org/protocol/rsm";
+export const NS_JABMON = "urn:jabmon:0";
+export const NS_DATA = "jabber:x:data";
+
+let counter = 0;
+
+/** Send an IQ and resolve with the reply stanza, result or error. */
+export function iq(client: Client, to: string, type: "get" | "set", payload: Xml): Promise<Xml> {
+  const id = `ps-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no reply to ${id}`)), 10_000);
+    const onStanza = (stanza: Xml) => {
+      if (stanza.is("iq") && stanza.attrs.id === id) {
+        clearTimeout(timer);
+        client.removeListener("stanza", onStanza);
+        resolve(stanza);
+      }
+    };
+    client.on("stanza", onStanza);
+    client.send(xml("iq", { type, to, id }, payload)).catch(reject);
+  });
+}
+
+export const pubsub = (...children: Xml[]) => xml("pubsub", { xmlns: NS_PUBSUB }, ...children);
+export const owner = (...children: Xml[]) => xml("pubsub", { xmlns: NS_OWNER }, ...children);
+
+export function form(type: string, fields: Record<string, string>): Xml {
+  return xml(
+    "x",
+    { xmlns: NS_DATA, type: "submit" },
+    xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", {}, type)),
+    ...Object.entries(fields).map(([k, v]) => xml("field", { var: k }, xml("value", {}, v))),
+  );
+}
+
+export const check = (seq: number, extra: Record<string, string> = {}) =>
+  xml("check", {
+    xmlns: NS_JABMON,
+    seq: String(seq),
+    time: new Date().toISOString(),
+    name: "load",
+    state: "ok",
+    ...extra,
+  });
+
+export const publishIq = (node: string, payload: Xml, id?: string, ...extra: Xml[]) =>
+  pubsub(xml("publish", { node }, xml("item", { id }, payload)), ...extra);
+
+/** [condition, application condition] of an error reply; undefined for a result. */
+export function errorOf(reply: Xml): [string | undefined, string | undefined] | undefined {
+  if (reply.attrs.type !== "error") return undefined;
+  const error = reply.getChild("error");
+  const children = error?.getChildElements() ?? [];
+  return [
+    children.find((c) => c.attrs.xmlns === NS_STANZAS && c.name !== "text")?.name,
+    children.find((c) => c.attrs.xmlns === NS_ERRORS)?.name,
+  ];
+}
+
+/** Collects pubsub event messages arriving at a client. */
+export function collectEvents(client: Client): Xml[] {
+  const events: Xml[] = [];
+  client.on("stanza", (stanza: Xml) => {
+    if (stanza.is("message") && stanza.getChild("event", NS_EVENT)) events.push(stanza);
+  });
+  return events;
+}
+
+/** The published items (with jabmon:seq) of a list of event messages. */
+export function eventItems(events: Xml[], node?: string) {
+  const out: Array<{ id: string; seq: number; payload: Xml | undefined }> = [];
+  for (const message of events) {
+    const items = message.getChild("event", NS_EVENT)?.getChild("items");
+    if (!items || (node && items.attrs.node !== node)) continue;
+    for (const item of items.getChildren("item"))
+      out.push({
+        id: item.attrs.id,
+        seq: Number(item.attrs["jabmon:seq"]),
+        payload: item.getChildElements()[0],
+      });
+  }
+  return out;
+}
+
+/** Make a client available (messages to its bare JID reach it) and wait until ejabberd has it. */
+export async function available(client: Client): Promise<void> {
+  await client.send(xml("presence"));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
