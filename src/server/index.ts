@@ -8,7 +8,7 @@ import type { ComponentConfig } from "../config/index.js";
 import { discoService } from "../disco/index.js";
 import { buildHttpServer } from "../http/index.js";
 import type { Logger } from "../log/index.js";
-import { PresenceTracker } from "../monitor/index.js";
+import { type Monitor, PresenceTracker, startMonitor } from "../monitor/index.js";
 import { NS_JABMON, NS_PING, NS_VERSION } from "../protocol/index.js";
 import { createRedis, HostStore, Keys, type Redis } from "../store/index.js";
 import { VERSION } from "../version.js";
@@ -18,6 +18,7 @@ export interface RunningComponent {
   redis: Redis;
   hosts: HostStore;
   presence: PresenceTracker;
+  monitor: Monitor;
   http: FastifyInstance | undefined;
   /** The HTTP address actually bound (port 0 picks a free one). */
   httpUrl: string | undefined;
@@ -29,7 +30,8 @@ export async function startComponent(
   log: Logger,
 ): Promise<RunningComponent> {
   const redis = createRedis(config.redis.url, log.child({ part: "redis" }), "jabmon-component");
-  const hosts = new HostStore(redis, new Keys(config.redis.prefix));
+  const keys = new Keys(config.redis.prefix);
+  const hosts = new HostStore(redis, keys);
   const link = componentLink({
     service: config.xmpp.service,
     domain: config.xmpp.jid,
@@ -47,6 +49,16 @@ export async function startComponent(
     hosts,
     log: log.child({ part: "presence" }),
     ...config.monitor,
+  });
+  const monitor = await startMonitor({
+    link,
+    redis,
+    keys,
+    hosts,
+    presence,
+    log: log.child({ part: "monitor" }),
+    monitor: config.monitor,
+    alerts: config.alerts,
   });
 
   let http: FastifyInstance | undefined;
@@ -75,10 +87,12 @@ export async function startComponent(
     redis,
     hosts,
     presence,
+    monitor,
     http,
     httpUrl,
     async stop() {
       presence.stop();
+      await monitor.stop();
       await http?.close();
       await link.stop();
       redis.disconnect();
