@@ -15,6 +15,7 @@
  * docs/monitor.md explains why this and not BullMQ.
  */
 import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
 import type { Logger } from "../log/index.js";
 import { INGEST_SHARDS, type IngestEntry, type Keys, type Redis } from "../store/index.js";
 import { COMMIT_ENTRY, LEASE_ACQUIRE, LEASE_RELEASE } from "../store/monitor-scripts.js";
@@ -112,6 +113,12 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
 
   async start(): Promise<void> {
     this.#running = true;
+    const info = { pid: process.pid, hostname: hostname(), startedAt: Date.now() };
+    await this.#redis.hset(
+      this.#o.keys.monitorInstanceInfo(),
+      this.#o.instanceId,
+      JSON.stringify(info),
+    );
     await this.#leaseRound();
     const interval = Math.max(200, Math.floor(this.#o.leaseMs / 3));
     this.#leaseTimer = setInterval(() => {
@@ -134,6 +141,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
         ),
       );
       await this.#redis.zrem(keys.monitorInstances(), instanceId).catch(() => 0);
+      await this.#redis.hdel(keys.monitorInstanceInfo(), instanceId).catch(() => 0);
     }
     this.#held.clear();
     this.#reader.disconnect();
@@ -145,11 +153,12 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     const redis = this.#redis;
     try {
       const now = Date.now();
-      await redis
-        .multi()
-        .zadd(keys.monitorInstances(), now, instanceId)
-        .zremrangebyscore(keys.monitorInstances(), "-inf", now - leaseMs)
-        .exec();
+      await redis.zadd(keys.monitorInstances(), now, instanceId);
+      const dead = await redis.zrangebyscore(keys.monitorInstances(), "-inf", now - leaseMs);
+      if (dead.length > 0) {
+        await redis.zrem(keys.monitorInstances(), ...dead);
+        await redis.hdel(keys.monitorInstanceInfo(), ...dead);
+      }
       const live = Math.max(1, await redis.zcard(keys.monitorInstances()));
       const target = Math.ceil(INGEST_SHARDS / live);
       for (const shard of [...this.#held]) {

@@ -32,6 +32,11 @@ export class Keys {
     return `${this.prefix}monitor:instances`;
   }
 
+  /** Hash: monitor instance id → {pid, hostname, startedAt} (JSON), for operators. */
+  monitorInstanceInfo(): string {
+    return `${this.prefix}monitor:instanceinfo`;
+  }
+
   /** Hash: check name → current state, for one host. */
   checks(bareJid: string): string {
     return `${this.prefix}checks:${bareJid}`;
