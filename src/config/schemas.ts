@@ -99,6 +99,8 @@ export const componentSchema = z.object({
       /** HTTP(S) URL that receives every alert as JSON (BullMQ, retries with backoff). */
       webhookUrl: z.union([z.literal(""), z.url()]).default(""),
       webhookAttempts: duration.default(8),
+      /** First retry delay (ms); doubles on each attempt. */
+      webhookBackoffMs: duration.default(1000),
     })
     .prefault({}),
 });

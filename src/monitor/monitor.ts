@@ -51,6 +51,7 @@ export interface AlertSettings {
   roomNick: string;
   webhookUrl: string;
   webhookAttempts: number;
+  webhookBackoffMs: number;
 }
 
 export interface MonitorOptions {
@@ -111,6 +112,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
       prefix: keys.bullPrefix(),
       url: webhookUrl,
       attempts: options.alerts.webhookAttempts,
+      backoffMs: options.alerts.webhookBackoffMs,
       log: log.child({ part: "webhook" }),
     });
     sinks.push(webhook);
