@@ -67,4 +67,27 @@ program
     await runDemo();
   });
 
+program
+  .command("notify")
+  .description("send a Nagios notification into jabmon (macros as options or NAGIOS_* variables)")
+  .option("--type <type>", "notification type ($NOTIFICATIONTYPE$)")
+  .option("--host <name>", "host name ($HOSTNAME$)")
+  .option("--service <name>", "service description ($SERVICEDESC$); omit for a host notification")
+  .option("--state <state>", "state ($SERVICESTATE$ or $HOSTSTATE$)")
+  .option("--output <text>", "plugin output ($SERVICEOUTPUT$ or $HOSTOUTPUT$)")
+  .option("--redis <url>", "Redis URL", process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379")
+  .option("--prefix <prefix>", "Redis key prefix", process.env.JABMON_REDIS_PREFIX ?? "jabmon:")
+  .action(async (options: Record<string, string | undefined>) => {
+    const { nagiosAlert, raiseAlert } = await import("../monitor/index.js");
+    const { createRedis, Keys } = await import("../store/index.js");
+    const alert = nagiosAlert(options, process.env);
+    const redis = createRedis(options.redis as string, createLogger("jabmon-notify", "warn"));
+    try {
+      await raiseAlert(redis, new Keys(options.prefix as string), alert);
+    } finally {
+      redis.disconnect();
+    }
+    process.stdout.write(`queued alert ${alert.id}\n`);
+  });
+
 program.parseAsync().catch(fail);

@@ -24,6 +24,7 @@ export {
   type MonitorSettings,
   startMonitor,
 } from "./monitor.js";
+export { type NotifyArgs, NotifyError, nagiosAlert, raiseAlert } from "./notify.js";
 export { type Deliverer, OfflineQueue, type QueuedEntry } from "./offline-queue.js";
 export { type PresenceEvents, PresenceTracker, type PresenceTrackerOptions } from "./presence.js";
 export {

@@ -55,7 +55,12 @@ describe("stale hosts", () => {
   it("marks a host silent for longer than staleMs down as 'stale', and recovers it on presence", async () => {
     const account = await stack.account("silent01");
     const client = await online(account);
-    const down = await waitForHost(component.httpUrl as string, account.jid, (h) => h.online === false, 5000);
+    const down = await waitForHost(
+      component.httpUrl as string,
+      account.jid,
+      (h) => h.online === false,
+      5000,
+    );
     expect(down.offlineReason).toBe("stale");
     // The alert also reaches the webhook, after two failed attempts.
     const hook = await waitFor(
@@ -91,7 +96,8 @@ describe("the offline queue", () => {
     const client = await stack.client(account);
     const bodies: string[] = [];
     client.on("stanza", (s) => {
-      if (s.is("message") && s.attrs.from === stack.componentJid) bodies.push(s.getChildText("body") ?? "");
+      if (s.is("message") && s.attrs.from === stack.componentJid)
+        bodies.push(s.getChildText("body") ?? "");
     });
     await client.send(xml("presence", { to: stack.componentJid }));
     await waitFor(() => bodies.length >= 2, { timeoutMs: 5000, what: "queued messages" });

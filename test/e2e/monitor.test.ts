@@ -210,3 +210,51 @@ describe("badness scoring", () => {
     expect(minutes.map((p) => p.v)).toEqual([9.3]);
   });
 });
+
+describe("jabmon notify", () => {
+  it("turns a Nagios notification from NAGIOS_* variables into an alert for the admin", async () => {
+    const child = stack.spawnCli(["notify"], {
+      ...process.env,
+      JABMON_REDIS_URL: REDIS_URL,
+      JABMON_REDIS_PREFIX: stack.prefix,
+      NAGIOS_NOTIFICATIONTYPE: "PROBLEM",
+      NAGIOS_HOSTNAME: "legacy-db",
+      NAGIOS_SERVICEDESC: "PostgreSQL",
+      NAGIOS_SERVICESTATE: "CRITICAL",
+      NAGIOS_SERVICEOUTPUT: "connection refused",
+    });
+    const code = await new Promise((r) => child.on("exit", r));
+    expect(code).toBe(0);
+    expect(child.output()).toMatch(/queued alert [0-9a-f-]{36}/);
+    const message = await waitFor(() => received(/legacy-db/)[0], { timeoutMs: 3000 });
+    expect(message.body).toBe("NAGIOS: legacy-db PostgreSQL is CRITICAL: connection refused");
+  });
+
+  it("accepts the macros as options and names what is missing", async () => {
+    const missing = stack.spawnCli(["notify", "--state", "DOWN"], {
+      ...process.env,
+      JABMON_REDIS_PREFIX: stack.prefix,
+      NAGIOS_HOSTNAME: "",
+    });
+    expect(await new Promise((r) => missing.on("exit", r))).toBe(1);
+    expect(missing.output()).toContain("jabmon: no host: pass --host or set NAGIOS_HOSTNAME");
+    const ok = stack.spawnCli(
+      [
+        "notify",
+        "--host",
+        "legacy-web",
+        "--state",
+        "DOWN",
+        "--output",
+        "PING CRITICAL",
+        "--prefix",
+        stack.prefix,
+      ],
+      { ...process.env, JABMON_REDIS_URL: REDIS_URL },
+    );
+    expect(await new Promise((r) => ok.on("exit", r))).toBe(0);
+    await waitFor(() => received(/NAGIOS: legacy-web is DOWN: PING CRITICAL/)[0], {
+      timeoutMs: 3000,
+    });
+  });
+});
