@@ -6,6 +6,7 @@ import { Command } from "commander";
 import {
   agentEnv,
   agentSchema,
+  ConfigError,
   componentEnv,
   componentSchema,
   loadConfig,
@@ -88,6 +89,28 @@ program
       redis.disconnect();
     }
     process.stdout.write(`queued alert ${alert.id}\n`);
+  });
+
+program
+  .command("alertbot")
+  .description("subscribe to the alert publishers found by disco (all, or those matching --filter)")
+  .option("--filter <glob>", "agents' bare JIDs to follow", "*")
+  .option("--forward <jid>", "also forward each notification to this JID")
+  .action(async (options: { filter: string; forward?: string }) => {
+    const { startAlertbot } = await import("../alertbot/index.js");
+    const env = process.env;
+    if (!env.JABMON_ALERTBOT_JID || !env.JABMON_ALERTBOT_PASSWORD)
+      throw new ConfigError("set JABMON_ALERTBOT_JID and JABMON_ALERTBOT_PASSWORD");
+    const running = await startAlertbot({
+      service: env.JABMON_ALERTBOT_SERVICE ?? "xmpp://127.0.0.1:5222",
+      jid: env.JABMON_ALERTBOT_JID,
+      password: env.JABMON_ALERTBOT_PASSWORD,
+      component: env.JABMON_COMPONENT_JID ?? "monitor.localhost",
+      filter: options.filter,
+      forwardTo: options.forward,
+      log: createLogger("jabmon-alertbot"),
+    });
+    stopOnSignal(() => running.stop());
   });
 
 program.parseAsync().catch(fail);
