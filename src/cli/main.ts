@@ -8,6 +8,7 @@ import {
   adminbotSchema,
   agentEnv,
   agentSchema,
+  ConfigError,
   componentEnv,
   componentSchema,
   loadConfig,
@@ -81,6 +82,51 @@ program
   .action(async () => {
     const { runDemo } = await import("./demo.js");
     await runDemo();
+  });
+
+program
+  .command("notify")
+  .description("send a Nagios notification into jabmon (macros as options or NAGIOS_* variables)")
+  .option("--type <type>", "notification type ($NOTIFICATIONTYPE$)")
+  .option("--host <name>", "host name ($HOSTNAME$)")
+  .option("--service <name>", "service description ($SERVICEDESC$); omit for a host notification")
+  .option("--state <state>", "state ($SERVICESTATE$ or $HOSTSTATE$)")
+  .option("--output <text>", "plugin output ($SERVICEOUTPUT$ or $HOSTOUTPUT$)")
+  .option("--redis <url>", "Redis URL", process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379")
+  .option("--prefix <prefix>", "Redis key prefix", process.env.JABMON_REDIS_PREFIX ?? "jabmon:")
+  .action(async (options: Record<string, string | undefined>) => {
+    const { nagiosAlert, raiseAlert } = await import("../monitor/index.js");
+    const { createRedis, Keys } = await import("../store/index.js");
+    const alert = nagiosAlert(options, process.env);
+    const redis = createRedis(options.redis as string, createLogger("jabmon-notify", "warn"));
+    try {
+      await raiseAlert(redis, new Keys(options.prefix as string), alert);
+    } finally {
+      redis.disconnect();
+    }
+    process.stdout.write(`queued alert ${alert.id}\n`);
+  });
+
+program
+  .command("alertbot")
+  .description("subscribe to the alert publishers found by disco (all, or those matching --filter)")
+  .option("--filter <glob>", "agents' bare JIDs to follow", "*")
+  .option("--forward <jid>", "also forward each notification to this JID")
+  .action(async (options: { filter: string; forward?: string }) => {
+    const { startAlertbot } = await import("../alertbot/index.js");
+    const env = process.env;
+    if (!env.JABMON_ALERTBOT_JID || !env.JABMON_ALERTBOT_PASSWORD)
+      throw new ConfigError("set JABMON_ALERTBOT_JID and JABMON_ALERTBOT_PASSWORD");
+    const running = await startAlertbot({
+      service: env.JABMON_ALERTBOT_SERVICE ?? "xmpp://127.0.0.1:5222",
+      jid: env.JABMON_ALERTBOT_JID,
+      password: env.JABMON_ALERTBOT_PASSWORD,
+      component: env.JABMON_COMPONENT_JID ?? "monitor.localhost",
+      filter: options.filter,
+      forwardTo: options.forward,
+      log: createLogger("jabmon-alertbot"),
+    });
+    stopOnSignal(() => running.stop());
   });
 
 program.parseAsync().catch(fail);

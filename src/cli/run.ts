@@ -9,9 +9,14 @@ import { RegistrationError } from "../xmpp/index.js";
 
 /** Errors a user can fix: print the message only, no stack trace. */
 const USER_ERRORS = [ConfigError, StackError, RegistrationError, HttpAccessError];
+/** Matched by name so that the agent's CLI does not load the monitor's modules. */
+const USER_ERROR_NAMES = new Set(["RuleError", "NotifyError"]);
 
 export function fail(err: unknown): never {
-  if (USER_ERRORS.some((kind) => err instanceof kind)) {
+  if (
+    USER_ERRORS.some((kind) => err instanceof kind) ||
+    USER_ERROR_NAMES.has((err as Error)?.name)
+  ) {
     process.stderr.write(`jabmon: ${(err as Error).message}\n`);
   } else {
     process.stderr.write(`jabmon: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -78,6 +78,49 @@ export const componentSchema = z.object({
       presenceConfirmMs: duration.default(10_000),
       /** Largest `<x xmlns="urn:jabmon:0"/>` payload accepted in presence, in bytes. */
       maxPresencePayloadBytes: duration.default(4096),
+      /** No presence and no data for this long marks a host down with the reason "stale". */
+      staleMs: duration.default(180_000),
+      /** Ingest shard lease (ms); a dead instance's shards are taken over within about 1.4x this. */
+      leaseMs: duration.min(1000).max(8000).default(6000),
+      /** Badness rules (YAML); empty for the packaged rules/default.yml. */
+      rulesFile: z.string().default(""),
+      /** Score thresholds; override the rules file's. */
+      thresholds: z
+        .object({ warning: z.coerce.number().optional(), critical: z.coerce.number().optional() })
+        .optional(),
+      /** Every host is rescored this often (time-based rules). */
+      scoreIntervalMs: duration.default(60_000),
+      /** Nagios-style flap detection thresholds (percent state change). */
+      flap: z
+        .object({
+          high: z.coerce.number().min(0).max(100).default(20),
+          low: z.coerce.number().min(0).max(100).default(5),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  alerts: z
+    .object({
+      /** JIDs that get a readable chat message for every alert. */
+      adminJids: z
+        .union([
+          z.array(bareJid),
+          z.string().transform((s) =>
+            s
+              .split(",")
+              .map((j) => j.trim())
+              .filter(Boolean),
+          ),
+        ])
+        .default([]),
+      /** MUC room (room@conference.example) the component joins and posts alerts to. */
+      room: z.string().default(""),
+      roomNick: z.string().min(1).default("jabmon"),
+      /** HTTP(S) URL that receives every alert as JSON (BullMQ, retries with backoff). */
+      webhookUrl: z.union([z.literal(""), z.url()]).default(""),
+      webhookAttempts: duration.default(8),
+      /** First retry delay (ms); doubles on each attempt. */
+      webhookBackoffMs: duration.default(1000),
     })
     .prefault({}),
   /** XEP-0009 Jabber-RPC (docs/rpc.md). */
@@ -133,6 +176,11 @@ export const componentEnv: EnvMap = {
   JABMON_AGENT_DOMAINS: "monitor.agentDomains",
   JABMON_RPC_ADMINS: "rpc.admins",
   JABMON_RPC_VIEWERS: "rpc.viewers",
+  JABMON_STALE_MS: "monitor.staleMs",
+  JABMON_RULES: "monitor.rulesFile",
+  JABMON_ALERT_ADMINS: "alerts.adminJids",
+  JABMON_ALERT_ROOM: "alerts.room",
+  JABMON_ALERT_WEBHOOK: "alerts.webhookUrl",
 };
 
 export const agentSchema = z.object({

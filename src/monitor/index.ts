@@ -1,1 +1,48 @@
+export { type AlertKind, type AlertRecord, alertMessage } from "./alert-types.js";
+export {
+  type Acknowledgement,
+  AlertCenter,
+  type AlertSink,
+  type DispatchedAlert,
+  globMatch,
+  type Silence,
+} from "./alerts.js";
+export { DEFAULT_RETENTION, type Retention } from "./apply.js";
+export {
+  DEFAULT_FLAP_THRESHOLDS,
+  type FlapThresholds,
+  isFlapping,
+  percentStateChange,
+} from "./flap.js";
+export { IngestConsumer } from "./ingest.js";
+export { type CheckItem, parsePayload, type ResultItem } from "./items.js";
+export { Liveness, STALE_REASON } from "./liveness.js";
+export {
+  type AlertSettings,
+  defaultRulesFile,
+  type Monitor,
+  type MonitorSettings,
+  startMonitor,
+} from "./monitor.js";
+export { type NotifyArgs, NotifyError, nagiosAlert, raiseAlert } from "./notify.js";
+export { type Deliverer, OfflineQueue, type QueuedEntry } from "./offline-queue.js";
 export { type PresenceEvents, PresenceTracker, type PresenceTrackerOptions } from "./presence.js";
+export {
+  loadRules,
+  parseRules,
+  RuleError,
+  type RuleSet,
+  type ScoreContext,
+  type ScoreResult,
+  scoreHost,
+} from "./rules.js";
+export { buildScoreContext, Scorer } from "./score.js";
+export { alertElement } from "./sinks.js";
+export {
+  type CheckView,
+  type HostDetail,
+  type HostSummary,
+  type ScoreView,
+  type SeriesPoint,
+  StatusReader,
+} from "./status.js";

@@ -8,7 +8,7 @@ import type { ComponentConfig } from "../config/index.js";
 import { discoService } from "../disco/index.js";
 import { buildHttpServer, HostIndex } from "../http/index.js";
 import type { Logger } from "../log/index.js";
-import { PresenceTracker } from "../monitor/index.js";
+import { type Monitor, PresenceTracker, startMonitor } from "../monitor/index.js";
 import { NS_JABMON, NS_PING, NS_RPC, NS_VERSION } from "../protocol/index.js";
 import { type PubsubService, pubsubService } from "../pubsub/index.js";
 import { type RpcEndpoint, rpcEndpoint } from "../rpc/index.js";
@@ -22,6 +22,7 @@ export interface RunningComponent {
   presence: PresenceTracker;
   rpc: RpcEndpoint;
   pubsub: PubsubService;
+  monitor: Monitor;
   http: FastifyInstance | undefined;
   /** The HTTP address actually bound (port 0 picks a free one). */
   httpUrl: string | undefined;
@@ -63,6 +64,16 @@ export async function startComponent(
     hosts,
     log: log.child({ part: "presence" }),
     ...config.monitor,
+  });
+  const monitor = await startMonitor({
+    link,
+    redis,
+    keys,
+    hosts,
+    presence,
+    log: log.child({ part: "monitor" }),
+    monitor: config.monitor,
+    alerts: config.alerts,
   });
   const rpc = rpcEndpoint({
     link,
@@ -115,6 +126,7 @@ export async function startComponent(
     presence,
     rpc,
     pubsub,
+    monitor,
     http,
     httpUrl,
     async stop() {
@@ -122,6 +134,7 @@ export async function startComponent(
       index?.stop();
       rpc.stop();
       pubsub.stop();
+      await monitor.stop();
       await http?.close();
       await link.stop();
       redis.disconnect();

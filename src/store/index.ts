@@ -3,6 +3,7 @@ export {
   crc32,
   INGEST_SHARDS,
   type IngestEntry,
+  type IngestStreamEntry,
   ingestShard,
   parseIngestFields,
 } from "./ingest.js";

@@ -20,6 +20,11 @@ export interface IngestEntry {
   publishedAt: number;
 }
 
+/** An entry as read back from its stream, with the stream entry id. */
+export interface IngestStreamEntry extends IngestEntry {
+  id: string;
+}
+
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {

@@ -1,0 +1,130 @@
+/**
+ * `jabmon alertbot`: an ordinary XMPP client that finds the alert publishers
+ * by disco and subscribes to all of them or a glob-filtered subset, as the
+ * seed describes ("Alertbots would then disco search for all
+ * alertpublishers... subscribe to All or a Subset of agents").
+ *
+ * Discovery: disco#items on the component's `alertpublishers` node lists one
+ * item per agent (jid = the component, node = `agents/<bare JID>`); the bot
+ * subscribes to each matching node (XEP-0060 §6.1) and prints each published
+ * item, optionally forwarding it as a chat message. It rediscovers
+ * periodically to pick up new agents.
+ *
+ * NOTE: written against XEP-0060 before the component's pubsub service was
+ * merged; its end-to-end test is to be added after that merge.
+ *
+ * https://xmpp.org/extensions/xep-0030.html  https://xmpp.org/extensions/xep-0060.html
+ */
+import { client, xml } from "@xmpp/client";
+import type { Logger } from "../log/index.js";
+import { NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT } from "../protocol/index.js";
+import { guardLateData, keepConnected } from "../xmpp/index.js";
+
+export interface AlertbotOptions {
+  service: string;
+  jid: string;
+  password: string;
+  component: string;
+  /** Glob on the agent's bare JID (`*` for all). */
+  filter: string;
+  /** Forward each notification to this JID as a chat message. */
+  forwardTo?: string;
+  rediscoverMs?: number;
+  log: Logger;
+  /** Called with each notification (default: print a line). */
+  onItem?: (agent: string, payload: string) => void;
+}
+
+export function globToRegExp(pattern: string): RegExp {
+  const body = pattern
+    .split("")
+    .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${body}$`, "i");
+}
+
+export async function startAlertbot(options: AlertbotOptions) {
+  const { log, component } = options;
+  const [username, domain] = options.jid.split("@") as [string, string];
+  const xmpp = guardLateData(
+    client({
+      service: options.service,
+      domain,
+      username,
+      password: options.password,
+      resource: "alertbot",
+    }),
+  );
+  xmpp.on("error", (err: Error) => log.warn({ err: err.message }, "xmpp error"));
+  const filter = globToRegExp(options.filter);
+  const subscribed = new Set<string>();
+  const onItem =
+    options.onItem ??
+    ((agent: string, payload: string) => process.stdout.write(`${agent} ${payload}\n`));
+
+  xmpp.on("stanza", (stanza) => {
+    if (!stanza.is("message") || stanza.attrs.from !== component) return;
+    const items = stanza.getChild("event", NS_PUBSUB_EVENT)?.getChild("items");
+    const node = items?.attrs.node as string | undefined;
+    if (!node?.startsWith("agents/")) return;
+    const agent = node.slice("agents/".length);
+    for (const item of items?.getChildren("item") ?? []) {
+      const payload = item.getChildElements()[0]?.toString() ?? "";
+      onItem(agent, payload);
+      if (options.forwardTo)
+        void xmpp.send(
+          xml(
+            "message",
+            { to: options.forwardTo, type: "chat" },
+            xml("body", {}, `${agent}: ${payload}`),
+          ),
+        );
+    }
+  });
+
+  const discover = async () => {
+    const reply = await xmpp.iqCaller.request(
+      xml(
+        "iq",
+        { type: "get", to: component },
+        xml("query", { xmlns: NS_DISCO_ITEMS, node: "alertpublishers" }),
+      ),
+    );
+    const nodes = (reply.getChild("query", NS_DISCO_ITEMS)?.getChildren("item") ?? [])
+      .map((i: { attrs: Record<string, unknown> }) => String(i.attrs.node ?? ""))
+      .filter((n: string) => n.startsWith("agents/") && filter.test(n.slice("agents/".length)));
+    for (const node of nodes) {
+      if (subscribed.has(node)) continue;
+      await xmpp.iqCaller.request(
+        xml(
+          "iq",
+          { type: "set", to: component },
+          xml("pubsub", { xmlns: NS_PUBSUB }, xml("subscribe", { node, jid: options.jid })),
+        ),
+      );
+      subscribed.add(node);
+      log.info({ node }, "subscribed");
+    }
+  };
+
+  const keeper = keepConnected(xmpp, {
+    log,
+    onOnline: () => {
+      subscribed.clear();
+      void xmpp.send(xml("presence"));
+      discover().catch((err: Error) => log.warn({ err: err.message }, "discovery failed"));
+    },
+  });
+  await keeper.firstOnline;
+  const timer = setInterval(
+    () => void discover().catch((err: Error) => log.warn({ err: err.message }, "discovery failed")),
+    options.rediscoverMs ?? 60_000,
+  );
+  return {
+    subscribed: () => [...subscribed],
+    async stop() {
+      clearInterval(timer);
+      await keeper.stop();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * The alert record: what the monitor detected, before silences, acks and
+ * delivery are applied. It travels as flat string fields through the outbox
+ * stream (written atomically with the state change it reports).
+ */
+export const ALERT_KINDS = ["host", "check", "score", "flapping", "backup", "nagios"] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
+export interface AlertRecord {
+  /** Unique and stable across redelivery (used as the webhook job id). */
+  id: string;
+  kind: AlertKind;
+  /** The agent's bare JID (or the Nagios host name for `nagios` alerts). */
+  jid: string;
+  /** The host's name, for people. */
+  host: string;
+  /** Check (or backup job) name; empty for host-level alerts. */
+  check: string;
+  /** New state: up/down for hosts, ok/warning/critical/unknown, flapping start/stop. */
+  state: string;
+  previous: string;
+  /** One line for people. */
+  text: string;
+  time: number;
+}
+
+export function alertFields(
+  alert: Omit<AlertRecord, "previous"> & { previous?: string },
+): string[] {
+  const fields = [
+    "id",
+    alert.id,
+    "kind",
+    alert.kind,
+    "jid",
+    alert.jid,
+    "host",
+    alert.host,
+    "check",
+    alert.check,
+    "state",
+    alert.state,
+    "text",
+    alert.text,
+    "time",
+    String(alert.time),
+  ];
+  if (alert.previous !== undefined) fields.push("previous", alert.previous);
+  return fields;
+}
+
+export function alertFromFields(fields: string[]): AlertRecord {
+  const m: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i] as string] = fields[i + 1] as string;
+  return {
+    id: m.id ?? "",
+    kind: (m.kind ?? "check") as AlertKind,
+    jid: m.jid ?? "",
+    host: m.host ?? "",
+    check: m.check ?? "",
+    state: m.state ?? "",
+    previous: m.previous ?? "",
+    text: m.text ?? "",
+    time: Number(m.time ?? 0),
+  };
+}
+
+/** The readable one-line message sent to people (XMPP, MUC). */
+export function alertMessage(alert: AlertRecord): string {
+  const who = alert.host && alert.host !== alert.jid ? `${alert.host} (${alert.jid})` : alert.jid;
+  switch (alert.kind) {
+    case "host":
+      return alert.state === "down"
+        ? `PROBLEM: host ${who} is DOWN: ${alert.text}`
+        : `RECOVERY: host ${who} is UP again${alert.text ? `: ${alert.text}` : ""}`;
+    case "check":
+      return `${alert.state === "ok" ? "RECOVERY" : "PROBLEM"}: ${who} check ${alert.check} is ${alert.state.toUpperCase()}${alert.previous ? ` (was ${alert.previous})` : ""}: ${alert.text}`;
+    case "flapping":
+      return alert.state === "start"
+        ? `FLAPPING: ${who} check ${alert.check} is flapping (${alert.text}); notifications paused until it settles`
+        : `FLAPPING STOPPED: ${who} check ${alert.check} settled (${alert.text})`;
+    case "score":
+      return `${alert.state === "ok" ? "RECOVERY" : "PROBLEM"}: host ${who} badness is ${alert.state.toUpperCase()}${alert.previous ? ` (was ${alert.previous})` : ""}: ${alert.text}`;
+    case "backup":
+      return `${alert.state === "ok" ? "RECOVERY" : "PROBLEM"}: ${who} backup ${alert.check} ${alert.state === "ok" ? "succeeded" : "FAILED"}: ${alert.text}`;
+    case "nagios":
+      return `NAGIOS: ${alert.host}${alert.check ? ` ${alert.check}` : ""} is ${alert.state.toUpperCase()}: ${alert.text}`;
+  }
+}
+
+/** Recoveries clear acknowledgements and are sent even for acknowledged problems. */
+export function isRecovery(alert: AlertRecord): boolean {
+  return (
+    alert.state === "up" ||
+    alert.state === "ok" ||
+    (alert.kind === "flapping" && alert.state === "stop")
+  );
+}

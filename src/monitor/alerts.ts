@@ -1,0 +1,337 @@
+/**
+ * Alert dispatch: reads the alert outbox (written atomically with the state
+ * changes that cause alerts), applies silences and acknowledgements, logs the
+ * outcome and hands each alert to the sinks (XMPP admins and MUC room, the
+ * `alerts` pubsub node, webhooks). Several instances share the outbox through
+ * a consumer group; an instance's unacknowledged alerts are claimed by another
+ * after `claimIdleMs`, so delivery is at-least-once.
+ */
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Logger } from "../log/index.js";
+import type { Keys, Redis } from "../store/index.js";
+import {
+  type AlertRecord,
+  alertFields,
+  alertFromFields,
+  alertMessage,
+  isRecovery,
+} from "./alert-types.js";
+
+export const DISPATCH_GROUP = "dispatch";
+
+/** Where dispatched alerts go. A sink's failure is logged; it never blocks the others. */
+export interface AlertSink {
+  readonly name: string;
+  deliver(alert: AlertRecord, message: string): Promise<void>;
+}
+
+export interface Silence {
+  id: string;
+  /** Glob (`*`, `?`) on the host's bare JID or its name. */
+  host: string;
+  /** Glob on the check (or backup job) name; `*` matches host-level alerts too. */
+  check: string;
+  comment: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface Acknowledgement {
+  jid: string;
+  /** Empty for the host itself (down and score alerts). */
+  check: string;
+  by: string;
+  comment: string;
+  at: number;
+}
+
+export interface DispatchedAlert extends AlertRecord {
+  message: string;
+  delivered: boolean;
+  suppressed?: "silenced" | "acknowledged";
+  reason?: string;
+}
+
+export interface AlertCenterEvents {
+  dispatched: [alert: DispatchedAlert];
+}
+
+export interface AlertCenterOptions {
+  redis: Redis;
+  keys: Keys;
+  log: Logger;
+  instanceId: string;
+  sinks?: AlertSink[];
+  /** Alert log length kept (approximate). */
+  logLength?: number;
+  outboxMax?: number;
+  claimIdleMs?: number;
+}
+
+const globCache = new Map<string, RegExp>();
+export function globMatch(pattern: string, value: string): boolean {
+  let re = globCache.get(pattern);
+  if (!re) {
+    const body = pattern
+      .split("")
+      .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&")))
+      .join("");
+    re = new RegExp(`^${body}$`, "i");
+    if (globCache.size < 1000) globCache.set(pattern, re);
+  }
+  return re.test(value);
+}
+
+export function silenceMatches(silence: Silence, alert: AlertRecord, now = Date.now()): boolean {
+  if (silence.expiresAt <= now) return false;
+  if (!globMatch(silence.host, alert.jid) && !globMatch(silence.host, alert.host)) return false;
+  return globMatch(silence.check, alert.check);
+}
+
+const ackField = (jid: string, check: string) => `${jid.toLowerCase()}|${check}`;
+/** What an acknowledgement of this alert is keyed by. */
+const ackTarget = (alert: AlertRecord) =>
+  alert.kind === "host" || alert.kind === "score" ? "" : alert.check;
+
+export class AlertCenter extends EventEmitter<AlertCenterEvents> {
+  readonly #o: Required<Omit<AlertCenterOptions, "sinks">>;
+  readonly #sinks: AlertSink[];
+  readonly #reader: Redis;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #lastClaim = 0;
+
+  constructor(options: AlertCenterOptions) {
+    super();
+    this.#o = { logLength: 1000, outboxMax: 100_000, claimIdleMs: 30_000, ...options };
+    this.#sinks = [...(options.sinks ?? [])];
+    this.#reader = options.redis.duplicate();
+    this.#reader.on("error", () => {});
+  }
+
+  addSink(sink: AlertSink): void {
+    this.#sinks.push(sink);
+  }
+
+  // --- silences ---
+
+  async addSilence(input: {
+    host: string;
+    check?: string;
+    comment?: string;
+    createdBy?: string;
+    /** Either a duration or an absolute expiry (ms). */
+    durationMs?: number;
+    expiresAt?: number;
+  }): Promise<Silence> {
+    const now = Date.now();
+    const expiresAt = input.expiresAt ?? now + (input.durationMs ?? 3_600_000);
+    if (!input.host) throw new Error("a silence needs a host pattern");
+    if (!(expiresAt > now)) throw new Error("a silence must expire in the future");
+    const silence: Silence = {
+      id: randomUUID(),
+      host: input.host,
+      check: input.check ?? "*",
+      comment: input.comment ?? "",
+      createdBy: input.createdBy ?? "",
+      createdAt: now,
+      expiresAt,
+    };
+    await this.#o.redis.hset(this.#o.keys.silences(), silence.id, JSON.stringify(silence));
+    return silence;
+  }
+
+  /** Active silences; expired ones are removed on the way. */
+  async listSilences(now = Date.now()): Promise<Silence[]> {
+    const all = await this.#o.redis.hgetall(this.#o.keys.silences());
+    const active: Silence[] = [];
+    const expired: string[] = [];
+    for (const [id, raw] of Object.entries(all)) {
+      const s = JSON.parse(raw) as Silence;
+      if (s.expiresAt > now) active.push(s);
+      else expired.push(id);
+    }
+    if (expired.length > 0) await this.#o.redis.hdel(this.#o.keys.silences(), ...expired);
+    return active.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async removeSilence(id: string): Promise<boolean> {
+    return (await this.#o.redis.hdel(this.#o.keys.silences(), id)) === 1;
+  }
+
+  // --- acknowledgements ---
+
+  /** Acknowledge a problem: no more notifications for it until it recovers. */
+  async acknowledge(jid: string, check = "", by = "", comment = ""): Promise<Acknowledgement> {
+    const ack: Acknowledgement = { jid: jid.toLowerCase(), check, by, comment, at: Date.now() };
+    await this.#o.redis.hset(this.#o.keys.acks(), ackField(jid, check), JSON.stringify(ack));
+    return ack;
+  }
+
+  async unacknowledge(jid: string, check = ""): Promise<boolean> {
+    return (await this.#o.redis.hdel(this.#o.keys.acks(), ackField(jid, check))) === 1;
+  }
+
+  async listAcks(): Promise<Acknowledgement[]> {
+    const all = await this.#o.redis.hgetall(this.#o.keys.acks());
+    return Object.values(all).map((raw) => JSON.parse(raw) as Acknowledgement);
+  }
+
+  /** Recent dispatched alerts, newest first. */
+  async recent(count = 50): Promise<DispatchedAlert[]> {
+    const rows = (await this.#o.redis.xrevrange(
+      this.#o.keys.alertLog(),
+      "+",
+      "-",
+      "COUNT",
+      count,
+    )) as Array<[string, string[]]>;
+    return rows.map(([, fields]) => {
+      const base = alertFromFields(fields);
+      const m: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2)
+        m[fields[i] as string] = fields[i + 1] as string;
+      const d: DispatchedAlert = {
+        ...base,
+        message: m.message ?? "",
+        delivered: m.delivered === "1",
+      };
+      if (m.suppressed) d.suppressed = m.suppressed as DispatchedAlert["suppressed"];
+      if (m.reason) d.reason = m.reason;
+      return d;
+    });
+  }
+
+  /** Put an alert into the outbox (e.g. a Nagios notification); returns its id. */
+  async raise(alert: Omit<AlertRecord, "id" | "time"> & { time?: number }): Promise<string> {
+    const id = randomUUID();
+    await this.#o.redis.xadd(
+      this.#o.keys.alertOutbox(),
+      "MAXLEN",
+      "~",
+      this.#o.outboxMax,
+      "*",
+      ...alertFields({ ...alert, id, time: alert.time ?? Date.now() }),
+    );
+    return id;
+  }
+
+  // --- dispatch ---
+
+  async start(): Promise<void> {
+    try {
+      await this.#o.redis.xgroup(
+        "CREATE",
+        this.#o.keys.alertOutbox(),
+        DISPATCH_GROUP,
+        "0",
+        "MKSTREAM",
+      );
+    } catch (err) {
+      if (!String((err as Error).message).includes("BUSYGROUP")) throw err;
+    }
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop?.catch(() => {});
+    this.#reader.disconnect();
+  }
+
+  async #run(): Promise<void> {
+    const { keys, instanceId, log, claimIdleMs } = this.#o;
+    const outbox = keys.alertOutbox();
+    while (this.#running) {
+      try {
+        let rows: Array<[string, string[]]> = [];
+        if (Date.now() - this.#lastClaim > claimIdleMs / 2) {
+          this.#lastClaim = Date.now();
+          const reply = (await this.#o.redis.xautoclaim(
+            outbox,
+            DISPATCH_GROUP,
+            instanceId,
+            claimIdleMs,
+            "0-0",
+            "COUNT",
+            100,
+          )) as [string, Array<[string, string[]]>];
+          rows = reply[1].filter(([, f]) => f);
+        }
+        if (rows.length === 0) {
+          const reply = (await this.#reader.xreadgroup(
+            "GROUP",
+            DISPATCH_GROUP,
+            instanceId,
+            "COUNT",
+            100,
+            "BLOCK",
+            500,
+            "STREAMS",
+            outbox,
+            ">",
+          )) as Array<[string, Array<[string, string[]]>]> | null;
+          rows = reply?.[0]?.[1] ?? [];
+        }
+        for (const [id, fields] of rows) {
+          if (fields) await this.#dispatch(alertFromFields(fields));
+          await this.#o.redis.xack(outbox, DISPATCH_GROUP, id);
+        }
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "alert dispatch round failed");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  async #dispatch(alert: AlertRecord): Promise<void> {
+    const { redis, keys, log } = this.#o;
+    const message = alertMessage(alert);
+    const out: DispatchedAlert = { ...alert, message, delivered: false };
+    const silence = (await this.listSilences()).find((s) => silenceMatches(s, alert));
+    const target = ackField(alert.jid, ackTarget(alert));
+    if (silence) {
+      out.suppressed = "silenced";
+      out.reason = `silence ${silence.id}${silence.comment ? `: ${silence.comment}` : ""}`;
+    } else if (isRecovery(alert)) {
+      await redis.hdel(keys.acks(), target);
+    } else if (await redis.hexists(keys.acks(), target)) {
+      out.suppressed = "acknowledged";
+    }
+    if (!out.suppressed) {
+      out.delivered = true;
+      await Promise.all(
+        this.#sinks.map((sink) =>
+          sink.deliver(alert, message).catch((err: Error) => {
+            log.warn({ sink: sink.name, err: err.message, alert: alert.id }, "alert sink failed");
+          }),
+        ),
+      );
+    }
+    log.info(
+      {
+        alert: alert.id,
+        kind: alert.kind,
+        jid: alert.jid,
+        state: alert.state,
+        suppressed: out.suppressed,
+      },
+      out.delivered ? "alert sent" : "alert suppressed",
+    );
+    const extra = ["message", message, "delivered", out.delivered ? "1" : "0"];
+    if (out.suppressed) extra.push("suppressed", out.suppressed, "reason", out.reason ?? "");
+    await redis.xadd(
+      keys.alertLog(),
+      "MAXLEN",
+      "~",
+      this.#o.logLength,
+      "*",
+      ...alertFields(alert),
+      ...extra,
+    );
+    this.emit("dispatched", out);
+  }
+}

@@ -1,0 +1,402 @@
+/**
+ * Ordered, exactly-once processing of what agents publish.
+ *
+ * The pubsub service XADDs every stored item to one of INGEST_SHARDS streams
+ * (by a stable hash of the owner's bare JID), so each agent's items sit in one
+ * stream in publish order. Monitor instances share the 16 shards through
+ * leases (SET NX PX, renewed); the holder of a shard reads it through a
+ * consumer group, processes each agent's entries strictly in order (different
+ * agents of a batch in parallel), and applies every entry with the
+ * commitEntry script, which re-checks the lease and advances the agent's
+ * processedSeq in the same step as the state change: a redelivered entry is
+ * skipped, a paused ex-holder is fenced off. When an instance dies, its leases
+ * expire and another instance takes the shards over, first claiming (XAUTOCLAIM)
+ * and replaying the entries the dead one had read but not acknowledged.
+ * docs/monitor.md explains why this and not BullMQ.
+ */
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import type { Logger } from "../log/index.js";
+import { INGEST_SHARDS, type IngestStreamEntry, type Keys, type Redis } from "../store/index.js";
+import { COMMIT_ENTRY, LEASE_ACQUIRE, LEASE_RELEASE } from "../store/monitor-scripts.js";
+import { Plan, type PlanContext, planItem, type Retention } from "./apply.js";
+import type { FlapThresholds } from "./flap.js";
+import { parsePayload } from "./items.js";
+
+export const CONSUMER_GROUP = "monitor";
+
+export interface IngestOptions {
+  redis: Redis;
+  keys: Keys;
+  instanceId: string;
+  log: Logger;
+  /** A lease not renewed for this long is free for another instance. */
+  leaseMs: number;
+  retention: Retention;
+  flap: FlapThresholds;
+  /** Entries read per shard per round. */
+  batch?: number;
+}
+
+export interface IngestEvents {
+  /** One entry applied (`applied`) or skipped as already processed (`duplicate`). */
+  entry: [entry: IngestStreamEntry, outcome: "applied" | "duplicate" | "invalid"];
+  /** An agent's entries of a batch are done: time to rescore it. */
+  agentUpdated: [jid: string];
+  shardAcquired: [shard: number];
+  shardLost: [shard: number];
+}
+
+type ScriptedRedis = Redis & {
+  commitEntry(numKeys: number, ...args: string[]): Promise<number>;
+  leaseAcquire(key: string, id: string, ttl: string): Promise<number>;
+  leaseRelease(key: string, id: string): Promise<number>;
+};
+
+export function withMonitorScripts(redis: Redis): ScriptedRedis {
+  const scripted = redis as ScriptedRedis;
+  if (typeof scripted.commitEntry !== "function") {
+    redis.defineCommand("commitEntry", { lua: COMMIT_ENTRY });
+    redis.defineCommand("leaseAcquire", { numberOfKeys: 1, lua: LEASE_ACQUIRE });
+    redis.defineCommand("leaseRelease", { numberOfKeys: 1, lua: LEASE_RELEASE });
+  }
+  return scripted;
+}
+
+type StreamReply = Array<[string, Array<[string, string[]]>]> | null;
+
+function toEntry(id: string, fields: string[]): IngestStreamEntry {
+  const m: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i] as string] = fields[i + 1] as string;
+  const entry: IngestStreamEntry = {
+    id,
+    node: m.node ?? "",
+    owner: (m.owner ?? "").toLowerCase(),
+    nodeSeq: Number(m.nodeSeq ?? 0),
+    agentSeq: undefined,
+    itemId: m.itemId ?? "",
+    payload: m.payload ?? "",
+    publishedAt: Number(m.publishedAt ?? 0) || Date.now(),
+  };
+  if (m.agentSeq) entry.agentSeq = Number(m.agentSeq);
+  return entry;
+}
+
+const MAX_ATTEMPTS = 5;
+
+export class IngestConsumer extends EventEmitter<IngestEvents> {
+  readonly #o: IngestOptions;
+  readonly #redis: ScriptedRedis;
+  /** A separate connection for blocking reads. */
+  readonly #reader: Redis;
+  readonly #held = new Set<number>();
+  /** Shards whose pending entries (ours) must be replayed before reading new ones. */
+  readonly #needPending = new Set<number>();
+  readonly #seenFree = new Set<number>();
+  readonly #attempts = new Map<string, number>();
+  #running = false;
+  #leaseTimer: NodeJS.Timeout | undefined;
+  #loop: Promise<void> | undefined;
+  #leasePass: Promise<void> = Promise.resolve();
+
+  constructor(options: IngestOptions) {
+    super();
+    this.#o = options;
+    this.#redis = withMonitorScripts(options.redis);
+    this.#reader = options.redis.duplicate();
+    this.#reader.on("error", () => {});
+  }
+
+  /** Shards this instance processes now. */
+  heldShards(): number[] {
+    return [...this.#held].sort((a, b) => a - b);
+  }
+
+  async start(): Promise<void> {
+    this.#running = true;
+    const info = { pid: process.pid, hostname: hostname(), startedAt: Date.now() };
+    await this.#redis.hset(
+      this.#o.keys.monitorInstanceInfo(),
+      this.#o.instanceId,
+      JSON.stringify(info),
+    );
+    await this.#leaseRound();
+    const interval = Math.max(200, Math.floor(this.#o.leaseMs / 3));
+    this.#leaseTimer = setInterval(() => {
+      this.#leasePass = this.#leasePass.then(() => this.#leaseRound());
+    }, interval);
+    this.#loop = this.#run();
+  }
+
+  /** Stop reading and give the leases back so another instance takes over at once. */
+  async stop({ release = true } = {}): Promise<void> {
+    this.#running = false;
+    clearInterval(this.#leaseTimer);
+    await this.#leasePass;
+    await this.#loop?.catch(() => {});
+    if (release) {
+      const { keys, instanceId } = this.#o;
+      await Promise.all(
+        [...this.#held].map((s) =>
+          this.#redis.leaseRelease(keys.monitorLease(s), instanceId).catch(() => 0),
+        ),
+      );
+      await this.#redis.zrem(keys.monitorInstances(), instanceId).catch(() => 0);
+      await this.#redis.hdel(keys.monitorInstanceInfo(), instanceId).catch(() => 0);
+    }
+    this.#held.clear();
+    this.#reader.disconnect();
+  }
+
+  async #leaseRound(): Promise<void> {
+    if (!this.#running) return;
+    const { keys, instanceId, leaseMs, log } = this.#o;
+    const redis = this.#redis;
+    try {
+      const now = Date.now();
+      await redis.zadd(keys.monitorInstances(), now, instanceId);
+      const dead = await redis.zrangebyscore(keys.monitorInstances(), "-inf", now - leaseMs);
+      if (dead.length > 0) {
+        await redis.zrem(keys.monitorInstances(), ...dead);
+        await redis.hdel(keys.monitorInstanceInfo(), ...dead);
+      }
+      const live = Math.max(1, await redis.zcard(keys.monitorInstances()));
+      const target = Math.ceil(INGEST_SHARDS / live);
+      for (const shard of [...this.#held]) {
+        if ((await redis.leaseAcquire(keys.monitorLease(shard), instanceId, String(leaseMs))) === 0)
+          this.#lose(shard, "lease taken by another instance");
+      }
+      // Hand back extras so that a new instance gets its share.
+      while (this.#held.size > target) {
+        const shard = Math.max(...this.#held);
+        await redis.leaseRelease(keys.monitorLease(shard), instanceId);
+        this.#lose(shard, "rebalanced");
+      }
+      // Take free shards up to the fair share; a shard seen free on two rounds
+      // in a row is taken whatever the share (its holder is gone).
+      const start = Number.parseInt(instanceId.replace(/[^0-9a-f]/gi, "").slice(0, 6) || "0", 16);
+      const freeNow = new Set<number>();
+      for (let i = 0; i < INGEST_SHARDS; i++) {
+        const shard = (start + i) % INGEST_SHARDS;
+        if (this.#held.has(shard)) continue;
+        const holder = await redis.get(keys.monitorLease(shard));
+        if (holder) continue;
+        freeNow.add(shard);
+        if (this.#held.size >= target && !this.#seenFree.has(shard)) continue;
+        const got = await redis.leaseAcquire(keys.monitorLease(shard), instanceId, String(leaseMs));
+        if (got > 0) await this.#acquired(shard);
+      }
+      this.#seenFree.clear();
+      for (const s of freeNow) if (!this.#held.has(s)) this.#seenFree.add(s);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "lease round failed");
+    }
+  }
+
+  async #acquired(shard: number): Promise<void> {
+    const { keys, instanceId, log } = this.#o;
+    const stream = keys.ingest(shard);
+    try {
+      await this.#redis.xgroup("CREATE", stream, CONSUMER_GROUP, "0", "MKSTREAM");
+    } catch (err) {
+      if (!String((err as Error).message).includes("BUSYGROUP")) throw err;
+    }
+    // Whatever a previous holder read but did not acknowledge becomes ours, to
+    // be replayed (in stream order) before anything new.
+    let cursor = "0-0";
+    let claimed = 0;
+    do {
+      const reply = (await this.#redis.xautoclaim(
+        stream,
+        CONSUMER_GROUP,
+        instanceId,
+        0,
+        cursor,
+        "COUNT",
+        1000,
+        "JUSTID",
+      )) as [string, string[]];
+      cursor = reply[0];
+      claimed += reply[1].length;
+    } while (cursor !== "0-0");
+    this.#held.add(shard);
+    this.#needPending.add(shard);
+    log.info({ shard, claimed }, "ingest shard acquired");
+    this.emit("shardAcquired", shard);
+  }
+
+  #lose(shard: number, why: string): void {
+    if (!this.#held.delete(shard)) return;
+    this.#needPending.delete(shard);
+    this.#o.log.info({ shard, why }, "ingest shard released");
+    this.emit("shardLost", shard);
+  }
+
+  async #run(): Promise<void> {
+    const { log } = this.#o;
+    while (this.#running) {
+      try {
+        await this.#round();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "ingest round failed");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  async #round(): Promise<void> {
+    const { keys, instanceId } = this.#o;
+    const count = this.#o.batch ?? 200;
+    const shards = this.heldShards();
+    if (shards.length === 0) {
+      await new Promise((r) => setTimeout(r, 200));
+      return;
+    }
+    const pending = shards.filter((s) => this.#needPending.has(s));
+    let reply: StreamReply;
+    if (pending.length > 0) {
+      reply = (await this.#redis.xreadgroup(
+        "GROUP",
+        CONSUMER_GROUP,
+        instanceId,
+        "COUNT",
+        count,
+        "STREAMS",
+        ...pending.map((s) => keys.ingest(s)),
+        ...pending.map(() => "0"),
+      )) as StreamReply;
+      for (const s of pending) {
+        const got = reply?.find(([k]) => k === keys.ingest(s));
+        if (!got || got[1].length === 0) this.#needPending.delete(s);
+      }
+    } else {
+      reply = (await this.#reader.xreadgroup(
+        "GROUP",
+        CONSUMER_GROUP,
+        instanceId,
+        "COUNT",
+        count,
+        "BLOCK",
+        500,
+        "STREAMS",
+        ...shards.map((s) => keys.ingest(s)),
+        ...shards.map(() => ">"),
+      )) as StreamReply;
+    }
+    if (!reply) return;
+    await Promise.all(
+      reply.map(([stream, entries]) => {
+        const shard = shards.find((s) => keys.ingest(s) === stream);
+        if (shard === undefined || entries.length === 0) return undefined;
+        return this.#processShardBatch(shard, stream, entries);
+      }),
+    );
+  }
+
+  async #processShardBatch(
+    shard: number,
+    stream: string,
+    raw: Array<[string, string[]]>,
+  ): Promise<void> {
+    // Pending replays can contain entries already acknowledged as deleted (nil fields).
+    const byOwner = new Map<string, IngestStreamEntry[]>();
+    const orphans: string[] = [];
+    for (const [id, fields] of raw) {
+      if (!fields) {
+        orphans.push(id);
+        continue;
+      }
+      const entry = toEntry(id, fields);
+      const list = byOwner.get(entry.owner);
+      if (list) list.push(entry);
+      else byOwner.set(entry.owner, [entry]);
+    }
+    const acks: string[] = [...orphans];
+    await Promise.all(
+      [...byOwner.entries()].map(async ([owner, entries]) => {
+        for (const entry of entries) {
+          const outcome = await this.#processEntry(shard, entry);
+          if (outcome === "stop") {
+            // Later entries of this agent stay pending and are replayed in order.
+            this.#needPending.add(shard);
+            break;
+          }
+          acks.push(entry.id);
+          if (outcome !== "fenced") this.emit("entry", entry, outcome);
+        }
+        if (owner) this.emit("agentUpdated", owner);
+      }),
+    );
+    if (acks.length > 0) await this.#redis.xack(stream, CONSUMER_GROUP, ...acks);
+  }
+
+  async #processEntry(
+    shard: number,
+    entry: IngestStreamEntry,
+  ): Promise<"applied" | "duplicate" | "invalid" | "stop" | "fenced"> {
+    const { keys, instanceId, log } = this.#o;
+    const plan = new Plan(keys.host(entry.owner), keys.monitorLease(shard));
+    let invalid = false;
+    try {
+      if (!entry.owner || !Number.isFinite(entry.nodeSeq) || entry.nodeSeq <= 0) {
+        log.error(
+          { id: entry.id, owner: entry.owner },
+          "ingest entry without owner or nodeSeq, dropped",
+        );
+        return "invalid";
+      }
+      const parsed = parsePayload(entry.payload, entry.publishedAt);
+      if ("error" in parsed) {
+        invalid = true;
+        log.warn(
+          { jid: entry.owner, nodeSeq: entry.nodeSeq, error: parsed.error },
+          "item not understood, skipped",
+        );
+      } else {
+        const ctx: PlanContext = {
+          redis: this.#redis,
+          keys,
+          retention: this.#o.retention,
+          flap: this.#o.flap,
+          now: Date.now(),
+        };
+        await planItem(plan, entry, parsed.item, ctx);
+      }
+      const result = await this.#redis.commitEntry(
+        plan.keys.length,
+        ...plan.keys,
+        String(entry.nodeSeq),
+        instanceId,
+        JSON.stringify(plan.ops),
+      );
+      this.#attempts.delete(entry.id);
+      if (result === -1) {
+        this.#lose(shard, "fenced: the lease expired");
+        return "stop";
+      }
+      if (result === 0) return "duplicate";
+      return invalid ? "invalid" : "applied";
+    } catch (err) {
+      const attempts = (this.#attempts.get(entry.id) ?? 0) + 1;
+      this.#attempts.set(entry.id, attempts);
+      log.warn(
+        { err: (err as Error).message, jid: entry.owner, nodeSeq: entry.nodeSeq, attempts },
+        "cannot apply ingest entry, will retry",
+      );
+      if (attempts >= MAX_ATTEMPTS) {
+        // A poison entry must not block its agent forever: advance past it.
+        log.error({ jid: entry.owner, nodeSeq: entry.nodeSeq }, "giving up on ingest entry");
+        const skip = new Plan(keys.host(entry.owner), keys.monitorLease(shard));
+        const result = await this.#redis
+          .commitEntry(2, ...skip.keys, String(entry.nodeSeq), instanceId, "[]")
+          .catch(() => -2);
+        if (result >= 0) {
+          this.#attempts.delete(entry.id);
+          return "invalid";
+        }
+      }
+      await new Promise((r) => setTimeout(r, 100 * attempts));
+      return "stop";
+    }
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Scores hosts: gathers a host's current data from the status database into
+ * the rule context (rules.ts), evaluates the rule set and stores the score,
+ * the state and each matching rule's contribution, adding a score alert when
+ * the state changes (setScore script).
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../log/index.js";
+import type { Keys, Redis } from "../store/index.js";
+import { SET_SCORE } from "../store/monitor-scripts.js";
+import { alertFields } from "./alert-types.js";
+import type { Metric } from "./items.js";
+import { type RuleSet, type ScoreContext, type ScoreResult, scoreHost } from "./rules.js";
+
+type ScriptedRedis = Redis & {
+  setScore(k1: string, k2: string, ...argv: string[]): Promise<string>;
+};
+
+/** Events older than this are not given to rules. */
+const EVENT_HORIZON_MS = 86_400_000;
+
+export async function buildScoreContext(
+  redis: Redis,
+  keys: Keys,
+  jid: string,
+  now = Date.now(),
+): Promise<ScoreContext> {
+  const [host, checkStates, events, backups] = await Promise.all([
+    redis.hgetall(keys.host(jid)),
+    redis.hgetall(keys.checks(jid)),
+    redis.lrange(keys.events(jid), 0, -1),
+    redis.hgetall(keys.backupLatest(jid)),
+  ]);
+  const names = Object.keys(checkStates);
+  const pipeline = redis.pipeline();
+  for (const name of names)
+    pipeline.hmget(keys.check(jid, name), "state", "output", "lastResult", "flapping", "metrics");
+  const details = ((await pipeline.exec()) ?? []).map(([, v]) => v as Array<string | null>);
+
+  const context: ScoreContext = {
+    host: {
+      jid,
+      name: host.host || jid.split("@")[0] || jid,
+      online: host.online === "1",
+      down_seconds: host.online === "1" ? 0 : Math.max(0, (now - Number(host.since ?? now)) / 1000),
+      offline_reason: host.offlineReason ?? "",
+      state: host.online === "1" ? (host.state ?? "unknown") : "down",
+      version: host.version ?? "",
+      cpus: 1,
+    },
+    checks: {},
+    metrics: [],
+    events: [],
+    backups: [],
+    failing: 0n,
+    critical: 0n,
+    warning: 0n,
+    unknown: 0n,
+  };
+  names.forEach((name, i) => {
+    const [state, output, lastResult, flapping, metricsJson] = details[i] ?? [];
+    const s = state ?? checkStates[name] ?? "unknown";
+    let metrics: Metric[] = [];
+    try {
+      metrics = JSON.parse(metricsJson ?? "[]") as Metric[];
+    } catch {}
+    const byName: Record<string, number> = {};
+    for (const m of metrics) {
+      byName[m.name] = m.value;
+      if (m.name === "cpus" && m.value > 0) context.host.cpus = m.value;
+      context.metrics.push({
+        check: name,
+        name: m.name,
+        value: m.value,
+        uom: m.uom ?? "",
+        warn: m.warn ?? -1,
+        crit: m.crit ?? -1,
+        max: m.max ?? -1,
+      });
+    }
+    context.checks[name] = {
+      state: s,
+      output: output ?? "",
+      age_seconds: Math.max(0, (now - Number(lastResult ?? now)) / 1000),
+      flapping: flapping === "1",
+      metrics: byName,
+    };
+    if (s !== "ok") context.failing++;
+    if (s === "critical") context.critical++;
+    else if (s === "warning") context.warning++;
+    else if (s === "unknown") context.unknown++;
+  });
+  for (const raw of events) {
+    try {
+      const e = JSON.parse(raw) as Record<string, unknown>;
+      const time = Number(e.time ?? 0);
+      if (now - time > EVENT_HORIZON_MS) continue;
+      context.events.push({
+        type: String(e.type ?? ""),
+        severity: String(e.severity ?? "info"),
+        tag: String(e.tag ?? ""),
+        path: String(e.path ?? ""),
+        text: String(e.text ?? ""),
+        count: Number(e.count ?? 1),
+        age_seconds: Math.max(0, (now - time) / 1000),
+      });
+    } catch {}
+  }
+  for (const raw of Object.values(backups)) {
+    try {
+      const b = JSON.parse(raw) as Record<string, unknown>;
+      context.backups.push({
+        job: String(b.job ?? ""),
+        status: String(b.status ?? ""),
+        age_seconds: Math.max(0, (now - Number(b.time ?? 0)) / 1000),
+        size_bytes: Number(b.sizeBytes ?? -1),
+      });
+    } catch {}
+  }
+  return context;
+}
+
+export class Scorer {
+  readonly #redis: ScriptedRedis;
+  readonly #keys: Keys;
+  readonly #log: Logger;
+  readonly #outboxMax: number;
+  #rules: RuleSet;
+
+  constructor(redis: Redis, keys: Keys, rules: RuleSet, log: Logger, outboxMax = 100_000) {
+    this.#redis = redis as ScriptedRedis;
+    if (typeof this.#redis.setScore !== "function")
+      redis.defineCommand("setScore", { numberOfKeys: 2, lua: SET_SCORE });
+    this.#keys = keys;
+    this.#rules = rules;
+    this.#log = log;
+    this.#outboxMax = outboxMax;
+  }
+
+  get rules(): RuleSet {
+    return this.#rules;
+  }
+
+  /** Swap the rule set (e.g. after the rules file changed). */
+  setRules(rules: RuleSet): void {
+    this.#rules = rules;
+  }
+
+  /** Score one host now and store the result. */
+  async rescore(jid: string, now = Date.now()): Promise<ScoreResult> {
+    const context = await buildScoreContext(this.#redis, this.#keys, jid, now);
+    const result = scoreHost(this.#rules, context);
+    if (result.errors.length > 0)
+      this.#log.debug({ jid, errors: result.errors }, "some rules could not be evaluated");
+    const top = result.breakdown
+      .slice()
+      .sort((a, b) => b.weight - a.weight)
+      .slice(0, 3)
+      .map((h) => h.rule)
+      .join(", ");
+    await this.#redis.setScore(
+      this.#keys.host(jid),
+      this.#keys.alertOutbox(),
+      String(result.score),
+      result.state,
+      JSON.stringify(result.breakdown),
+      String(now),
+      String(this.#outboxMax),
+      ...alertFields({
+        id: randomUUID(),
+        kind: "score",
+        jid,
+        host: context.host.name,
+        check: "",
+        state: result.state,
+        text: `score ${result.score}${top ? ` (${top})` : ""}`,
+        time: now,
+      }),
+    );
+    return result;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Alert sinks: readable XMPP messages to admin JIDs and a MUC room (XEP-0045),
+ * and HTTP webhooks through a BullMQ queue (retries with exponential backoff).
+ * The `alerts` pubsub node sink lives with the pubsub service (an AlertSink).
+ *
+ * https://xmpp.org/extensions/xep-0045.html
+ */
+import { Queue, Worker } from "bullmq";
+import type { ComponentLink } from "../component/index.js";
+import type { Logger } from "../log/index.js";
+import { NS_JABMON } from "../protocol/index.js";
+import type { Redis } from "../store/index.js";
+import { el } from "../xmpp/index.js";
+import type { AlertRecord } from "./alert-types.js";
+import type { AlertSink } from "./alerts.js";
+
+const NS_MUC = "http://jabber.org/protocol/muc";
+
+/** The machine-readable form of an alert, inside messages and pubsub items. */
+export function alertElement(alert: AlertRecord) {
+  return el(
+    "alert",
+    {
+      xmlns: NS_JABMON,
+      id: alert.id,
+      kind: alert.kind,
+      jid: alert.jid,
+      host: alert.host,
+      check: alert.check || undefined,
+      state: alert.state,
+      previous: alert.previous || undefined,
+      time: new Date(alert.time).toISOString(),
+    },
+    el("text", {}, alert.text),
+  );
+}
+
+export interface XmppSinkOptions {
+  link: ComponentLink;
+  adminJids: string[];
+  /** MUC room bare JID (room@conference.example); empty for none. */
+  room?: string;
+  nick?: string;
+  log: Logger;
+}
+
+export function xmppSink(options: XmppSinkOptions): AlertSink {
+  const { link, adminJids, room, log } = options;
+  const nick = options.nick ?? "jabmon";
+  const from = link.jid;
+  if (room) {
+    // Join (again) on every connection: the room forgets us when the link drops.
+    const join = () => {
+      link.send(
+        el(
+          "presence",
+          { from, to: `${room}/${nick}` },
+          el("x", { xmlns: NS_MUC }, el("history", { maxstanzas: 0 })),
+        ),
+      );
+      log.info({ room }, "joining alert room");
+    };
+    link.onOnline(join);
+    if (link.isOnline()) join();
+  }
+  return {
+    name: "xmpp",
+    async deliver(alert, message) {
+      for (const to of adminJids)
+        link.send(
+          el("message", { from, to, type: "chat" }, el("body", {}, message), alertElement(alert)),
+        );
+      if (room)
+        link.send(
+          el(
+            "message",
+            { from, to: room, type: "groupchat" },
+            el("body", {}, message),
+            alertElement(alert),
+          ),
+        );
+    },
+  };
+}
+
+export interface WebhookSinkOptions {
+  connection: Redis;
+  prefix: string;
+  url: string;
+  log: Logger;
+  attempts?: number;
+  backoffMs?: number;
+  timeoutMs?: number;
+}
+
+export interface WebhookSink extends AlertSink {
+  queue: Queue;
+  close(): Promise<void>;
+}
+
+/**
+ * POSTs `{alert, message}` as JSON. The job id is the alert id, so an alert
+ * dispatched twice (after an instance died mid-dispatch) is posted once.
+ */
+export function webhookSink(options: WebhookSinkOptions): WebhookSink {
+  const { url, log } = options;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const queue = new Queue("webhook", { connection: options.connection, prefix: options.prefix });
+  const worker = new Worker(
+    "webhook",
+    async (job) => {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "user-agent": "jabmon" },
+        body: JSON.stringify(job.data),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!response.ok) throw new Error(`webhook answered ${response.status}`);
+    },
+    { connection: options.connection.duplicate(), prefix: options.prefix, concurrency: 4 },
+  );
+  worker.on("failed", (job, err) =>
+    log.warn({ alert: job?.id, attempts: job?.attemptsMade, err: err.message }, "webhook failed"),
+  );
+  worker.on("error", (err) => log.warn({ err: err.message }, "webhook worker error"));
+  return {
+    name: "webhook",
+    queue,
+    async deliver(alert, message) {
+      await queue.add(
+        "alert",
+        { alert, message },
+        {
+          jobId: alert.id,
+          attempts: options.attempts ?? 8,
+          backoff: { type: "exponential", delay: options.backoffMs ?? 1000 },
+          removeOnComplete: 1000,
+          removeOnFail: 5000,
+        },
+      );
+    },
+    async close() {
+      await worker.close();
+      await queue.close();
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * Lua scripts of the monitor (docs/monitor.md). One state change = one script.
+ */
+
+/**
+ * commitEntry-N
+ * KEYS[1] host hash (holds processedSeq), KEYS[2] the shard's lease key,
+ * KEYS[3..] keys the operations refer to (by index into KEYS)
+ * ARGV[1] nodeSeq of the entry, ARGV[2] this instance's id, ARGV[3] JSON list of operations
+ *
+ * Applies one ingest entry's state changes only if this instance still holds
+ * the shard's lease (a fence against a paused instance whose lease expired) and
+ * the entry's nodeSeq is past the agent's processedSeq (a redelivered entry is
+ * skipped), advancing processedSeq in the same step: that is what makes the
+ * processing exactly-once. Returns 1 applied, 0 already processed, -1 fenced.
+ * Operations (all values strings):
+ *   {"hset", k, f, v, ...}          {"hdel", k, f, ...}
+ *   {"lpush", k, max, v}             LPUSH then LTRIM to max entries
+ *   {"xadd", k, max, f, v, ...}      XADD MAXLEN ~ max
+ *   {"sadd", k, member}              {"zadd", k, score, member}
+ *   {"touch", hostKey, hostsKey, now, jid}  lastSeen = now if the host is known
+ *   {"metric", raw, agg, idx, time, value, rawCutoff, minute, aggCutoff}
+ */
+export const COMMIT_ENTRY = `
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
+local done = tonumber(redis.call('HGET', KEYS[1], 'processedSeq') or '0')
+local seq = tonumber(ARGV[1])
+if seq <= done then return 0 end
+if seq > done + 1 and done > 0 then redis.call('HINCRBY', KEYS[1], 'seqGaps', seq - done - 1) end
+redis.call('HSET', KEYS[1], 'processedSeq', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'processedCount', 1)
+local ops = cjson.decode(ARGV[3])
+for _, op in ipairs(ops) do
+  local name = op[1]
+  local key = KEYS[tonumber(op[2])]
+  if name == 'hset' then
+    redis.call('HSET', key, unpack(op, 3))
+  elseif name == 'hdel' then
+    redis.call('HDEL', key, unpack(op, 3))
+  elseif name == 'lpush' then
+    redis.call('LPUSH', key, op[4])
+    redis.call('LTRIM', key, 0, tonumber(op[3]) - 1)
+  elseif name == 'xadd' then
+    redis.call('XADD', key, 'MAXLEN', '~', op[3], '*', unpack(op, 4))
+  elseif name == 'sadd' then
+    redis.call('SADD', key, op[3])
+  elseif name == 'zadd' then
+    redis.call('ZADD', key, op[3], op[4])
+  elseif name == 'touch' then
+    if redis.call('HEXISTS', key, 'jid') == 1 then
+      redis.call('HSET', key, 'lastSeen', op[4])
+      redis.call('ZADD', KEYS[tonumber(op[3])], op[4], op[5])
+    end
+  elseif name == 'metric' then
+    local raw, agg, idx = key, KEYS[tonumber(op[3])], KEYS[tonumber(op[4])]
+    redis.call('ZADD', raw, op[5], op[5] .. ':' .. op[6])
+    redis.call('ZREMRANGEBYSCORE', raw, '-inf', '(' .. op[7])
+    redis.call('HINCRBYFLOAT', agg, op[8] .. ':s', op[6])
+    redis.call('HINCRBY', agg, op[8] .. ':n', 1)
+    redis.call('ZADD', idx, op[8], op[8])
+    local old = redis.call('ZRANGEBYSCORE', idx, '-inf', '(' .. op[9])
+    for _, minute in ipairs(old) do redis.call('HDEL', agg, minute .. ':s', minute .. ':n') end
+    if #old > 0 then redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. op[9]) end
+  end
+end
+return 1
+`;
+
+/**
+ * leaseAcquire-1
+ * KEYS[1] lease key; ARGV[1] instance id, ARGV[2] ttl (ms)
+ * Returns 1 renewed (already ours), 2 acquired, 0 held by another instance.
+ */
+export const LEASE_ACQUIRE = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 2
+`;
+
+/**
+ * leaseRelease-1
+ * KEYS[1] lease key; ARGV[1] instance id. Deletes the lease only if ours.
+ */
+export const LEASE_RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/**
+ * setScore-2
+ * KEYS[1] host hash, KEYS[2] alert outbox
+ * ARGV[1] score, ARGV[2] state, ARGV[3] breakdown JSON, ARGV[4] now, ARGV[5] outbox max length,
+ * ARGV[6..] alert fields (field/value pairs) for a score alert
+ * Stores the score. While the host is online, a state different from the last
+ * one alerted (ok when none) adds a score alert with 'previous'; an offline
+ * host has its own down alert, so its score changes alert nobody, and coming
+ * back to the state it had before is no news either.
+ * Returns the previous alerted state if an alert was added, else ''.
+ */
+export const SET_SCORE = `
+redis.call('HSET', KEYS[1], 'score', ARGV[1], 'scoreState', ARGV[2], 'scoreBreakdown', ARGV[3], 'scoredAt', ARGV[4])
+if redis.call('HGET', KEYS[1], 'online') ~= '1' then return '' end
+local old = redis.call('HGET', KEYS[1], 'scoreAlerted')
+if old == false then old = 'ok' end
+if old == ARGV[2] then return '' end
+redis.call('HSET', KEYS[1], 'scoreAlerted', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'previous', old, 'state', ARGV[2], unpack(ARGV, 6))
+return old
+`;
+
+/**
+ * liveAlert-2
+ * KEYS[1] host hash, KEYS[2] alert outbox
+ * ARGV[1] 'down' or 'up', ARGV[2] outbox max length, ARGV[3..] alert fields
+ * A down alert once per outage; an up (recovery) alert only after a down alert.
+ * Returns 1 if an alert was added.
+ */
+export const LIVE_ALERT = `
+local flagged = redis.call('HGET', KEYS[1], 'liveAlert')
+if ARGV[1] == 'down' then
+  if flagged == 'down' then return 0 end
+  redis.call('HSET', KEYS[1], 'liveAlert', 'down')
+else
+  if flagged ~= 'down' then return 0 end
+  redis.call('HDEL', KEYS[1], 'liveAlert')
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+return 1
+`;
+
+/**
+ * offlineTake-1
+ * KEYS[1] the agent's offline queue; ARGV[1] now (ms)
+ * Pops the oldest unexpired entry, dropping expired ones on the way.
+ * Returns {entry or false, expired entries...}.
+ */
+export const OFFLINE_TAKE = `
+local expired = {}
+while true do
+  local raw = redis.call('LPOP', KEYS[1])
+  if not raw then return {false, unpack(expired)} end
+  local ok, entry = pcall(cjson.decode, raw)
+  if ok and tonumber(entry.expiresAt) > tonumber(ARGV[1]) then
+    return {raw, unpack(expired)}
+  end
+  expired[#expired + 1] = raw
+end
+`;

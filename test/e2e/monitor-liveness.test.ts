@@ -1,0 +1,109 @@
+import { createServer, type Server } from "node:http";
+import type { Client } from "@xmpp/client";
+import { xml } from "@xmpp/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningComponent } from "../../src/server/index.js";
+import { el } from "../../src/xmpp/index.js";
+import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { waitFor } from "../helpers/wait.js";
+
+let stack: TestStack;
+let component: RunningComponent;
+let webhook: Server;
+const hooks: Array<{ alert: { kind: string; jid: string; state: string }; message: string }> = [];
+let hookCalls = 0;
+
+beforeAll(async () => {
+  stack = await TestStack.start("liveness");
+  // Fails twice, then accepts: the alert must arrive through BullMQ's retries.
+  webhook = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => {
+      body += d;
+    });
+    req.on("end", () => {
+      hookCalls++;
+      if (hookCalls <= 2) {
+        res.statusCode = 503;
+        res.end();
+        return;
+      }
+      hooks.push(JSON.parse(body));
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((r) => webhook.listen(0, "127.0.0.1", r));
+  const address = webhook.address() as { port: number };
+  component = await stack.startComponent({
+    monitor: { agentDomains: [stack.domain], presenceConfirmMs: 3000, staleMs: 1500 },
+    alerts: { webhookUrl: `http://127.0.0.1:${address.port}/hook`, webhookBackoffMs: 200 },
+  });
+});
+afterAll(async () => {
+  await stack?.cleanup();
+  await new Promise((r) => webhook?.close(r));
+});
+
+async function online(account: Account): Promise<Client> {
+  const client = await stack.client(account);
+  await client.send(xml("presence", { to: stack.componentJid }, xml("status", {}, "here")));
+  await waitForHost(component.httpUrl as string, account.jid, (h) => h.online === true, 5000);
+  return client;
+}
+
+describe("stale hosts", () => {
+  it("marks a host silent for longer than staleMs down as 'stale', and recovers it on presence", async () => {
+    const account = await stack.account("silent01");
+    const client = await online(account);
+    const down = await waitForHost(
+      component.httpUrl as string,
+      account.jid,
+      (h) => h.online === false,
+      5000,
+    );
+    expect(down.offlineReason).toBe("stale");
+    // The alert also reaches the webhook, after two failed attempts.
+    const hook = await waitFor(
+      () => hooks.find((h) => h.alert.jid === account.jid && h.alert.state === "down"),
+      { timeoutMs: 10_000, what: "webhook call" },
+    );
+    expect(hook.message).toMatch(/is DOWN: stale/);
+    expect(hookCalls).toBeGreaterThanOrEqual(3);
+
+    await client.send(xml("presence", { to: stack.componentJid }, xml("status", {}, "back")));
+    await waitFor(() => hooks.find((h) => h.alert.jid === account.jid && h.alert.state === "up"), {
+      timeoutMs: 10_000,
+      what: "recovery webhook",
+    });
+    const alerts = (await component.monitor.alerts.recent(50)).filter((a) => a.jid === account.jid);
+    expect(alerts.map((a) => a.state)).toEqual(["up", "down"]);
+  });
+});
+
+describe("the offline queue", () => {
+  it("delivers what waited for an agent in order when it comes online, and drops expired entries", async () => {
+    const account = await stack.account("later01");
+    const expired: string[] = [];
+    component.monitor.offline.on("expired", (jid, entry) => {
+      if (jid === account.jid) expired.push(entry.xml);
+    });
+    const message = (text: string) => el("message", { type: "normal" }, el("body", {}, text));
+    await component.monitor.enqueueForAgent(account.jid, message("first"), 60_000);
+    await component.monitor.enqueueForAgent(account.jid, message("too late"), 1);
+    await component.monitor.enqueueForAgent(account.jid, message("second"), 60_000);
+    expect(await component.monitor.offline.pending(account.jid)).toBe(3);
+
+    const client = await stack.client(account);
+    const bodies: string[] = [];
+    client.on("stanza", (s) => {
+      if (s.is("message") && s.attrs.from === stack.componentJid)
+        bodies.push(s.getChildText("body") ?? "");
+    });
+    await client.send(xml("presence", { to: stack.componentJid }));
+    await waitFor(() => bodies.length >= 2, { timeoutMs: 5000, what: "queued messages" });
+    expect(bodies).toEqual(["first", "second"]);
+    expect(expired).toHaveLength(1);
+    expect(expired[0]).toContain("too late");
+    expect(await component.monitor.offline.pending(account.jid)).toBe(0);
+  });
+});
