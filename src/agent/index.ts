@@ -39,10 +39,17 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const sendStatus = async (status: AgentStatus) => {
     last = status;
     if (xmpp.status !== "online") return;
-    // Built as a string-free element tree; xmpp.js serialises it.
-    await xmpp.send(statusPresence(status, component) as never).catch((err: Error) => {
-      log.warn({ err: err.message }, "cannot send presence");
-    });
+    // Broadcast presence makes the session "available" to ejabberd, so the
+    // component's presence to our bare JID after it restarts reaches us, and
+    // admins who have this agent in their roster see its state too. The
+    // directed copy is what the component records.
+    const broadcast = statusPresence(status, component);
+    delete broadcast.attrs.to;
+    for (const presence of [broadcast, statusPresence(status, component)]) {
+      await xmpp.send(presence as never).catch((err: Error) => {
+        log.warn({ err: err.message }, "cannot send presence");
+      });
+    }
   };
 
   const refresh = async () => {

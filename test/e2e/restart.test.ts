@@ -25,10 +25,11 @@ describe("an ejabberd restart under a running component and agents", () => {
     await waitForHost(url, casualty.jid, (h) => h.online === true, 15_000);
 
     await stack.ejabberd.stop();
+    // Anything recorded after this moment came from a new session.
+    const restartedAt = Date.now();
     // The component cannot hear an unavailable presence while the server is down.
     doomed.kill("SIGKILL");
     await stack.ejabberd.start();
-    const restartedAt = Date.now();
 
     await waitFor(() => component.link.isOnline(), {
       timeoutMs: 40_000,

@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { type Client, client } from "@xmpp/client";
 import { type ComponentConfig, componentSchema } from "../../src/config/index.js";
-import { silentLogger } from "../../src/log/index.js";
+import { createLogger, silentLogger } from "../../src/log/index.js";
 import { type RunningComponent, startComponent } from "../../src/server/index.js";
 import { PrivateEjabberd } from "../../src/stack/index.js";
 import { createRedis, deletePrefix } from "../../src/store/index.js";
@@ -78,7 +78,10 @@ export class TestStack {
   async startComponent(
     overrides: Partial<Record<string, unknown>> = {},
   ): Promise<RunningComponent> {
-    const running = await startComponent(this.componentConfig(overrides), silentLogger());
+    // JABMON_TEST_COMPONENT_LOG=debug shows an in-process component's log when a test fails.
+    const level = process.env.JABMON_TEST_COMPONENT_LOG;
+    const log = level ? createLogger("test-component", level) : silentLogger();
+    const running = await startComponent(this.componentConfig(overrides), log);
     this.#components.push(running);
     return running;
   }
