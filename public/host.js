@@ -22,7 +22,7 @@ function row(cells) {
 
 const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
 
-function drawChart(name, series) {
+function drawChart(name, series, container = "charts") {
   // series: { t: [unix seconds], v: [values], uom }
   const data = [series.t, series.v];
   let chart = charts.get(name);
@@ -33,7 +33,7 @@ function drawChart(name, series) {
   const box = document.createElement("div");
   box.className = "chart";
   box.dataset.metric = name;
-  $("charts").append(box);
+  $(container).append(box);
   chart = new uPlot(
     {
       title: series.uom ? `${name} (${series.uom})` : name,
@@ -84,6 +84,16 @@ function render(h) {
   const backups = h.backups ?? [];
   $("backups").replaceChildren(...backups.map((b) => row([[b.status, b.status === "ok" ? "ok" : "critical"], [b.job], [when(b.time)], [`${b.size_bytes ?? "?"} bytes`]])));
   $("backups-section").hidden = !Array.isArray(h.backups);
+  // Size over time per job, oldest first: a shrinking backup is as telling as a failed one.
+  const jobs = new Map();
+  for (const b of [...backups].reverse()) {
+    if (b.size_bytes === undefined) continue;
+    const series = jobs.get(b.job) ?? { t: [], v: [], uom: "bytes" };
+    series.t.push(b.time / 1000);
+    series.v.push(b.size_bytes);
+    jobs.set(b.job, series);
+  }
+  for (const [job, series] of jobs) drawChart(`backup ${job}`, series, "backup-chart");
 }
 
 async function load() {
@@ -98,7 +108,7 @@ async function load() {
 const stream = new EventSource("/api/stream");
 stream.addEventListener("open", () => ($("live").className = "live on"));
 stream.addEventListener("error", () => ($("live").className = "live off"));
-stream.addEventListener("host", (e) => {
-  if (JSON.parse(e.data).jid === jid) load();
+stream.addEventListener("hosts", (e) => {
+  if (JSON.parse(e.data).some((h) => h.jid === jid)) load();
 });
 load();

@@ -107,7 +107,7 @@ function connect() {
   stream.addEventListener("open", () => ($("live").className = "live on"));
   stream.addEventListener("error", () => ($("live").className = "live off"));
   stream.addEventListener("summary", (e) => renderCounts(JSON.parse(e.data)));
-  stream.addEventListener("host", () => refresh());
+  stream.addEventListener("hosts", () => refresh());
 }
 
 let typing;

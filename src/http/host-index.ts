@@ -25,7 +25,8 @@ export interface HostQuery {
 }
 
 export interface HostIndexEvents {
-  change: [record: HostRecord];
+  /** Hosts that changed since the last flush (at most one event per `flushMs`). */
+  changes: [records: HostRecord[]];
 }
 
 export class HostIndex extends EventEmitter<HostIndexEvents> {
@@ -35,7 +36,11 @@ export class HostIndex extends EventEmitter<HostIndexEvents> {
   readonly #channel: string;
   readonly #log: Logger;
   readonly #reloadMs: number;
+  readonly #flushMs: number;
+  /** JIDs announced on the channel and not yet re-read: a burst costs one read per host. */
+  readonly #dirty = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
+  #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(options: {
     store: HostStore;
@@ -43,6 +48,7 @@ export class HostIndex extends EventEmitter<HostIndexEvents> {
     keys: Keys;
     log: Logger;
     reloadMs?: number;
+    flushMs?: number;
   }) {
     super();
     this.setMaxListeners(0);
@@ -51,10 +57,11 @@ export class HostIndex extends EventEmitter<HostIndexEvents> {
     this.#channel = options.keys.changes();
     this.#log = options.log;
     this.#reloadMs = options.reloadMs ?? 30_000;
+    this.#flushMs = options.flushMs ?? 200;
   }
 
   async start(): Promise<void> {
-    this.#subscriber.on("message", (_channel, jid) => void this.#refreshOne(jid));
+    this.#subscriber.on("message", (_channel, jid) => this.#markDirty(jid));
     await this.#subscriber.subscribe(this.#channel);
     await this.reload();
     this.#timer = setInterval(
@@ -66,6 +73,7 @@ export class HostIndex extends EventEmitter<HostIndexEvents> {
 
   stop(): void {
     clearInterval(this.#timer);
+    clearTimeout(this.#flushTimer);
     this.#subscriber.disconnect();
   }
 
@@ -75,14 +83,22 @@ export class HostIndex extends EventEmitter<HostIndexEvents> {
     for (const record of records) this.#hosts.set(record.jid, record);
   }
 
-  async #refreshOne(jid: string): Promise<void> {
+  #markDirty(jid: string): void {
+    this.#dirty.add(jid);
+    this.#flushTimer ??= setTimeout(() => void this.#flush(), this.#flushMs);
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushTimer = undefined;
+    const jids = [...this.#dirty];
+    this.#dirty.clear();
     try {
-      const record = await this.#store.get(jid);
-      if (!record) return;
-      this.#hosts.set(jid, record);
-      this.emit("change", record);
+      const records = await this.#store.getMany(jids);
+      for (const record of records) this.#hosts.set(record.jid, record);
+      if (records.length > 0) this.emit("changes", records);
     } catch (err) {
-      this.#log.warn({ err, jid }, "cannot refresh host");
+      this.#log.warn({ err, hosts: jids.length }, "cannot refresh changed hosts");
+      for (const jid of jids) this.#markDirty(jid);
     }
   }
 

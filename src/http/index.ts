@@ -8,15 +8,16 @@ import { assetRoutes } from "./assets.js";
 import { type HttpAccess, installAccessControl } from "./auth.js";
 import type { HostIndex } from "./host-index.js";
 import { type MetricsOptions, metricsRegistry, metricsRoutes } from "./metrics.js";
-import { statusRoutes } from "./routes.js";
+import { type StatusDetails, statusRoutes } from "./routes.js";
 import { streamRoutes } from "./sse.js";
 
 export { HttpAccessError, isLoopback } from "./auth.js";
 export { HostIndex, type HostQuery, STATE_ORDER } from "./host-index.js";
-export { type HostView, hostView, statusRoutes } from "./routes.js";
+export { type HostView, hostView, type StatusDetails, statusRoutes } from "./routes.js";
 
 export interface HttpServerOptions {
   index: HostIndex;
+  details?: StatusDetails;
   log: Logger;
   access: HttpAccess;
   health: () => Promise<Record<string, boolean>>;
@@ -32,7 +33,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
   }) as unknown as FastifyInstance;
   installAccessControl(app, options.access);
   await app.register(assetRoutes);
-  await app.register(statusRoutes, { index: options.index, health: options.health });
+  await app.register(statusRoutes, {
+    index: options.index,
+    details: options.details,
+    health: options.health,
+  });
   await app.register(streamRoutes, { index: options.index });
   await app.register(metricsRoutes, {
     register: metricsRegistry({ index: options.index, ...options.metrics }),

@@ -12,6 +12,15 @@ export interface MetricsOptions {
   /** Seconds a Redis PING takes; measured at scrape time. */
   redisLatency: () => Promise<number>;
   xmppOnline: () => boolean;
+  /** The monitor's processing, when it runs in this process. */
+  processing?: {
+    /** Ingest entries processed since start. */
+    processed(): number;
+    /** Age of the newest processed entry when it was processed (ms). */
+    lagMs(): number;
+    /** Entries waiting in the ingest streams and the alert outbox. */
+    queueDepths(): Promise<Record<string, number>>;
+  };
 }
 
 /** Numeric state for alerting rules: 0 ok, 1 warning, 2 critical, 3 unknown, 4 down. */
@@ -75,6 +84,35 @@ export function metricsRegistry(options: MetricsOptions): Registry {
       this.set(await options.redisLatency());
     },
   });
+  const { processing } = options;
+  if (processing) {
+    new Gauge({
+      name: "jabmon_items_processed_total",
+      help: "Agent items processed by this instance's monitor (use rate() for items per second)",
+      registers: [register],
+      collect() {
+        this.set(processing.processed());
+      },
+    });
+    new Gauge({
+      name: "jabmon_processing_lag_seconds",
+      help: "Time from publish to processing of the newest processed item",
+      registers: [register],
+      collect() {
+        this.set(processing.lagMs() / 1000);
+      },
+    });
+    new Gauge({
+      name: "jabmon_queue_depth",
+      help: "Entries waiting, per queue",
+      labelNames: ["queue"],
+      registers: [register],
+      async collect() {
+        for (const [queue, depth] of Object.entries(await processing.queueDepths()))
+          this.set({ queue }, depth);
+      },
+    });
+  }
   return register;
 }
 

@@ -18,6 +18,7 @@ const host = {
     offlineReason: { type: "string" },
     checks: { type: "integer" },
     failing: { type: "integer" },
+    score: { type: "number", description: "badness score (sum of matching rules' weights)" },
   },
 };
 const error = {
@@ -74,11 +75,52 @@ export const OPENAPI = {
     },
     "/api/hosts/{jid}": {
       get: {
-        summary: "One host",
+        summary:
+          "One host, with its checks, score breakdown (rules and weights), recent events, backups and metric series",
         parameters: [{ name: "jid", in: "path", required: true, schema: { type: "string" } }],
         responses: {
           200: { description: "the host", content: { "application/json": { schema: host } } },
           404: { description: "unknown host", content: { "application/json": { schema: error } } },
+        },
+      },
+    },
+    "/api/alerts": {
+      get: {
+        summary: "Recent alerts, newest first",
+        parameters: [
+          { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000 } },
+        ],
+        responses: {
+          200: {
+            description: "alerts",
+            content: { "application/json": { schema: { type: "array" } } },
+          },
+        },
+      },
+    },
+    "/api/events": {
+      get: {
+        summary: "Recent log, file-change, message and backup events, newest first",
+        parameters: [
+          {
+            name: "host",
+            in: "query",
+            schema: { type: "string" },
+            description: "one host's bare JID; default: the 200 most recently seen hosts",
+          },
+          {
+            name: "type",
+            in: "query",
+            schema: { type: "string" },
+            description: "log, file, message, spool-dropped, backup…",
+          },
+          { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000 } },
+        ],
+        responses: {
+          200: {
+            description: "events",
+            content: { "application/json": { schema: { type: "array" } } },
+          },
         },
       },
     },

@@ -7,8 +7,22 @@ import type { HostRecord } from "../store/index.js";
 import type { HostIndex, HostQuery } from "./host-index.js";
 import { OPENAPI } from "./openapi.js";
 
+/**
+ * What the monitor knows beyond presence (checks, score, events, metrics,
+ * alerts). Optional so the page works with presence alone.
+ */
+export interface StatusDetails {
+  /** Extra fields for GET /api/hosts/:jid (checks, score, events, backups, metrics). */
+  host(jid: string): Promise<Record<string, unknown>>;
+  /** Recent alerts, newest first. */
+  alerts(limit: number): Promise<unknown[]>;
+  /** Recent events of one host, or of the most recently seen hosts, newest first. */
+  events(query: { jids: string[]; limit: number; type?: string }): Promise<unknown[]>;
+}
+
 export interface StatusRoutesOptions {
   index: HostIndex;
+  details?: StatusDetails | undefined;
   /** Health of the parts the page depends on. */
   health: () => Promise<Record<string, boolean>>;
 }
@@ -25,6 +39,7 @@ export interface HostView {
   offlineReason?: string;
   checks?: number;
   failing?: number;
+  score?: number;
 }
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
@@ -43,6 +58,7 @@ export function hostView(record: HostRecord): HostView {
   if (!record.online && record.offlineReason) view.offlineReason = record.offlineReason;
   if (record.checks !== undefined) view.checks = record.checks;
   if (record.failing !== undefined) view.failing = record.failing;
+  if (record.score !== undefined) view.score = record.score;
   return view;
 }
 
@@ -94,8 +110,38 @@ export const statusRoutes: FastifyPluginAsync<StatusRoutesOptions> = async (app,
       return reply
         .code(404)
         .send({ statusCode: 404, error: "Not Found", message: `no host ${request.params.jid}` });
-    return hostView(record);
+    return { ...hostView(record), ...(await options.details?.host(record.jid)) };
   });
+
+  const listQuery = {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      limit: { type: "integer", minimum: 1, maximum: 1000 },
+      host: { type: "string", maxLength: 3071 },
+      type: { type: "string", maxLength: 40 },
+    },
+  } as const;
+
+  app.get<{ Querystring: { limit?: number } }>(
+    "/api/alerts",
+    { schema: { querystring: listQuery } },
+    async (request) => (options.details ? options.details.alerts(request.query.limit ?? 100) : []),
+  );
+
+  app.get<{ Querystring: { limit?: number; host?: string; type?: string } }>(
+    "/api/events",
+    { schema: { querystring: listQuery } },
+    async (request) => {
+      if (!options.details) return [];
+      const { limit = 100, host, type } = request.query;
+      // Without a host: the 200 most recently seen hosts, which is where news is.
+      const jids = host
+        ? [host.toLowerCase()]
+        : index.query({ sort: "lastSeen", order: "desc", limit: 200 }).hosts.map((h) => h.jid);
+      return options.details.events({ jids, limit, type });
+    },
+  );
 
   app.get("/api/summary", async () => index.summary());
 

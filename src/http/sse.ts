@@ -1,7 +1,8 @@
 /**
  * GET /api/stream: server-sent events for the live page. Sends `summary` at
- * once (so headers and a first event go out immediately), then `host` with the
- * new record on every change, and a comment every 15 s to keep proxies open.
+ * once (so headers and a first event go out immediately), then `hosts` with
+ * the changed records (batched by the host index) and a fresh `summary`, and a
+ * comment every 15 s to keep proxies open.
  */
 import type { FastifyPluginAsync } from "fastify";
 import type { HostRecord } from "../store/index.js";
@@ -21,15 +22,15 @@ export const streamRoutes: FastifyPluginAsync<{ index: HostIndex }> = async (app
       "x-accel-buffering": "no",
     });
     raw.write(event("summary", index.summary()));
-    const onChange = (record: HostRecord) => {
-      raw.write(event("host", hostView(record)));
+    const onChange = (records: HostRecord[]) => {
+      raw.write(event("hosts", records.map(hostView)));
       raw.write(event("summary", index.summary()));
     };
-    index.on("change", onChange);
+    index.on("changes", onChange);
     const heartbeat = setInterval(() => raw.write(": keep-alive\n\n"), 15_000);
     request.raw.on("close", () => {
       clearInterval(heartbeat);
-      index.off("change", onChange);
+      index.off("changes", onChange);
     });
   });
 };

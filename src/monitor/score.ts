@@ -13,7 +13,7 @@ import type { Metric } from "./items.js";
 import { type RuleSet, type ScoreContext, type ScoreResult, scoreHost } from "./rules.js";
 
 type ScriptedRedis = Redis & {
-  setScore(k1: string, k2: string, ...argv: string[]): Promise<string>;
+  setScore(k1: string, k2: string, k3: string, ...argv: string[]): Promise<string>;
 };
 
 /** Events older than this are not given to rules. */
@@ -130,7 +130,7 @@ export class Scorer {
   constructor(redis: Redis, keys: Keys, rules: RuleSet, log: Logger, outboxMax = 100_000) {
     this.#redis = redis as ScriptedRedis;
     if (typeof this.#redis.setScore !== "function")
-      redis.defineCommand("setScore", { numberOfKeys: 2, lua: SET_SCORE });
+      redis.defineCommand("setScore", { numberOfKeys: 3, lua: SET_SCORE });
     this.#keys = keys;
     this.#rules = rules;
     this.#log = log;
@@ -161,6 +161,7 @@ export class Scorer {
     await this.#redis.setScore(
       this.#keys.host(jid),
       this.#keys.alertOutbox(),
+      this.#keys.changes(),
       String(result.score),
       result.state,
       JSON.stringify(result.breakdown),

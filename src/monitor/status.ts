@@ -7,7 +7,7 @@ import type { HostRecord, HostStore, Keys, Redis } from "../store/index.js";
 import type { BackupItem, EventItem, Metric } from "./items.js";
 import type { RuleHit, ScoreState } from "./rules.js";
 
-export interface HostSummary extends HostRecord {
+export interface HostSummary extends Omit<HostRecord, "score" | "scoreState"> {
   /** Badness score and its state; null until the host was first scored. */
   score: number | null;
   scoreState: ScoreState | null;

@@ -14,6 +14,7 @@ import { type PubsubService, pubsubService } from "../pubsub/index.js";
 import { type RpcEndpoint, rpcEndpoint } from "../rpc/index.js";
 import { createRedis, HostStore, Keys, type Redis } from "../store/index.js";
 import { VERSION } from "../version.js";
+import { monitorProcessing, monitorStatusDetails } from "./status-details.js";
 
 export interface RunningComponent {
   link: ComponentLink;
@@ -93,6 +94,7 @@ export async function startComponent(
     await index.start();
     http = await buildHttpServer({
       index,
+      details: monitorStatusDetails(monitor),
       log: log.child({ part: "http" }),
       access: config.http,
       health: async () => ({
@@ -103,6 +105,7 @@ export async function startComponent(
         ),
       }),
       metrics: {
+        processing: monitorProcessing(monitor, redis, keys),
         xmppOnline: () => link.isOnline(),
         redisLatency: async () => {
           const start = process.hrtime.bigint();

@@ -19,6 +19,9 @@ export interface HostRecord {
   offlineReason: string;
   checks?: number;
   failing?: number;
+  /** Badness score and the state it maps to (set by the monitor's scorer). */
+  score?: number;
+  scoreState?: HostState;
 }
 
 export interface PresenceUpdate {
@@ -46,6 +49,15 @@ function defineScripts(redis: Redis): ScriptedRedis {
   return scripted;
 }
 
+const RANK: Record<string, number> = { ok: 0, unknown: 1, warning: 2, critical: 3 };
+
+/** The worse of what the agent says (presence) and what the monitor's score says. */
+function worse(a: string | undefined, b: string | undefined): HostState {
+  const x = (a ?? "unknown") as HostState;
+  if (!b) return x;
+  return (RANK[b] ?? 0) > (RANK[x] ?? 0) ? (b as HostState) : x;
+}
+
 function toRecord(hash: Record<string, string>): HostRecord | undefined {
   if (!hash.jid) return undefined;
   const online = hash.online === "1";
@@ -54,7 +66,7 @@ function toRecord(hash: Record<string, string>): HostRecord | undefined {
     fullJid: hash.fullJid ?? "",
     host: hash.host || hash.jid.split("@")[0] || hash.jid,
     online,
-    state: online ? ((hash.state as HostState) ?? "unknown") : "down",
+    state: online ? worse(hash.state, hash.scoreState) : "down",
     status: hash.status ?? "",
     version: hash.version ?? "",
     lastSeen: Number(hash.lastSeen ?? 0),
@@ -63,6 +75,8 @@ function toRecord(hash: Record<string, string>): HostRecord | undefined {
   };
   if (hash.checks) record.checks = Number(hash.checks);
   if (hash.failing) record.failing = Number(hash.failing);
+  if (hash.score) record.score = Number(hash.score);
+  if (hash.scoreState) record.scoreState = hash.scoreState as HostState;
   return record;
 }
 
@@ -143,7 +157,11 @@ export class HostStore {
 
   /** Every known host, most recently seen first. */
   async list(): Promise<HostRecord[]> {
-    const jids = await this.#redis.zrevrange(this.#keys.hosts(), 0, -1);
+    return this.getMany(await this.#redis.zrevrange(this.#keys.hosts(), 0, -1));
+  }
+
+  /** The records of these hosts (unknown ones left out), in one round trip. */
+  async getMany(jids: string[]): Promise<HostRecord[]> {
     if (jids.length === 0) return [];
     const pipeline = this.#redis.pipeline();
     for (const jid of jids) pipeline.hgetall(this.#keys.host(jid));

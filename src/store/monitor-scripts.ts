@@ -92,8 +92,9 @@ return 0
 `;
 
 /**
- * setScore-2
- * KEYS[1] host hash, KEYS[2] alert outbox
+ * setScore-3
+ * KEYS[1] host hash, KEYS[2] alert outbox, KEYS[3] host changes channel (the
+ * status page follows it; the JID is the host key's tail)
  * ARGV[1] score, ARGV[2] state, ARGV[3] breakdown JSON, ARGV[4] now, ARGV[5] outbox max length,
  * ARGV[6..] alert fields (field/value pairs) for a score alert
  * Stores the score. While the host is online, a state different from the last
@@ -104,6 +105,8 @@ return 0
  */
 export const SET_SCORE = `
 redis.call('HSET', KEYS[1], 'score', ARGV[1], 'scoreState', ARGV[2], 'scoreBreakdown', ARGV[3], 'scoredAt', ARGV[4])
+-- A JID has no ':' (nodeprep forbids it), so the last 'host:' starts it.
+redis.call('PUBLISH', KEYS[3], string.match(KEYS[1], '.*host:(.*)$'))
 if redis.call('HGET', KEYS[1], 'online') ~= '1' then return '' end
 local old = redis.call('HGET', KEYS[1], 'scoreAlerted')
 if old == false then old = 'ok' end
