@@ -37,7 +37,7 @@ export {
   scoreHost,
 } from "./rules.js";
 export { buildScoreContext, Scorer } from "./score.js";
-export { alertElement } from "./sinks.js";
+export { ALERTS_NODE, alertElement, type ItemPublisher, pubsubSink } from "./sinks.js";
 export {
   type CheckView,
   type HostDetail,

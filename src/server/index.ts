@@ -8,7 +8,13 @@ import type { ComponentConfig } from "../config/index.js";
 import { discoService } from "../disco/index.js";
 import { buildHttpServer, HostIndex } from "../http/index.js";
 import type { Logger } from "../log/index.js";
-import { type Monitor, PresenceTracker, startMonitor } from "../monitor/index.js";
+import {
+  ALERTS_NODE,
+  type Monitor,
+  PresenceTracker,
+  pubsubSink,
+  startMonitor,
+} from "../monitor/index.js";
 import { NS_JABMON, NS_PING, NS_RPC, NS_VERSION } from "../protocol/index.js";
 import { type PubsubService, pubsubService } from "../pubsub/index.js";
 import { type RpcEndpoint, rpcEndpoint } from "../rpc/index.js";
@@ -58,6 +64,8 @@ export async function startComponent(
     log: log.child({ part: "pubsub" }),
     options: config.pubsub,
   });
+  // Alerts as items for alertbots: whitelist, readable by pubsub.subscribers and admins.
+  await pubsub.ensureNode(ALERTS_NODE, { title: "jabmon alerts", accessModel: "whitelist" });
 
   const presence = new PresenceTracker({
     link,
@@ -74,6 +82,7 @@ export async function startComponent(
     log: log.child({ part: "monitor" }),
     monitor: config.monitor,
     alerts: config.alerts,
+    sinks: [pubsubSink(pubsub)],
   });
   const rpc = rpcEndpoint({
     link,
