@@ -38,7 +38,13 @@ export {
   scoreHost,
 } from "./rules.js";
 export { buildScoreContext, Scorer } from "./score.js";
-export { ALERTS_NODE, alertElement, type ItemPublisher, pubsubSink } from "./sinks.js";
+export {
+  ALERTS_NODE,
+  alertElement,
+  type ItemPublisher,
+  type PubsubAlertSink,
+  pubsubSink,
+} from "./sinks.js";
 export {
   type CheckView,
   type HostDetail,

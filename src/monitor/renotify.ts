@@ -9,7 +9,7 @@
  * reminder is written once, and the schedule survives restarts.
  *
  * A reminder is an ordinary alert (`renotify` = 1, 2, ...; id
- * `<first id>:r<n>`), so silences and acks apply to it in dispatch. Dispatch
+ * `<first id>-r<n>`), so silences and acks apply to it in dispatch. Dispatch
  * also checks the status database: a problem that is no longer current (its
  * recovery was dispatched out of order by another instance) is closed.
  */
@@ -37,7 +37,7 @@ for _, key in ipairs(due) do
     redis.call('HSET', KEYS[2], key, cjson.encode(p))
     redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), key)
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
-      'id', p.id .. ':r' .. n, 'kind', p.kind, 'jid', p.jid, 'host', p.host,
+      'id', p.id .. '-r' .. n, 'kind', p.kind, 'jid', p.jid, 'host', p.host,
       'check', p.check, 'state', p.state, 'previous', p.previous, 'text', p.text,
       'time', ARGV[1], 'renotify', tostring(n), 'since', p.time)
     written = written + 1

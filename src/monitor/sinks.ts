@@ -182,20 +182,37 @@ export function webhookSink(options: WebhookSinkOptions): WebhookSink {
 /** The pubsub node every alert is published to (docs/monitor.md). */
 export const ALERTS_NODE = "alerts";
 
-/** What the pubsub sink needs of the pubsub service (src/pubsub `PubsubService.publish`). */
+/** What the pubsub sink needs of the pubsub service (src/pubsub `PubsubService`). */
 export interface ItemPublisher {
+  ensureNode(node: string, config: { title: string; accessModel: "whitelist" }): Promise<boolean>;
   publish(node: string, payload: Element, itemId?: string): Promise<unknown>;
+}
+
+export interface PubsubAlertSink extends AlertSink {
+  /** Create the node (owned by the component, whitelist) unless it exists. */
+  ensureNode(): Promise<void>;
 }
 
 /**
  * Publishes `alertElement(alert)` on the `alerts` node with the alert id as the
  * item id: an alert dispatched twice replaces its own item instead of adding one.
+ * If an operator deleted the node, it is created again on the next alert.
  */
-export function pubsubSink(pubsub: ItemPublisher, node = ALERTS_NODE): AlertSink {
+export function pubsubSink(pubsub: ItemPublisher, node = ALERTS_NODE): PubsubAlertSink {
+  const ensureNode = async () => {
+    await pubsub.ensureNode(node, { title: "jabmon alerts", accessModel: "whitelist" });
+  };
   return {
     name: "pubsub",
+    ensureNode,
     async deliver(alert) {
-      await pubsub.publish(node, alertElement(alert), alert.id);
+      try {
+        await pubsub.publish(node, alertElement(alert), alert.id);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "JABMON_ERR_NODE_NOT_FOUND") throw err;
+        await ensureNode();
+        await pubsub.publish(node, alertElement(alert), alert.id);
+      }
     },
   };
 }

@@ -8,13 +8,7 @@ import type { ComponentConfig } from "../config/index.js";
 import { discoService } from "../disco/index.js";
 import { buildHttpServer, HostIndex } from "../http/index.js";
 import type { Logger } from "../log/index.js";
-import {
-  ALERTS_NODE,
-  type Monitor,
-  PresenceTracker,
-  pubsubSink,
-  startMonitor,
-} from "../monitor/index.js";
+import { type Monitor, PresenceTracker, pubsubSink, startMonitor } from "../monitor/index.js";
 import { NS_JABMON, NS_PING, NS_RPC, NS_VERSION } from "../protocol/index.js";
 import { type PubsubService, pubsubService } from "../pubsub/index.js";
 import { type RpcEndpoint, rpcEndpoint } from "../rpc/index.js";
@@ -64,8 +58,9 @@ export async function startComponent(
     log: log.child({ part: "pubsub" }),
     options: config.pubsub,
   });
-  // Alerts as items for alertbots: whitelist, readable by pubsub.subscribers and admins.
-  await pubsub.ensureNode(ALERTS_NODE, { title: "jabmon alerts", accessModel: "whitelist" });
+  // Alerts as items on the `alerts` node: whitelist, readable by pubsub.subscribers and admins.
+  const alertsNode = pubsubSink(pubsub);
+  await alertsNode.ensureNode();
 
   const presence = new PresenceTracker({
     link,
@@ -82,7 +77,7 @@ export async function startComponent(
     log: log.child({ part: "monitor" }),
     monitor: config.monitor,
     alerts: config.alerts,
-    sinks: [pubsubSink(pubsub)],
+    sinks: [alertsNode],
   });
   const rpc = rpcEndpoint({
     link,

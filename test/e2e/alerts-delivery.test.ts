@@ -132,6 +132,22 @@ describe("the alerts pubsub node", () => {
   });
 });
 
+describe("the alerts pubsub node, deleted", () => {
+  it("is created again by the next alert", async () => {
+    await component.pubsub.store.delete("alerts");
+    expect(await component.pubsub.store.node("alerts")).toBeUndefined();
+    const id = await component.monitor.alerts.raise(nagios("SMTP", "critical"));
+    await waitFor(async () => (await component.pubsub.store.itemIds("alerts")).includes(id), {
+      timeoutMs: 5000,
+      what: "the alert on a new alerts node",
+    });
+    expect(await component.pubsub.store.node("alerts")).toMatchObject({
+      owner: stack.componentJid,
+      accessModel: "whitelist",
+    });
+  });
+});
+
 describe("the alert room", () => {
   it("gets a readable 'host down' message when an agent is SIGKILLed", async () => {
     const watcher = await stack.client();

@@ -145,7 +145,7 @@ describe("the re-notification schedule in Redis", () => {
       map.set(fields[i] as string, fields[i + 1] as string);
     const get = (name: string) => map.get(name);
     expect([get("id"), get("renotify"), get("since"), get("check")]).toEqual([
-      "a1:r1",
+      "a1-r1",
       "1",
       "1000",
       "disk",
