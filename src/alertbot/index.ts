@@ -8,10 +8,12 @@
  * item per agent (jid = the component, node = `agents/<bare JID>`); the bot
  * subscribes to each matching node (XEP-0060 §6.1) and prints each published
  * item, optionally forwarding it as a chat message. It rediscovers
- * periodically to pick up new agents.
+ * periodically to pick up new agents. It also subscribes to the component's
+ * `alerts` node and passes on the alerts about matching agents (the filter
+ * applies to the `<alert jid/>` attribute there).
  *
- * NOTE: written against XEP-0060 before the component's pubsub service was
- * merged; its end-to-end test is to be added after that merge.
+ * The agent nodes and the `alerts` node are whitelist: the bot's bare JID must
+ * be in the component's `pubsub.subscribers` (docs/pubsub.md).
  *
  * https://xmpp.org/extensions/xep-0030.html  https://xmpp.org/extensions/xep-0060.html
  */
@@ -31,9 +33,14 @@ export interface AlertbotOptions {
   forwardTo?: string;
   rediscoverMs?: number;
   log: Logger;
+  /** Called after each new subscription. */
+  onSubscribed?: (node: string) => void;
   /** Called with each notification (default: print a line). */
-  onItem?: (agent: string, payload: string) => void;
+  onItem?: (agent: string, payload: string, node: string) => void;
 }
+
+/** The component's node of alerts (src/monitor ALERTS_NODE). */
+export const ALERTS_NODE = "alerts";
 
 export function globToRegExp(pattern: string): RegExp {
   const body = pattern
@@ -66,11 +73,15 @@ export async function startAlertbot(options: AlertbotOptions) {
     if (!stanza.is("message") || stanza.attrs.from !== component) return;
     const items = stanza.getChild("event", NS_PUBSUB_EVENT)?.getChild("items");
     const node = items?.attrs.node as string | undefined;
-    if (!node?.startsWith("agents/")) return;
-    const agent = node.slice("agents/".length);
+    if (!node) return;
+    if (!node.startsWith("agents/") && node !== ALERTS_NODE) return;
     for (const item of items?.getChildren("item") ?? []) {
-      const payload = item.getChildElements()[0]?.toString() ?? "";
-      onItem(agent, payload);
+      const element = item.getChildElements()[0];
+      const agent =
+        node === ALERTS_NODE ? String(element?.attrs.jid ?? "") : node.slice("agents/".length);
+      if (node === ALERTS_NODE && !filter.test(agent)) continue;
+      const payload = element?.toString() ?? "";
+      onItem(agent, payload, node);
       if (options.forwardTo)
         void xmpp.send(
           xml(
@@ -93,17 +104,25 @@ export async function startAlertbot(options: AlertbotOptions) {
     const nodes = (reply.getChild("query", NS_DISCO_ITEMS)?.getChildren("item") ?? [])
       .map((i: { attrs: Record<string, unknown> }) => String(i.attrs.node ?? ""))
       .filter((n: string) => n.startsWith("agents/") && filter.test(n.slice("agents/".length)));
-    for (const node of nodes) {
+    for (const node of [ALERTS_NODE, ...nodes]) {
       if (subscribed.has(node)) continue;
-      await xmpp.iqCaller.request(
-        xml(
-          "iq",
-          { type: "set", to: component },
-          xml("pubsub", { xmlns: NS_PUBSUB }, xml("subscribe", { node, jid: options.jid })),
-        ),
-      );
+      try {
+        await xmpp.iqCaller.request(
+          xml(
+            "iq",
+            { type: "set", to: component },
+            xml("pubsub", { xmlns: NS_PUBSUB }, xml("subscribe", { node, jid: options.jid })),
+          ),
+        );
+      } catch (err) {
+        // One refused node (e.g. not-allowed: this JID is not in pubsub.subscribers)
+        // must not stop the others; it is tried again on the next discovery.
+        log.warn({ node, err: (err as Error).message }, "cannot subscribe");
+        continue;
+      }
       subscribed.add(node);
       log.info({ node }, "subscribed");
+      options.onSubscribed?.(node);
     }
   };
 

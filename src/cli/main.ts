@@ -112,7 +112,8 @@ program
   .description("subscribe to the alert publishers found by disco (all, or those matching --filter)")
   .option("--filter <glob>", "agents' bare JIDs to follow", "*")
   .option("--forward <jid>", "also forward each notification to this JID")
-  .action(async (options: { filter: string; forward?: string }) => {
+  .option("--rediscover-ms <ms>", "how often to look for new agents", "60000")
+  .action(async (options: { filter: string; forward?: string; rediscoverMs: string }) => {
     const { startAlertbot } = await import("../alertbot/index.js");
     const env = process.env;
     if (!env.JABMON_ALERTBOT_JID || !env.JABMON_ALERTBOT_PASSWORD)
@@ -124,6 +125,7 @@ program
       component: env.JABMON_COMPONENT_JID ?? "monitor.localhost",
       filter: options.filter,
       forwardTo: options.forward,
+      rediscoverMs: Number(options.rediscoverMs),
       log: createLogger("jabmon-alertbot"),
     });
     stopOnSignal(() => running.stop());

@@ -121,6 +121,8 @@ export const componentSchema = z.object({
       webhookAttempts: duration.default(8),
       /** First retry delay (ms); doubles on each attempt. */
       webhookBackoffMs: duration.default(1000),
+      /** An unacknowledged, unsilenced problem is re-notified this often (ms); 0 = never. */
+      renotifyMs: z.coerce.number().int().min(0).default(3_600_000),
     })
     .prefault({}),
   /** XEP-0009 Jabber-RPC (docs/rpc.md). */
@@ -154,6 +156,8 @@ export const componentSchema = z.object({
       admins: z
         .union([z.array(bareJid), z.string().transform((s) => s.split(",").map((d) => d.trim()))])
         .default([]),
+      /** Bare JIDs that may subscribe to and read every node (alertbots); nothing more. */
+      subscribers: jidList.default([]),
       /** Most nodes listed by disco#items on the service itself. */
       maxDiscoItems: duration.default(1000),
       /** How often nodes with pubsub#item_expire are swept for aged-out items (ms). */
@@ -181,6 +185,8 @@ export const componentEnv: EnvMap = {
   JABMON_ALERT_ADMINS: "alerts.adminJids",
   JABMON_ALERT_ROOM: "alerts.room",
   JABMON_ALERT_WEBHOOK: "alerts.webhookUrl",
+  JABMON_ALERT_RENOTIFY_MS: "alerts.renotifyMs",
+  JABMON_PUBSUB_SUBSCRIBERS: "pubsub.subscribers",
 };
 
 export const agentSchema = z.object({

@@ -22,6 +22,10 @@ export interface AlertRecord {
   /** One line for people. */
   text: string;
   time: number;
+  /** Set on re-notifications of a problem still open: 1, 2, ... */
+  renotify?: number;
+  /** With `renotify`: when the problem was first notified (ms). */
+  since?: number;
 }
 
 export function alertFields(
@@ -46,13 +50,14 @@ export function alertFields(
     String(alert.time),
   ];
   if (alert.previous !== undefined) fields.push("previous", alert.previous);
+  if (alert.renotify) fields.push("renotify", String(alert.renotify), "since", String(alert.since));
   return fields;
 }
 
 export function alertFromFields(fields: string[]): AlertRecord {
   const m: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i] as string] = fields[i + 1] as string;
-  return {
+  const record: AlertRecord = {
     id: m.id ?? "",
     kind: (m.kind ?? "check") as AlertKind,
     jid: m.jid ?? "",
@@ -63,10 +68,21 @@ export function alertFromFields(fields: string[]): AlertRecord {
     text: m.text ?? "",
     time: Number(m.time ?? 0),
   };
+  if (m.renotify) {
+    record.renotify = Number(m.renotify);
+    record.since = Number(m.since ?? 0);
+  }
+  return record;
 }
 
 /** The readable one-line message sent to people (XMPP, MUC). */
 export function alertMessage(alert: AlertRecord): string {
+  if (alert.renotify)
+    return `REMINDER: ${firstMessage(alert)} (unacknowledged since ${new Date(alert.since ?? alert.time).toISOString()})`;
+  return firstMessage(alert);
+}
+
+function firstMessage(alert: AlertRecord): string {
   const who = alert.host && alert.host !== alert.jid ? `${alert.host} (${alert.jid})` : alert.jid;
   switch (alert.kind) {
     case "host":

@@ -17,6 +17,7 @@ import {
   alertMessage,
   isRecovery,
 } from "./alert-types.js";
+import { Renotifier } from "./renotify.js";
 
 export const DISPATCH_GROUP = "dispatch";
 
@@ -50,7 +51,8 @@ export interface Acknowledgement {
 export interface DispatchedAlert extends AlertRecord {
   message: string;
   delivered: boolean;
-  suppressed?: "silenced" | "acknowledged";
+  /** `resolved`: a re-notification whose problem is no longer current. */
+  suppressed?: "silenced" | "acknowledged" | "resolved";
   reason?: string;
 }
 
@@ -68,6 +70,8 @@ export interface AlertCenterOptions {
   logLength?: number;
   outboxMax?: number;
   claimIdleMs?: number;
+  /** Re-notify an unacknowledged problem this often (ms); 0 disables. */
+  renotifyMs?: number;
 }
 
 const globCache = new Map<string, RegExp>();
@@ -99,16 +103,30 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
   readonly #o: Required<Omit<AlertCenterOptions, "sinks">>;
   readonly #sinks: AlertSink[];
   readonly #reader: Redis;
+  readonly #renotifier: Renotifier;
   #running = false;
   #loop: Promise<void> | undefined;
   #lastClaim = 0;
 
   constructor(options: AlertCenterOptions) {
     super();
-    this.#o = { logLength: 1000, outboxMax: 100_000, claimIdleMs: 30_000, ...options };
+    this.#o = {
+      logLength: 1000,
+      outboxMax: 100_000,
+      claimIdleMs: 30_000,
+      renotifyMs: 0,
+      ...options,
+    };
     this.#sinks = [...(options.sinks ?? [])];
     this.#reader = options.redis.duplicate();
     this.#reader.on("error", () => {});
+    this.#renotifier = new Renotifier({
+      redis: options.redis,
+      keys: options.keys,
+      log: options.log,
+      intervalMs: this.#o.renotifyMs,
+      outboxMax: this.#o.outboxMax,
+    });
   }
 
   addSink(sink: AlertSink): void {
@@ -167,6 +185,7 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
   async acknowledge(jid: string, check = "", by = "", comment = ""): Promise<Acknowledgement> {
     const ack: Acknowledgement = { jid: jid.toLowerCase(), check, by, comment, at: Date.now() };
     await this.#o.redis.hset(this.#o.keys.acks(), ackField(jid, check), JSON.stringify(ack));
+    await this.#renotifier.acknowledged(jid, check);
     return ack;
   }
 
@@ -234,10 +253,12 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
     }
     this.#running = true;
     this.#loop = this.#run();
+    this.#renotifier.start();
   }
 
   async stop(): Promise<void> {
     this.#running = false;
+    this.#renotifier.stop();
     await this.#loop?.catch(() => {});
     this.#reader.disconnect();
   }
@@ -301,6 +322,9 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
     } else if (await redis.hexists(keys.acks(), target)) {
       out.suppressed = "acknowledged";
     }
+    if (alert.renotify && !out.suppressed && !(await this.#renotifier.stillCurrent(alert)))
+      out.suppressed = "resolved";
+    await this.#renotifier.track(alert, out.suppressed === "acknowledged");
     if (!out.suppressed) {
       out.delivered = true;
       await Promise.all(

@@ -27,6 +27,7 @@ export {
 export { type NotifyArgs, NotifyError, nagiosAlert, raiseAlert } from "./notify.js";
 export { type Deliverer, OfflineQueue, type QueuedEntry } from "./offline-queue.js";
 export { type PresenceEvents, PresenceTracker, type PresenceTrackerOptions } from "./presence.js";
+export { problemKey, Renotifier, type RenotifierOptions } from "./renotify.js";
 export {
   loadRules,
   parseRules,
@@ -37,7 +38,13 @@ export {
   scoreHost,
 } from "./rules.js";
 export { buildScoreContext, Scorer } from "./score.js";
-export { alertElement } from "./sinks.js";
+export {
+  ALERTS_NODE,
+  alertElement,
+  type ItemPublisher,
+  type PubsubAlertSink,
+  pubsubSink,
+} from "./sinks.js";
 export {
   type CheckView,
   type HostDetail,

@@ -52,6 +52,8 @@ export interface AlertSettings {
   webhookUrl: string;
   webhookAttempts: number;
   webhookBackoffMs: number;
+  /** Re-notify an unacknowledged problem this often (ms); 0 disables. */
+  renotifyMs?: number;
 }
 
 export interface MonitorOptions {
@@ -124,6 +126,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     instanceId,
     sinks,
     outboxMax: retention.outbox,
+    renotifyMs: options.alerts.renotifyMs ?? 0,
   });
 
   const offline = new OfflineQueue({

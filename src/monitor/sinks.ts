@@ -1,7 +1,8 @@
 /**
  * Alert sinks: readable XMPP messages to admin JIDs and a MUC room (XEP-0045),
- * and HTTP webhooks through a BullMQ queue (retries with exponential backoff).
- * The `alerts` pubsub node sink lives with the pubsub service (an AlertSink).
+ * HTTP webhooks through a BullMQ queue (retries with exponential backoff), and
+ * items on the component's own `alerts` pubsub node (XEP-0060, published
+ * in-process through the pubsub service).
  *
  * https://xmpp.org/extensions/xep-0045.html
  */
@@ -10,11 +11,14 @@ import type { ComponentLink } from "../component/index.js";
 import type { Logger } from "../log/index.js";
 import { NS_JABMON } from "../protocol/index.js";
 import type { Redis } from "../store/index.js";
-import { el } from "../xmpp/index.js";
+import { type Element, el } from "../xmpp/index.js";
 import type { AlertRecord } from "./alert-types.js";
 import type { AlertSink } from "./alerts.js";
 
 const NS_MUC = "http://jabber.org/protocol/muc";
+const NS_MUC_USER = "http://jabber.org/protocol/muc#user";
+const NS_MUC_OWNER = "http://jabber.org/protocol/muc#owner";
+const NS_DATA = "jabber:x:data";
 
 /** The machine-readable form of an alert, inside messages and pubsub items. */
 export function alertElement(alert: AlertRecord) {
@@ -30,6 +34,8 @@ export function alertElement(alert: AlertRecord) {
       state: alert.state,
       previous: alert.previous || undefined,
       time: new Date(alert.time).toISOString(),
+      renotify: alert.renotify ? String(alert.renotify) : undefined,
+      since: alert.renotify ? new Date(alert.since ?? alert.time).toISOString() : undefined,
     },
     el("text", {}, alert.text),
   );
@@ -49,6 +55,33 @@ export function xmppSink(options: XmppSinkOptions): AlertSink {
   const nick = options.nick ?? "jabmon";
   const from = link.jid;
   if (room) {
+    // A room we create is locked until its owner configures it (XEP-0045 §10.1.2,
+    // status 201): accept the default configuration ("instant room") so people can join.
+    link.router.onPresence((stanza) => {
+      const sender = String(stanza.attrs.from ?? "");
+      if (sender.toLowerCase() !== `${room}/${nick}`.toLowerCase()) return;
+      if (stanza.attrs.type === "error") {
+        const condition = stanza.getChild("error")?.getChildElements()[0]?.name;
+        log.warn({ room, condition }, "cannot join alert room");
+        return;
+      }
+      const statuses = (stanza.getChild("x", NS_MUC_USER)?.getChildren("status") ?? []).map(
+        (s) => s.attrs.code,
+      );
+      if (!statuses.includes("201")) return;
+      link
+        .request(
+          el(
+            "iq",
+            { type: "set", from, to: room },
+            el("query", { xmlns: NS_MUC_OWNER }, el("x", { xmlns: NS_DATA, type: "submit" })),
+          ),
+        )
+        .then(
+          () => log.info({ room }, "alert room created"),
+          (err: Error) => log.warn({ room, err: err.message }, "cannot unlock the alert room"),
+        );
+    });
     // Join (again) on every connection: the room forgets us when the link drops.
     const join = () => {
       link.send(
@@ -142,6 +175,44 @@ export function webhookSink(options: WebhookSinkOptions): WebhookSink {
     async close() {
       await worker.close();
       await queue.close();
+    },
+  };
+}
+
+/** The pubsub node every alert is published to (docs/monitor.md). */
+export const ALERTS_NODE = "alerts";
+
+/** What the pubsub sink needs of the pubsub service (src/pubsub `PubsubService`). */
+export interface ItemPublisher {
+  ensureNode(node: string, config: { title: string; accessModel: "whitelist" }): Promise<boolean>;
+  publish(node: string, payload: Element, itemId?: string): Promise<unknown>;
+}
+
+export interface PubsubAlertSink extends AlertSink {
+  /** Create the node (owned by the component, whitelist) unless it exists. */
+  ensureNode(): Promise<void>;
+}
+
+/**
+ * Publishes `alertElement(alert)` on the `alerts` node with the alert id as the
+ * item id: an alert dispatched twice replaces its own item instead of adding one.
+ * If an operator deleted the node, it is created again on the next alert.
+ */
+export function pubsubSink(pubsub: ItemPublisher, node = ALERTS_NODE): PubsubAlertSink {
+  const ensureNode = async () => {
+    await pubsub.ensureNode(node, { title: "jabmon alerts", accessModel: "whitelist" });
+  };
+  return {
+    name: "pubsub",
+    ensureNode,
+    async deliver(alert) {
+      try {
+        await pubsub.publish(node, alertElement(alert), alert.id);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "JABMON_ERR_NODE_NOT_FOUND") throw err;
+        await ensureNode();
+        await pubsub.publish(node, alertElement(alert), alert.id);
+      }
     },
   };
 }

@@ -23,10 +23,11 @@ import {
   FORM_PUBLISH_OPTIONS,
   FORM_SUBSCRIBE_OPTIONS,
   metadataForm,
+  type NodeConfig,
   type NodeRecord,
   parseConfigForm,
 } from "./config.js";
-import { pubsubError } from "./errors.js";
+import { PubsubError, pubsubError } from "./errors.js";
 import { buildForm, NS_DATA, parseBoolean, readForm } from "./forms.js";
 import {
   AFFILIATIONS,
@@ -47,6 +48,11 @@ export interface PubsubOptions {
   defaultMaxItems: number;
   /** Bare JIDs treated as owners of every node. */
   admins: string[];
+  /**
+   * Bare JIDs that may subscribe to and retrieve every node, whatever its
+   * access model (as a `member` could), and nothing more: alertbots.
+   */
+  subscribers?: string[];
   maxDiscoItems: number;
   /** How often nodes with pubsub#item_expire are swept (ms). */
   sweepMs?: number;
@@ -63,6 +69,16 @@ export interface PubsubDeps {
 
 export interface PubsubService {
   readonly store: PubsubStore;
+  /**
+   * Create a node owned by the component unless it exists (in-process, for the
+   * component's own nodes such as `alerts`). Resolves true if it was created.
+   */
+  ensureNode(node: string, config?: Partial<NodeConfig>): Promise<boolean>;
+  /**
+   * Publish an item as the component (in-process, no XMPP round trip): stored
+   * and notified exactly as an XEP-0060 publish. The same id replaces the item.
+   */
+  publish(node: string, payload: Element, itemId?: string): Promise<{ id: string; seq: number }>;
   /** Remove aged-out items now (the timer does this every sweepMs). */
   sweep(): Promise<number>;
   stop(): void;
@@ -131,12 +147,16 @@ export function pubsubService({
 }: PubsubDeps): PubsubService {
   const store = new PubsubStore(redis, keys);
   const admins = new Set(options.admins);
+  const readers = new Set(options.subscribers ?? []);
   const limits: ConfigLimits = options;
   let messageCounter = 0;
 
   /** Admins and the component itself act as owners everywhere. */
   const privileged = (bare: string) => admins.has(bare) || bare === link.jid;
   const isOwner = (bare: string, aff: Affiliation) => aff === "owner" || privileged(bare);
+  /** Configured subscribers read every node as a member would. */
+  const mayRead = (bare: string, aff: Affiliation) =>
+    privileged(bare) || SUBSCRIBED_AFFS.has(aff) || (readers.has(bare) && aff !== "outcast");
 
   const requireNode = (node: string | undefined): string => {
     if (!node) throw pubsubError("JABMON_ERR_NODEID_REQUIRED", "node attribute required");
@@ -165,7 +185,7 @@ export function pubsubService({
   ) {
     if (privileged(bare)) return;
     if (aff === "outcast") throw pubsubError("JABMON_ERR_OUTCAST");
-    if (SUBSCRIBED_AFFS.has(aff)) return;
+    if (mayRead(bare, aff)) return;
     if (record.accessModel === "open") return;
     if (record.accessModel === "whitelist") throw pubsubError("JABMON_ERR_CLOSED_NODE");
     if (sub?.state === "subscribed") return;
@@ -530,8 +550,7 @@ export function pubsubService({
     const { record, affiliation } = await loadNode(node, req.from);
     if (affiliation === "outcast" && !privileged(bare)) throw pubsubError("JABMON_ERR_OUTCAST");
     let state: Subscription["state"];
-    if (privileged(bare) || SUBSCRIBED_AFFS.has(affiliation) || record.accessModel === "open")
-      state = "subscribed";
+    if (mayRead(bare, affiliation) || record.accessModel === "open") state = "subscribed";
     else if (record.accessModel === "whitelist") throw pubsubError("JABMON_ERR_CLOSED_NODE");
     else state = "pending";
     const existing = (await store.subscriptions(node)).find((s) => s.jid === jid);
@@ -741,8 +760,48 @@ export function pubsubService({
   }, options.sweepMs ?? 5000);
   timer.unref();
 
+  async function ensureNode(node: string, config: Partial<NodeConfig> = {}): Promise<boolean> {
+    validateNodeName(node);
+    if (await store.node(node)) return false;
+    try {
+      const full = { ...defaultConfig(limits, false), ...config };
+      await store.create(node, link.jid, false, configToHash(full));
+      return true;
+    } catch (err) {
+      // Another instance created it first.
+      if (err instanceof PubsubError && err.code === "JABMON_ERR_NODE_EXISTS") return false;
+      throw err;
+    }
+  }
+
+  async function publishLocal(node: string, payload: Element, givenId?: string) {
+    const itemId = givenId ?? randomUUID();
+    const reply = await store.publish({
+      node,
+      publisher: link.jid,
+      publisherFull: link.jid,
+      itemId,
+      payload: payload.toString(),
+      now: Date.now(),
+      agentSeq: undefined,
+      autoCreate: false,
+      agentOwner: undefined,
+      admin: true,
+      preconditions: [],
+      defaults: [],
+    });
+    const result = PubsubStore.publishResult(reply, node);
+    if (result.deliver.length > 0)
+      notify(result.deliver, () =>
+        el("items", { node }, itemElement(itemId, result.seq, link.jid, payload)),
+      );
+    return { id: itemId, seq: result.seq };
+  }
+
   return {
     store,
+    ensureNode,
+    publish: publishLocal,
     sweep,
     stop: () => clearInterval(timer),
   };

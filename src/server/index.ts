@@ -8,7 +8,7 @@ import type { ComponentConfig } from "../config/index.js";
 import { discoService } from "../disco/index.js";
 import { buildHttpServer, HostIndex } from "../http/index.js";
 import type { Logger } from "../log/index.js";
-import { type Monitor, PresenceTracker, startMonitor } from "../monitor/index.js";
+import { type Monitor, PresenceTracker, pubsubSink, startMonitor } from "../monitor/index.js";
 import { NS_JABMON, NS_PING, NS_RPC, NS_VERSION } from "../protocol/index.js";
 import { type PubsubService, pubsubService } from "../pubsub/index.js";
 import { type RpcEndpoint, rpcEndpoint } from "../rpc/index.js";
@@ -59,6 +59,9 @@ export async function startComponent(
     log: log.child({ part: "pubsub" }),
     options: config.pubsub,
   });
+  // Alerts as items on the `alerts` node: whitelist, readable by pubsub.subscribers and admins.
+  const alertsNode = pubsubSink(pubsub);
+  await alertsNode.ensureNode();
 
   const presence = new PresenceTracker({
     link,
@@ -75,6 +78,7 @@ export async function startComponent(
     log: log.child({ part: "monitor" }),
     monitor: config.monitor,
     alerts: config.alerts,
+    sinks: [alertsNode],
   });
   const rpc = rpcEndpoint({
     link,

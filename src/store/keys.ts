@@ -194,6 +194,16 @@ export class Keys {
     return `${this.prefix}acks`;
   }
 
+  /** Hash: "<kind>|<jid>|<check>" → the open problem's alert (JSON), for re-notification. */
+  alertProblems(): string {
+    return `${this.prefix}alerts:problems`;
+  }
+
+  /** Sorted set: "<kind>|<jid>|<check>" scored by when it is next re-notified (ms). */
+  alertRenotify(): string {
+    return `${this.prefix}alerts:renotify`;
+  }
+
   /** List: things waiting for an offline agent, oldest first (JSON entries with expiry). */
   offlineQueue(bareJid: string): string {
     return `${this.prefix}offq:${bareJid}`;
