@@ -22,6 +22,11 @@ export interface AlertRecord {
   /** One line for people. */
   text: string;
   time: number;
+  /**
+   * Short number given when the alert is dispatched (INCR `alerts:seq`), for
+   * people: "ack 42". Absent in the outbox; a redelivered alert gets a new one.
+   */
+  num?: number;
 }
 
 export function alertFields(
@@ -46,13 +51,14 @@ export function alertFields(
     String(alert.time),
   ];
   if (alert.previous !== undefined) fields.push("previous", alert.previous);
+  if (alert.num !== undefined) fields.push("num", String(alert.num));
   return fields;
 }
 
 export function alertFromFields(fields: string[]): AlertRecord {
   const m: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i] as string] = fields[i + 1] as string;
-  return {
+  const alert: AlertRecord = {
     id: m.id ?? "",
     kind: (m.kind ?? "check") as AlertKind,
     jid: m.jid ?? "",
@@ -63,10 +69,21 @@ export function alertFromFields(fields: string[]): AlertRecord {
     text: m.text ?? "",
     time: Number(m.time ?? 0),
   };
+  if (m.num) alert.num = Number(m.num);
+  return alert;
 }
 
-/** The readable one-line message sent to people (XMPP, MUC). */
+/**
+ * The readable one-line message sent to people (XMPP, MUC). A numbered
+ * problem ends with ` [#42]`, the number `ack 42` takes; recoveries do not
+ * (there is nothing left to acknowledge).
+ */
 export function alertMessage(alert: AlertRecord): string {
+  const text = alertText(alert);
+  return alert.num !== undefined && !isRecovery(alert) ? `${text} [#${alert.num}]` : text;
+}
+
+function alertText(alert: AlertRecord): string {
   const who = alert.host && alert.host !== alert.jid ? `${alert.host} (${alert.jid})` : alert.jid;
   switch (alert.kind) {
     case "host":
