@@ -24,12 +24,14 @@ import {
   asHost,
   type CheckOutcome,
   durationText,
+  formatAck,
+  formatAlerts,
   formatCheckOutcomes,
   formatDown,
   formatHelp,
   formatHosts,
   formatOverview,
-  formatRecords,
+  formatSilences,
   formatUnknown,
   READ_ONLY_REFUSAL,
   REFUSAL,
@@ -52,7 +54,14 @@ export interface RunningAdminBot {
 
 const bare = (jid: string) => (jid.split("/")[0] ?? "").toLowerCase();
 
-/** A fault as a sentence: "Alerts are not available yet on this server." */
+/**
+ * The monitor records the bot's JID as the RPC caller; the person it acts for
+ * goes into the comment: "alice@example.org: looking into it".
+ */
+const onBehalf = (who: string, comment: string) =>
+  who ? `${bare(who)}${comment ? `: ${comment}` : ""}` : comment;
+
+/** A fault as a sentence: "No alert #42." */
 function sentence(text: string): string {
   const trimmed = text.trim();
   const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
@@ -122,7 +131,12 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
   }
 
   /** Runs a command and returns the reply text; `interim` sends a line before a long wait. */
-  async function execute(command: Command, role: Role, interim: (text: string) => void) {
+  async function execute(
+    command: Command,
+    role: Role,
+    who: string,
+    interim: (text: string) => void,
+  ) {
     const now = new Date();
     switch (command.kind) {
       case "help":
@@ -186,21 +200,20 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
         return lines.join("\n");
       }
       case "alerts":
-        return formatRecords("open alerts", (await rpc("alerts.list")) as RpcValue[]);
+        return formatAlerts((await rpc("alerts.list")) as RpcValue[], now);
       case "ack":
-        await rpc("alert.ack", [command.id, command.comment]);
-        return `Acknowledged alert #${command.id}.`;
+        return formatAck(await rpc("alert.ack", [command.id, onBehalf(who, command.comment)]));
       case "silence": {
         const result = (await rpc("silence.add", [
           command.pattern,
           command.durationS,
-          command.comment,
+          onBehalf(who, command.comment),
         ])) as RpcStruct;
         const id = result?.id !== undefined ? ` (#${String(result.id)})` : "";
         return `Silenced ${command.pattern} for ${durationText(command.durationS)}${id}.`;
       }
       case "silences":
-        return formatRecords("active silences", (await rpc("silence.list")) as RpcValue[]);
+        return formatSilences((await rpc("silence.list")) as RpcValue[], now);
       case "unsilence":
         await rpc("silence.remove", [command.id]);
         return `Silence #${command.id} ended.`;
@@ -221,7 +234,7 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
       return;
     }
     try {
-      reply(await execute(command, role, reply));
+      reply(await execute(command, role, who ?? "", reply));
     } catch (err) {
       if (err instanceof RpcFault) reply(`Could not do that: ${sentence(err.message)}`);
       else {

@@ -130,21 +130,68 @@ export function formatCheckOutcomes(check: string, outcomes: CheckOutcome[]): st
   ).join("\n");
 }
 
-/** Alerts and silences come from the monitor; shown field by field, whatever their shape. */
-export function formatRecords(kind: string, records: RpcValue[]): string {
-  if (records.length === 0) return `No ${kind}.`;
+const ALERT_LABEL: Record<string, string> = { ...LABEL, start: "FLAP", up: "UP", failed: "FAIL" };
+
+/** One open problem from `alerts.list`: "#42 DOWN web01: went offline, 5m [acked by …]". */
+export function alertLine(value: RpcValue, now: Date): string {
+  const a = value as RpcStruct;
+  const state = String(a.state ?? "");
+  const label = ALERT_LABEL[state] ?? state.toUpperCase();
+  const name = String(a.jid ?? "").split("@")[0] || String(a.host ?? "");
+  const what = a.check ? `${name} ${String(a.check)}` : name;
+  const since = ago(a.since instanceof Date ? a.since : undefined, now);
+  const flags: string[] = [];
+  if (a.acknowledged === true)
+    flags.push(
+      `acked${a.ackBy ? ` by ${String(a.ackBy)}` : ""}${a.ackComment ? `: ${String(a.ackComment)}` : ""}`,
+    );
+  if (a.silenced === true) flags.push(`silenced${a.silenceId ? ` #${String(a.silenceId)}` : ""}`);
+  const text = a.text ? `: ${String(a.text)}` : "";
+  return `#${String(a.id)} ${label} ${what}${text}${since ? `, ${since}` : ""}${flags.length ? ` [${flags.join("; ")}]` : ""}`;
+}
+
+/** `alerts.list` comes worst first already; the order is kept. */
+export function formatAlerts(alerts: RpcValue[], now: Date): string {
+  if (alerts.length === 0) return "No open alerts.";
+  return capped(alerts.map((a) => alertLine(a, now))).join("\n");
+}
+
+export function formatAck(value: RpcValue): string {
+  const a = value as RpcStruct;
+  const name = String(a.jid ?? "").split("@")[0] || String(a.host ?? "");
+  const what = a.check ? `${name} ${String(a.check)}` : name;
+  const state = String(a.state ?? "");
+  return `Acknowledged alert #${String(a.id)} (${what} ${ALERT_LABEL[state] ?? state.toUpperCase()}): no more notifications for it until it recovers.`;
+}
+
+/** "#3 web* for 1h59m more: deploy (alice@example.org)". */
+export function formatSilences(silences: RpcValue[], now: Date): string {
+  if (silences.length === 0) return "No active silences.";
   return capped(
-    records.map((r) => {
-      if (r === null || typeof r !== "object" || Array.isArray(r)) return String(r);
-      const s = r as RpcStruct;
-      const id = s.id !== undefined ? `#${String(s.id)} ` : "";
-      const rest = Object.entries(s)
-        .filter(([k]) => k !== "id")
-        .map(([k, v]) => `${k}=${v instanceof Date ? v.toISOString() : String(v)}`)
-        .join(" ");
-      return `${id}${rest}`;
+    silences.map((v) => {
+      const s = v as RpcStruct;
+      const left =
+        s.expiresAt instanceof Date
+          ? remaining(Math.round((s.expiresAt.getTime() - now.getTime()) / 1000))
+          : "";
+      const comment = s.comment ? `: ${String(s.comment)}` : "";
+      const by = s.createdBy ? ` (${String(s.createdBy)})` : "";
+      return `#${String(s.id)} ${String(s.pattern)}${left ? ` for ${left} more` : ""}${comment}${by}`;
     }),
   ).join("\n");
+}
+
+/** 7140 → "1h59m", 90 → "1m30s", 3 days → "3d". */
+function remaining(seconds: number): string {
+  if (seconds <= 0) return "";
+  const d = Math.floor(seconds / 86_400);
+  const h = Math.floor((seconds % 86_400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (d > 0) return `${d}d${h ? `${h}h` : ""}`;
+  if (h > 0) return `${h}h${m ? `${m}m` : ""}`;
+  if (m > 0) return `${m}m${s ? `${s}s` : ""}`;
+  return `${s}s`;
 }
 
 export function formatHelp(role: "admin" | "viewer"): string {

@@ -41,7 +41,7 @@ export const COMMAND_HELP: Array<[usage: string, what: string]> = [
   ["run <check> on <host|glob>", "run a check; queued if the host is offline"],
   ["alerts", "open alerts"],
   ["ack <id> [comment]", "acknowledge an alert"],
-  ["silence <glob> for <duration> [comment]", "e.g. silence web* for 2h deploy"],
+  ["silence <glob>[/<check>] for <duration> [comment]", "e.g. silence web* for 2h deploy"],
   ["silences", "active silences"],
   ["unsilence <id>", "end a silence"],
   ["reload <host>", "ask an agent to reload its configuration"],
@@ -105,6 +105,8 @@ export function suggest(text: string): string[] {
 
 const HOST = "([a-z0-9*?][a-z0-9*?._@-]*)";
 const CHECK = "([a-z0-9_][a-z0-9_.:-]*)";
+// A silence may name checks too: "silence web01/disk_root for 1h" (host glob, slash, check glob).
+const SILENCE_TARGET = "([a-z0-9*?][a-z0-9*?._@-]*(?:/[a-z0-9*?_.:-]+)?)";
 const DURATION =
   "(\\d+\\s*(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\\s*\\d+\\s*(?:m|mins?|minutes?|s|secs?|seconds?))?)";
 
@@ -142,7 +144,7 @@ const rules: Array<[RegExp, (m: RegExpMatchArray) => Command | undefined]> = [
     (m) => ({ kind: "unsilence", id: Number(m[3]) }),
   ],
   [
-    new RegExp(`^(silence|mute)\\s+${HOST}\\s+(for\\s+)?${DURATION}\\s*[:,-]?\\s*(.*)$`),
+    new RegExp(`^(silence|mute)\\s+${SILENCE_TARGET}\\s+(for\\s+)?${DURATION}\\s*[:,-]?\\s*(.*)$`),
     (m) => {
       const durationS = parseDuration(m[4] as string);
       return durationS === undefined

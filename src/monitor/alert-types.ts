@@ -26,6 +26,11 @@ export interface AlertRecord {
   renotify?: number;
   /** With `renotify`: when the problem was first notified (ms). */
   since?: number;
+  /**
+   * Short number given when the alert is dispatched (INCR `alerts:seq`), for
+   * people: "ack 42". Absent in the outbox; a redelivered alert gets a new one.
+   */
+  num?: number;
 }
 
 export function alertFields(
@@ -51,6 +56,7 @@ export function alertFields(
   ];
   if (alert.previous !== undefined) fields.push("previous", alert.previous);
   if (alert.renotify) fields.push("renotify", String(alert.renotify), "since", String(alert.since));
+  if (alert.num !== undefined) fields.push("num", String(alert.num));
   return fields;
 }
 
@@ -72,11 +78,21 @@ export function alertFromFields(fields: string[]): AlertRecord {
     record.renotify = Number(m.renotify);
     record.since = Number(m.since ?? 0);
   }
+  if (m.num) record.num = Number(m.num);
   return record;
 }
 
-/** The readable one-line message sent to people (XMPP, MUC). */
+/**
+ * The readable one-line message sent to people (XMPP, MUC). A numbered
+ * problem ends with ` [#42]`, the number `ack 42` takes; recoveries do not
+ * (there is nothing left to acknowledge).
+ */
 export function alertMessage(alert: AlertRecord): string {
+  const text = alertText(alert);
+  return alert.num !== undefined && !isRecovery(alert) ? `${text} [#${alert.num}]` : text;
+}
+
+function alertText(alert: AlertRecord): string {
   if (alert.renotify)
     return `REMINDER: ${firstMessage(alert)} (unacknowledged since ${new Date(alert.since ?? alert.time).toISOString()})`;
   return firstMessage(alert);

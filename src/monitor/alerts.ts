@@ -28,8 +28,12 @@ export interface AlertSink {
 }
 
 export interface Silence {
+  /** A short decimal number (INCR `silences:seq`), as a string: "unsilence 3". */
   id: string;
-  /** Glob (`*`, `?`) on the host's bare JID or its name. */
+  /**
+   * Glob (`*`, `?`) on the host's bare JID, its local part, its host name or
+   * the host name's first label (as `hosts.list`): `web*`, `web01`, `*@dc2.example.org`.
+   */
   host: string;
   /** Glob on the check (or backup job) name; `*` matches host-level alerts too. */
   check: string;
@@ -90,13 +94,19 @@ export function globMatch(pattern: string, value: string): boolean {
 
 export function silenceMatches(silence: Silence, alert: AlertRecord, now = Date.now()): boolean {
   if (silence.expiresAt <= now) return false;
-  if (!globMatch(silence.host, alert.jid) && !globMatch(silence.host, alert.host)) return false;
+  const names = [
+    alert.jid,
+    alert.jid.split("@")[0] ?? "",
+    alert.host,
+    alert.host.split(".")[0] ?? "",
+  ];
+  if (!names.some((name) => name && globMatch(silence.host, name))) return false;
   return globMatch(silence.check, alert.check);
 }
 
 const ackField = (jid: string, check: string) => `${jid.toLowerCase()}|${check}`;
-/** What an acknowledgement of this alert is keyed by. */
-const ackTarget = (alert: AlertRecord) =>
+/** What an acknowledgement of this alert is keyed by: its check, or "" for the host itself. */
+export const ackTarget = (alert: Pick<AlertRecord, "kind" | "check">) =>
   alert.kind === "host" || alert.kind === "score" ? "" : alert.check;
 
 export class AlertCenter extends EventEmitter<AlertCenterEvents> {
@@ -149,7 +159,7 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
     if (!input.host) throw new Error("a silence needs a host pattern");
     if (!(expiresAt > now)) throw new Error("a silence must expire in the future");
     const silence: Silence = {
-      id: randomUUID(),
+      id: String(await this.#o.redis.incr(this.#o.keys.silenceSeq())),
       host: input.host,
       check: input.check ?? "*",
       comment: input.comment ?? "",
@@ -310,6 +320,7 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
 
   async #dispatch(alert: AlertRecord): Promise<void> {
     const { redis, keys, log } = this.#o;
+    alert.num ??= await redis.incr(keys.alertSeq());
     const message = alertMessage(alert);
     const out: DispatchedAlert = { ...alert, message, delivered: false };
     const silence = (await this.listSilences()).find((s) => silenceMatches(s, alert));

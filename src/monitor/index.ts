@@ -1,11 +1,13 @@
-export { type AlertKind, type AlertRecord, alertMessage } from "./alert-types.js";
+export { type AlertKind, type AlertRecord, alertMessage, isRecovery } from "./alert-types.js";
 export {
   type Acknowledgement,
   AlertCenter,
   type AlertSink,
+  ackTarget,
   type DispatchedAlert,
   globMatch,
   type Silence,
+  silenceMatches,
 } from "./alerts.js";
 export { DEFAULT_RETENTION, type Retention } from "./apply.js";
 export {
@@ -27,7 +29,12 @@ export {
 export { type NotifyArgs, NotifyError, nagiosAlert, raiseAlert } from "./notify.js";
 export { type Deliverer, OfflineQueue, type QueuedEntry } from "./offline-queue.js";
 export { type PresenceEvents, PresenceTracker, type PresenceTrackerOptions } from "./presence.js";
-export { problemKey, Renotifier, type RenotifierOptions } from "./renotify.js";
+export { type OpenProblem, ProblemIndex, problemKey } from "./problems.js";
+export {
+  problemKey as renotifyProblemKey,
+  Renotifier,
+  type RenotifierOptions,
+} from "./renotify.js";
 export {
   loadRules,
   parseRules,

@@ -18,6 +18,7 @@ import { IngestConsumer } from "./ingest.js";
 import { Liveness } from "./liveness.js";
 import { type Deliverer, OfflineQueue, type QueuedEntry } from "./offline-queue.js";
 import type { PresenceTracker } from "./presence.js";
+import { ProblemIndex } from "./problems.js";
 import { loadRules, type RuleSet, type Thresholds } from "./rules.js";
 import { Scorer } from "./score.js";
 import { type WebhookSink, webhookSink, xmppSink } from "./sinks.js";
@@ -74,6 +75,8 @@ export interface Monitor {
   readonly ingest: IngestConsumer;
   readonly status: StatusReader;
   readonly alerts: AlertCenter;
+  /** Open problems by their latest alert (fed by alerts' `dispatched` event). */
+  readonly problems: ProblemIndex;
   readonly offline: OfflineQueue;
   readonly scorer: Scorer;
   readonly liveness: Liveness;
@@ -127,6 +130,15 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     sinks,
     outboxMax: retention.outbox,
     renotifyMs: options.alerts.renotifyMs ?? 0,
+  });
+
+  const problems = new ProblemIndex(redis, keys);
+  alerts.on("dispatched", (alert) => {
+    problems
+      .record(alert)
+      .catch((err: Error) =>
+        log.warn({ alert: alert.id, err: err.message }, "cannot record the open problem"),
+      );
   });
 
   const offline = new OfflineQueue({
@@ -205,6 +217,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     ingest,
     status,
     alerts,
+    problems,
     offline,
     scorer,
     liveness,

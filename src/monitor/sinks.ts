@@ -27,6 +27,7 @@ export function alertElement(alert: AlertRecord) {
     {
       xmlns: NS_JABMON,
       id: alert.id,
+      num: alert.num === undefined ? undefined : String(alert.num),
       kind: alert.kind,
       jid: alert.jid,
       host: alert.host,

@@ -2,11 +2,10 @@
  * What the RPC methods need from the rest of jabmon, as one small interface,
  * so each part can come from wherever it lives: hosts from the HostStore,
  * check.run/agent.reload from the AgentForwarder, alerts and silences from the
- * monitor (wired by the server; until then `unavailableAlerts` faults).
+ * monitor (`monitorAlertsBackend` in alerts.ts).
  */
 import type { HostRecord, HostStore } from "../store/index.js";
 import type { RpcStruct, RpcValue } from "./codec.js";
-import { RpcFault } from "./errors.js";
 
 export interface HostFilter {
   /** Glob (`*`, `?`) on the bare JID, its local part, the host name or its first label. */
@@ -101,23 +100,5 @@ export function hostsBackend(hosts: HostStore): HostsBackend {
       const record = await hosts.get(jid.toLowerCase());
       return record ? hostStruct(record) : undefined;
     },
-  };
-}
-
-/**
- * Alerts, acks and silences belong to the monitor (another branch). Until the
- * server wires its implementation, every call is a clear fault, never a fake
- * success.
- */
-export function unavailableAlerts(): AlertsBackend {
-  const fail = (what: string) => async (): Promise<never> => {
-    throw new RpcFault("JABMON_RPC_NOT_AVAILABLE", `${what} are not available yet on this server`);
-  };
-  return {
-    listAlerts: fail("alerts"),
-    ackAlert: fail("alerts"),
-    addSilence: fail("silences"),
-    listSilences: fail("silences"),
-    removeSilence: fail("silences"),
   };
 }

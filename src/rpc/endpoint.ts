@@ -1,13 +1,13 @@
 /**
  * The component's RPC endpoint, assembled: the service on the router, the
  * methods on a backend made of the HostStore, the AgentForwarder (with its
- * Redis queue, drained on hostOnline) and the alerts backend (the monitor's,
- * once wired; `unavailableAlerts()` until then).
+ * Redis queue, drained on hostOnline) and the alerts backend (the monitor's:
+ * `monitorAlertsBackend(monitor)`).
  */
 import type { ComponentLink } from "../component/index.js";
 import type { Logger } from "../log/index.js";
 import type { HostStore, Keys, Redis } from "../store/index.js";
-import { type AlertsBackend, hostsBackend, type RpcBackend, unavailableAlerts } from "./backend.js";
+import { type AlertsBackend, hostsBackend, type RpcBackend } from "./backend.js";
 import { AgentForwarder } from "./forward.js";
 import { registerComponentMethods } from "./methods.js";
 import { RedisRpcQueue, type RpcQueue } from "./queue.js";
@@ -30,8 +30,8 @@ export interface RpcEndpointOptions {
   presence: { on(event: "hostOnline", listener: (jid: string) => void): unknown };
   config: RpcConfig;
   log: Logger;
-  /** The monitor's alerts and silences; faults "not available yet" when absent. */
-  alerts?: AlertsBackend;
+  /** The monitor's alerts and silences: `monitorAlertsBackend(monitor)`. */
+  alerts: AlertsBackend;
   /** Replace the Redis queue (e.g. with the monitor's per-agent offline queue). */
   queue?: RpcQueue;
 }
@@ -64,7 +64,7 @@ export function rpcEndpoint(options: RpcEndpointOptions): RpcEndpoint {
   });
   const backend: RpcBackend = {
     ...hostsBackend(hosts),
-    ...(options.alerts ?? unavailableAlerts()),
+    ...options.alerts,
     runCheck: (jid, check, o) => forwarder.runCheck(jid, check, o),
     reloadAgent: (jid, o) => forwarder.reloadAgent(jid, o),
   };

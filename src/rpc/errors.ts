@@ -28,8 +28,6 @@ export const FAULTS = {
   JABMON_RPC_NO_SUCH_CHECK: -32005,
   /** The offline queue for this agent is full. */
   JABMON_RPC_QUEUE_FULL: -32006,
-  /** The method exists but its backend (alerts, silences) is not wired in this build. */
-  JABMON_RPC_NOT_AVAILABLE: -32010,
 } as const;
 
 export type FaultName = keyof typeof FAULTS;

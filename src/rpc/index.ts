@@ -6,6 +6,15 @@
  */
 
 export {
+  type AlertCenterLike,
+  alertStruct,
+  type MonitorAlerts,
+  monitorAlertsBackend,
+  parseSilencePattern,
+  silenceStruct,
+  sortAlerts,
+} from "./alerts.js";
+export {
   type AgentsBackend,
   type AlertsBackend,
   type Caller,
@@ -15,7 +24,6 @@ export {
   type HostsBackend,
   hostsBackend,
   type RpcBackend,
-  unavailableAlerts,
 } from "./backend.js";
 export {
   decodeMethodCall,

@@ -11,7 +11,7 @@ import type { Logger } from "../log/index.js";
 import { type Monitor, PresenceTracker, pubsubSink, startMonitor } from "../monitor/index.js";
 import { NS_JABMON, NS_PING, NS_RPC, NS_VERSION } from "../protocol/index.js";
 import { type PubsubService, pubsubService } from "../pubsub/index.js";
-import { type RpcEndpoint, rpcEndpoint } from "../rpc/index.js";
+import { monitorAlertsBackend, type RpcEndpoint, rpcEndpoint } from "../rpc/index.js";
 import { createRedis, HostStore, Keys, type Redis } from "../store/index.js";
 import { VERSION } from "../version.js";
 import { monitorProcessing, monitorStatusDetails } from "./status-details.js";
@@ -88,6 +88,7 @@ export async function startComponent(
     presence,
     config: config.rpc,
     log: log.child({ part: "rpc" }),
+    alerts: monitorAlertsBackend(monitor),
   });
 
   let http: FastifyInstance | undefined;

@@ -204,6 +204,21 @@ export class Keys {
     return `${this.prefix}alerts:renotify`;
   }
 
+  /** Counter (INCR): the short number of each dispatched alert ("ack 42"). */
+  alertSeq(): string {
+    return `${this.prefix}alerts:seq`;
+  }
+
+  /** Counter (INCR): silence ids ("unsilence 3"). */
+  silenceSeq(): string {
+    return `${this.prefix}silences:seq`;
+  }
+
+  /** Hash: "<jid>|<kind>|<check>" → the open problem's latest alert (JSON); removed on recovery. */
+  openProblems(): string {
+    return `${this.prefix}alerts:open`;
+  }
+
   /** List: things waiting for an offline agent, oldest first (JSON entries with expiry). */
   offlineQueue(bareJid: string): string {
     return `${this.prefix}offq:${bareJid}`;

@@ -154,3 +154,20 @@ while true do
   expired[#expired + 1] = raw
 end
 `;
+
+/**
+ * recordProblem-1
+ * KEYS[1] open problems hash
+ * ARGV[1] problem field, ARGV[2] the latest alert (JSON) or '' for a recovery,
+ * ARGV[3] the alert's time (ms)
+ * Stored as "<since>|<json>": `since` is kept from the first alert of the
+ * problem, the alert itself replaced by the latest. Returns 1 if changed.
+ */
+export const RECORD_PROBLEM = `
+if ARGV[2] == '' then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local since = ARGV[3]
+if old then since = string.match(old, '^(%d+)|') or since end
+redis.call('HSET', KEYS[1], ARGV[1], since .. '|' .. ARGV[2])
+return 1
+`;

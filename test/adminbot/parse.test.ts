@@ -42,6 +42,10 @@ describe("the AdminBot parser", () => {
       "silence web* for 1h 30m Kernel upgrade",
       { kind: "silence", pattern: "web*", durationS: 5400, comment: "Kernel upgrade" },
     ],
+    [
+      "silence web*/disk* for 1h full",
+      { kind: "silence", pattern: "web*/disk*", durationS: 3600, comment: "full" },
+    ],
     ["silences", { kind: "silences" }],
     ["unsilence 3", { kind: "unsilence", id: 3 }],
     ["silence remove 4", { kind: "unsilence", id: 4 }],

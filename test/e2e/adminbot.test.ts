@@ -129,20 +129,84 @@ describe("chatting with the AdminBot one to one", () => {
     );
   });
 
-  it("says plainly that acks are not available yet", async () => {
-    expect(await ask(await clientFor(alice), "ack 42 looking into it")).toBe(
-      "Could not do that: Alerts are not available yet on this server.",
+  it('lists open alerts and acknowledges one with "ack <id> looking into it"', async () => {
+    const alerts = await ask(await clientFor(alice), "alerts");
+    const first = alerts.split("\n")[0] as string;
+    expect(first).toMatch(/^#\d+ DOWN web05: went offline, \d+[sm]$/);
+    const id = Number(first.match(/^#(\d+)/)?.[1]);
+    expect(await ask(await clientFor(alice), `ack ${id} looking into it`)).toBe(
+      `Acknowledged alert #${id} (web05 DOWN): no more notifications for it until it recovers.`,
     );
+    // The bot acts for alice: the comment says so.
+    expect(await component.monitor.alerts.listAcks()).toEqual([
+      expect.objectContaining({
+        jid: "web05@localhost",
+        check: "",
+        by: bot.jid,
+        comment: `${alice.jid}: looking into it`,
+      }),
+    ]);
+    expect((await ask(await clientFor(alice), "alerts")).split("\n")[0]).toMatch(
+      new RegExp(
+        `^#${id} DOWN web05: went offline, \\d+[sm] \\[acked by ${bot.jid}: ${alice.jid}: looking into it\\]$`,
+      ),
+    );
+    // A later alert for the same outage (as a re-notification would be) is not sent.
+    await component.monitor.alerts.raise({
+      kind: "host",
+      jid: "web05@localhost",
+      host: "web05.example",
+      check: "",
+      state: "down",
+      previous: "down",
+      text: "still down",
+    });
+    const logged = await waitFor(
+      async () => (await component.monitor.alerts.recent(50)).find((a) => a.text === "still down"),
+      { timeoutMs: 5000, what: "the repeated alert in the log" },
+    );
+    expect(logged).toMatchObject({ delivered: false, suppressed: "acknowledged" });
+    expect(await ask(await clientFor(alice), "ack 999999")).toBe(
+      "Could not do that: No alert #999999.",
+    );
+  });
+
+  it('silences hosts with "silence web* for 2h deploy", lists and ends the silence', async () => {
+    const answer = await ask(await clientFor(alice), "silence web* for 2h deploy");
+    expect(answer).toMatch(/^Silenced web\* for 2h \(#\d+\)\.$/);
+    const id = Number(answer.match(/#(\d+)/)?.[1]);
+    const [silence] = await component.monitor.alerts.listSilences();
+    expect(silence).toMatchObject({
+      id: String(id),
+      host: "web*",
+      check: "*",
+      comment: `${alice.jid}: deploy`,
+    });
+    expect(silence?.expiresAt).toBeGreaterThan(Date.now() + 7_190_000);
+    expect(await ask(await clientFor(alice), "silences")).toMatch(
+      new RegExp(`^#${id} web\\* for (2h|1h59m) more: ${alice.jid}: deploy \\(${bot.jid}\\)$`),
+    );
+    // The open web05 alert now shows the silence.
+    expect((await ask(await clientFor(alice), "alerts")).split("\n")[0]).toMatch(
+      new RegExp(`\\[acked by .*; silenced #${id}\\]$`),
+    );
+    expect(await ask(await clientFor(alice), `unsilence ${id}`)).toBe(`Silence #${id} ended.`);
+    expect(await ask(await clientFor(alice), "silences")).toBe("No active silences.");
   });
 
   it("refuses an unauthorised JID politely", async () => {
     expect(await ask(await clientFor(mallory), "what's down?")).toBe(REFUSAL);
+    expect(await ask(await clientFor(mallory), "ack 1 mine now")).toBe(REFUSAL);
+    expect(await ask(await clientFor(mallory), "silence web* for 2h")).toBe(REFUSAL);
   });
 
   it("lets a viewer read but not act", async () => {
     const viewer = await clientFor(victor);
     expect(await ask(viewer, "what's down?")).toMatch(/^DOWN web05/);
     expect(await ask(viewer, "run load on web06")).toMatch(/read-only access/);
+    expect(await ask(viewer, "ack 1 mine")).toMatch(/read-only access/);
+    expect(await ask(viewer, "silence web* for 1h")).toMatch(/read-only access/);
+    expect(await ask(viewer, "alerts")).toMatch(/^#\d+ DOWN web05/);
   });
 });
 

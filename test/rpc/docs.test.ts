@@ -5,11 +5,11 @@ import { Router } from "../../src/component/index.js";
 import { silentLogger } from "../../src/log/index.js";
 import {
   type AgentsBackend,
+  type AlertsBackend,
   FAULTS,
   hostsBackend,
   registerComponentMethods,
   rpcService,
-  unavailableAlerts,
 } from "../../src/rpc/index.js";
 import type { HostStore } from "../../src/store/index.js";
 
@@ -32,7 +32,7 @@ describe("docs/rpc.md", () => {
     const agents = {} as AgentsBackend;
     registerComponentMethods(service, {
       ...hostsBackend({} as HostStore),
-      ...unavailableAlerts(),
+      ...({} as AlertsBackend),
       ...agents,
     } as never);
     for (const name of service.methods()) {
