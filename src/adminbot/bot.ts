@@ -8,7 +8,7 @@
  *
  * https://xmpp.org/extensions/xep-0045.html  https://xmpp.org/extensions/xep-0009.html
  */
-import { client, xml } from "@xmpp/client";
+import { xml } from "@xmpp/client";
 import type { AdminBotConfig } from "../config/index.js";
 import type { Logger } from "../log/index.js";
 import { NS_RPC } from "../protocol/index.js";
@@ -19,7 +19,7 @@ import {
   type RpcStruct,
   type RpcValue,
 } from "../rpc/index.js";
-import { type Element, guardLateData, keepConnected } from "../xmpp/index.js";
+import { createClient, type Element, keepConnected } from "../xmpp/index.js";
 import {
   asHost,
   type CheckOutcome,
@@ -70,15 +70,13 @@ function sentence(text: string): string {
 
 export async function startAdminBot(config: AdminBotConfig, log: Logger): Promise<RunningAdminBot> {
   const [username, domain] = config.xmpp.jid.split("@") as [string, string];
-  const xmpp = guardLateData(
-    client({
-      service: config.xmpp.service,
-      domain,
-      username,
-      password: config.xmpp.password,
-      resource: config.xmpp.resource,
-    }),
-  );
+  const xmpp = createClient({
+    service: config.xmpp.service,
+    domain,
+    username,
+    password: config.xmpp.password,
+    resource: config.xmpp.resource,
+  });
   const component = config.xmpp.component;
   const admins = new Set(config.admins.map((j) => j.toLowerCase()));
   const viewers = new Set(config.viewers.map((j) => j.toLowerCase()));

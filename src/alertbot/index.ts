@@ -17,10 +17,10 @@
  *
  * https://xmpp.org/extensions/xep-0030.html  https://xmpp.org/extensions/xep-0060.html
  */
-import { client, xml } from "@xmpp/client";
+import { xml } from "@xmpp/client";
 import type { Logger } from "../log/index.js";
 import { NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT } from "../protocol/index.js";
-import { guardLateData, keepConnected } from "../xmpp/index.js";
+import { createClient, keepConnected } from "../xmpp/index.js";
 
 export interface AlertbotOptions {
   service: string;
@@ -53,15 +53,13 @@ export function globToRegExp(pattern: string): RegExp {
 export async function startAlertbot(options: AlertbotOptions) {
   const { log, component } = options;
   const [username, domain] = options.jid.split("@") as [string, string];
-  const xmpp = guardLateData(
-    client({
-      service: options.service,
-      domain,
-      username,
-      password: options.password,
-      resource: "alertbot",
-    }),
-  );
+  const xmpp = createClient({
+    service: options.service,
+    domain,
+    username,
+    password: options.password,
+    resource: "alertbot",
+  });
   xmpp.on("error", (err: Error) => log.warn({ err: err.message }, "xmpp error"));
   const filter = globToRegExp(options.filter);
   const subscribed = new Set<string>();

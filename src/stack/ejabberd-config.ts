@@ -41,6 +41,9 @@ listen:
   - port: ${o.c2sPort}
     ip: ${JSON.stringify(o.bindIp)}
     module: ejabberd_c2s
+    # ejabberd's default accept backlog is 5: a fleet reconnecting after a
+    # restart overflows it and sees connection resets.
+    backlog: 1024
     starttls_required: false
     max_stanza_size: 262144
     shaper: c2s_shaper

@@ -1,3 +1,4 @@
+export { type ClientOptions, createClient, nativeHi, useNativeScram } from "./client.js";
 export { CONDITION_TYPES, type StanzaCondition, StanzaError } from "./errors.js";
 export { guardLateData } from "./guard.js";
 export { default as ltx, type Element, el } from "./ltx.js";

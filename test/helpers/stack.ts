@@ -7,13 +7,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { type Client, client } from "@xmpp/client";
+import type { Client } from "@xmpp/client";
 import { type ComponentConfig, componentSchema } from "../../src/config/index.js";
 import { createLogger, silentLogger } from "../../src/log/index.js";
 import { type RunningComponent, startComponent } from "../../src/server/index.js";
 import { PrivateEjabberd } from "../../src/stack/index.js";
 import { createRedis, deletePrefix } from "../../src/store/index.js";
-import { guardLateData, registerAccount } from "../../src/xmpp/index.js";
+import { createClient, registerAccount } from "../../src/xmpp/index.js";
 import { waitFor } from "./wait.js";
 
 export const CLI = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
@@ -143,15 +143,13 @@ export class TestStack {
   /** A plain XMPP client (xmpp.js), online, for talking to the component like any user would. */
   async client(account?: Account): Promise<Client> {
     const who = account ?? (await this.account(`client-${randomBytes(4).toString("hex")}`));
-    const xmpp = guardLateData(
-      client({
-        service: this.ejabberd.c2sService,
-        domain: this.domain,
-        username: who.user,
-        password: who.password,
-        resource: "test",
-      }),
-    );
+    const xmpp = createClient({
+      service: this.ejabberd.c2sService,
+      domain: this.domain,
+      username: who.user,
+      password: who.password,
+      resource: "test",
+    });
     xmpp.on("error", () => {});
     this.#clients.push(xmpp);
     await xmpp.start();
