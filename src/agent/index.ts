@@ -1,20 +1,38 @@
 /**
- * The jabmon agent: one XMPP client connection to ejabberd, a status presence
- * sent directly to the component, re-sent whenever the summary changes or the
- * component asks (by sending us its presence after it reconnects).
+ * The jabmon host agent (docs/agent.md): one XMPP client connection to
+ * ejabberd; checks, log and file watchers and a local socket for shell
+ * scripts produce results; every result gets the next sequence number and
+ * goes into the on-disk spool before anything is sent; the publisher sends
+ * the spool to the agent's pubsub node on the component, in order, and an
+ * item leaves the spool only when the service has acknowledged it. A status
+ * presence to the component summarises the worst current state in words.
  */
-import { client } from "@xmpp/client";
-import type { AgentConfig } from "../config/index.js";
+import { hostname } from "node:os";
+import { join } from "node:path";
 import type { Logger } from "../log/index.js";
 import { type AgentStatus, statusPresence } from "../protocol/index.js";
-import { guardLateData, keepConnected } from "../xmpp/index.js";
-import { currentStatus } from "./status.js";
+import { keepConnected } from "../xmpp/index.js";
+import { buildCheck, DEFAULT_CHECKS, scheduleChecks } from "./checks.js";
+import type { AgentConfig } from "./config.js";
+import { agentClient } from "./connection.js";
+import { watchFiles } from "./files.js";
+import { type Item, itemElement } from "./items.js";
+import { watchLog } from "./logs.js";
+import { Publisher, type PublisherStats } from "./publisher.js";
+import { startSocketServer } from "./socket.js";
+import { Spool } from "./spool.js";
+import { type Finding, summarise } from "./status.js";
 
+export { type AgentConfig, agentEnv, agentSchema, loadAgentConfig } from "./config.js";
+export { parsePerfdata, parsePluginOutput, runPlugin, stateForExit } from "./nagios.js";
 export { currentStatus, summarise, worstState } from "./status.js";
 
 export interface RunningAgent {
+  /** Spool an item and publish it when possible; returns its sequence number. */
+  record(item: Item): number;
   /** Re-evaluate status now and send presence if it changed. */
   refresh(): Promise<void>;
+  readonly stats: PublisherStats;
   stop(): Promise<void>;
 }
 
@@ -22,60 +40,182 @@ const sameStatus = (a: AgentStatus | undefined, b: AgentStatus) =>
   a !== undefined && a.state === b.state && a.summary === b.summary && a.host === b.host;
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
-  const [username, domain] = config.xmpp.jid.split("@") as [string, string];
-  const xmpp = guardLateData(
-    client({
-      service: config.xmpp.service,
-      domain,
-      username,
-      password: config.xmpp.password,
-      resource: config.xmpp.resource,
-    }),
-  );
+  const jid = config.xmpp.jid;
   const component = config.xmpp.component;
-  let last: AgentStatus | undefined;
+  const host = config.host ?? hostname();
+  const spool = Spool.open({
+    dir: config.spool.dir ?? join("/var/lib/jabmon/spool", jid),
+    maxBytes: config.spool.maxBytes,
+    maxAgeMs: config.spool.maxAgeS * 1000,
+    fsync: config.spool.fsync,
+  });
+  log.info(
+    {
+      pending: spool.pendingCount,
+      nextSeq: spool.nextSeq,
+      truncatedBytes: spool.recovery.truncatedBytes,
+    },
+    "spool opened",
+  );
+  const publisher = new Publisher({
+    spool,
+    to: component,
+    node: `agents/${jid}`,
+    window: config.publish.window,
+    timeoutMs: config.publish.timeoutMs,
+    log,
+  });
 
-  const sendStatus = async (status: AgentStatus) => {
-    last = status;
+  const record = (item: Item): number => {
+    const now = Date.now();
+    const dropped = spool.dropOverLimits(now);
+    if (dropped > 0) {
+      log.warn({ dropped }, "spool full: oldest results dropped");
+      spool.append(
+        (seq) =>
+          itemElement(
+            {
+              kind: "event",
+              type: "spool-dropped",
+              severity: "warning",
+              count: dropped,
+              text: `${dropped} result${dropped === 1 ? "" : "s"} dropped: the spool was full while offline`,
+            },
+            seq,
+            now,
+          ).toString(),
+        now,
+      );
+    }
+    const seq = spool.append((s) => itemElement(item, s, now).toString(), now);
+    publisher.kick();
+    return seq;
+  };
+
+  // ---- status presence ------------------------------------------------------
+  const findings = new Map<string, Finding>();
+  const xmpp = agentClient({
+    service: config.xmpp.service,
+    jid,
+    password: config.xmpp.password,
+    resource: config.xmpp.resource,
+    streamManagement: config.xmpp.streamManagement,
+  });
+  let last: AgentStatus | undefined;
+  let statusTimer: NodeJS.Timeout | undefined;
+  const status = () => summarise([...findings.values()], host);
+  const sendStatus = async (s: AgentStatus) => {
+    last = s;
     if (xmpp.status !== "online") return;
-    // Built as a string-free element tree; xmpp.js serialises it.
-    await xmpp.send(statusPresence(status, component) as never).catch((err: Error) => {
+    await xmpp.send(statusPresence(s, component)).catch((err: Error) => {
       log.warn({ err: err.message }, "cannot send presence");
     });
   };
-
   const refresh = async () => {
-    const status = await currentStatus(config.host);
-    if (sameStatus(last, status)) return;
-    log.info({ state: status.state, summary: status.summary }, "status changed");
-    await sendStatus(status);
+    const s = status();
+    if (sameStatus(last, s)) return;
+    log.info({ state: s.state, summary: s.summary }, "status changed");
+    await sendStatus(s);
+  };
+  // Many results land together; one presence a second at most.
+  const refreshSoon = () => {
+    statusTimer ??= setTimeout(() => {
+      statusTimer = undefined;
+      void refresh();
+    }, 1000);
   };
 
   xmpp.on("stanza", (stanza) => {
     // The component sends us its presence after it reconnects: answer with ours.
-    if (stanza.is("presence") && stanza.attrs.from === component && !stanza.attrs.type && last) {
-      void sendStatus(last);
+    if (stanza.is("presence") && stanza.attrs.from === component && !stanza.attrs.type) {
+      void sendStatus(last ?? status());
     }
   });
+  xmpp.on("offline", () => publisher.offline());
+  xmpp.on("disconnect", () => publisher.offline());
 
+  // ---- producers ------------------------------------------------------------
+  const checkDefs = config.checks ?? DEFAULT_CHECKS;
+  const checks = checkDefs.map((def) =>
+    buildCheck(def, { intervalS: config.interval, maxOutputBytes: config.plugins.maxOutputBytes }),
+  );
+  const scheduler = scheduleChecks(checks, ({ item, summary }) => {
+    record(item);
+    findings.set(`check:${item.name}`, { state: item.state, text: summary });
+    refreshSoon();
+  });
+
+  const logWatchers = config.logs.map((cfg) =>
+    watchLog(cfg, {
+      log,
+      onEvent: (item) => void record(item),
+      onProblem: ({ path, error }) => {
+        const name = `log:${path}`;
+        if (error)
+          findings.set(name, { state: "unknown", text: `log ${path} unreadable (${error})` });
+        else findings.delete(name);
+        record({
+          kind: "check",
+          name: `log:${path}`.slice(0, 64),
+          state: error ? "unknown" : "ok",
+          output: error ? `cannot read ${path}: ${error}` : `reading ${path}`,
+          durationMs: 0,
+          metrics: [],
+        });
+        refreshSoon();
+      },
+    }),
+  );
+  const fileWatcher = await watchFiles(config.files, { log, onEvent: (item) => void record(item) });
+
+  let socket: { close(): Promise<void> } | undefined;
+  if (config.socket.enabled) {
+    try {
+      socket = await startSocketServer({
+        path: config.socket.path,
+        mode: config.socket.mode,
+        group: config.socket.group,
+        log,
+        accept: record,
+      });
+    } catch (err) {
+      // The agent's own checks still matter more than the door for scripts.
+      log.error({ path: config.socket.path, err: (err as Error).message }, "socket unavailable");
+    }
+  }
+
+  // ---- connection -----------------------------------------------------------
   const keeper = keepConnected(xmpp, {
     log,
+    maxDelayMs: config.xmpp.reconnectMaxDelayMs,
     onOnline: () => {
       // A fresh session: the component has seen nothing of it yet.
-      void currentStatus(config.host).then(sendStatus);
+      void sendStatus(status());
+      publisher.online(xmpp);
     },
   });
-  await keeper.firstOnline;
+  // Measuring and spooling do not wait for the server; the first connection may come much later.
+  void keeper.firstOnline;
 
-  const timer = setInterval(
-    () => void refresh().catch((err) => log.warn({ err }, "status failed")),
-    config.interval * 1000,
-  );
+  const statusInterval = setInterval(() => void refresh(), config.interval * 1000);
+  statusInterval.unref();
+
   return {
+    record,
     refresh,
+    stats: publisher.stats,
     async stop() {
-      clearInterval(timer);
+      clearInterval(statusInterval);
+      clearTimeout(statusTimer);
+      scheduler.stop();
+      fileWatcher.stop();
+      await Promise.all(logWatchers.map((w) => w.stop()));
+      await socket?.close();
+      // Give acknowledgements in flight a moment; whatever is left stays in the spool.
+      if (xmpp.status === "online" && spool.pendingCount > 0) await publisher.drained(2000);
+      publisher.offline();
       await keeper.stop();
+      spool.close();
     },
   };
 }

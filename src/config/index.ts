@@ -1,8 +1,5 @@
-export { ConfigError, type EnvMap, loadConfig, readConfigFile } from "./load.js";
+export { ConfigError, type EnvMap, loadConfig, readConfigFile, type Validator } from "./load.js";
 export {
-  type AgentConfig,
-  agentEnv,
-  agentSchema,
   type ComponentConfig,
   componentEnv,
   componentSchema,
