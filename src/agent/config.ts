@@ -233,7 +233,13 @@ export const agentSchema: Validator<AgentConfig> = {
       error: {
         issues: result.issues.map((issue) => ({
           path: (issue.path ?? []).map((p) => p.key as PropertyKey),
-          message: issue.message,
+          // A missing key is reported by the object, not by the key's schema.
+          message:
+            issue.kind === "schema" &&
+            issue.received === "undefined" &&
+            issue.message.startsWith("Invalid key")
+              ? "is required"
+              : issue.message,
         })),
       },
     };
