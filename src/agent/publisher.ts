@@ -33,6 +33,8 @@ export interface PublisherOptions {
 }
 
 export interface PublisherStats {
+  /** XMPP sessions that went online (1 + reconnections). */
+  sessions: number;
   sent: number;
   acked: number;
   rejected: number;
@@ -49,7 +51,7 @@ export class Publisher {
   #retryTimer: NodeJS.Timeout | undefined;
   #failures = 0;
   #drainWaiters: Array<() => void> = [];
-  readonly stats: PublisherStats = { sent: 0, acked: 0, rejected: 0, retries: 0 };
+  readonly stats: PublisherStats = { sessions: 0, sent: 0, acked: 0, rejected: 0, retries: 0 };
 
   constructor(options: PublisherOptions) {
     this.#o = options;
@@ -58,6 +60,7 @@ export class Publisher {
   /** A (re)connected session: replay from the oldest unacknowledged item. */
   online(client: AgentClient): void {
     this.#client = client;
+    this.stats.sessions += 1;
     this.#restart();
   }
 
