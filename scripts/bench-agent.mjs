@@ -1,4 +1,4 @@
-// npm run bench:agent [-- --duration 600] — the host agent's memory and CPU with 20 checks
+// npm run bench:agent [-- --duration 600] [--variants bundle,...] [--node-flags "--cpu-prof"] — the host agent's memory and CPU with 20 checks
 // at a 10 s interval, side by side with Debian's prometheus-node-exporter (scraped every
 // 10 s, as Prometheus would), measured the same way in the same run: VmRSS and RssAnon
 // from /proc/PID/status, CPU from utime+stime in /proc/PID/stat. Several agent builds
@@ -103,7 +103,7 @@ const variants = [
     name: "bundle_heapflags",
     argv: [
       "--max-semi-space-size=1",
-      "--max-old-space-size=32",
+      "--max-old-space-size=64",
       join(root, "dist", "jabmon-agent.mjs"),
     ],
   },
@@ -111,15 +111,30 @@ const variants = [
     name: "bundle_heapflags_lite",
     argv: [
       "--max-semi-space-size=1",
-      "--max-old-space-size=32",
+      "--max-old-space-size=64",
       "--lite-mode",
+      "--no-expose-wasm",
       join(root, "dist", "jabmon-agent.mjs"),
     ],
   },
+  {
+    name: "bundle_lite_fewthreads",
+    argv: [
+      "--max-semi-space-size=1",
+      "--max-old-space-size=64",
+      "--lite-mode",
+      "--no-expose-wasm",
+      "--v8-pool-size=1",
+      join(root, "dist", "jabmon-agent.mjs"),
+    ],
+    env: { UV_THREADPOOL_SIZE: "2" },
+  },
 ];
 
+const only = arg("variants", "").split(",").filter(Boolean);
+const extraFlags = arg("node-flags", "").split(" ").filter(Boolean);
 const procs = [];
-for (const v of variants) {
+for (const v of variants.filter((x) => only.length === 0 || only.includes(x.name))) {
   const user = `bench-${v.name.replace(/_/g, "-")}`;
   const password = randomBytes(8).toString("hex");
   await registerAccount(ejabberd.c2sService, "localhost", user, password);
@@ -136,8 +151,8 @@ for (const v of variants) {
       ...checks.map((c) => `  - ${c}`),
     ].join("\n"),
   );
-  const child = spawn(process.execPath, [...v.argv, "-c", config], {
-    env: { ...process.env, JABMON_LOG_LEVEL: "warn" },
+  const child = spawn(process.execPath, [...extraFlags, ...v.argv, "-c", config], {
+    env: { ...process.env, JABMON_LOG_LEVEL: "warn", ...(v.env ?? {}) },
     stdio: ["ignore", "ignore", "inherit"],
   });
   procs.push({ name: v.name, child });

@@ -3,6 +3,7 @@
 // component's zod schemas; here that import resolves to the loader alone so zod
 // (~12 MB resident) never enters the agent.
 
+import { chmodSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -31,12 +32,17 @@ const result = await build({
   sourcemap: false,
   metafile: true,
   // ltx is loaded with require() on purpose (one Element class for xmpp.js); keep CommonJS working.
+  // The shebang carries the V8 and libuv settings measured in docs/agent.md ("Memory").
   banner: {
-    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    js: [
+      "#!/usr/bin/env -S UV_THREADPOOL_SIZE=2 node --max-semi-space-size=1 --max-old-space-size=64 --lite-mode --no-expose-wasm --v8-pool-size=1",
+      "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    ].join("\n"),
   },
   plugins: [configLoaderOnly],
   logLevel: "warning",
 });
+chmodSync(join(root, "dist", "jabmon-agent.mjs"), 0o755);
 const bytes = Object.values(result.metafile.outputs)[0].bytes;
 const inputs = Object.keys(result.metafile.inputs);
 if (inputs.some((p) => p.includes("node_modules/zod/")))

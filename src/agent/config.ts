@@ -181,7 +181,7 @@ const schema = v.object({
     v.object({
       /** Default: /var/lib/jabmon/spool/<bare JID>. */
       dir: v.optional(text("must be a directory", 4096)),
-      maxBytes: v.optional(int("must be bytes ≥ 4096", 4096), 64 << 20),
+      maxBytes: v.optional(int("must be bytes ≥ 4096", 4096), 32 << 20),
       maxAgeS: v.optional(seconds, 7 * 86400),
       fsync: v.optional(v.picklist(["always", "never"], "must be always or never"), "always"),
     }),

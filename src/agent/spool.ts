@@ -50,7 +50,8 @@ export interface DecodedRecord {
   offset: number;
   /** Header plus payload. */
   size: number;
-  payload: Buffer;
+  /** Left out when decoding only to index the spool (saves memory on a large recovery). */
+  payload?: Buffer;
 }
 
 export function encodeRecord(seq: number, timeMs: number, payload: Buffer): Buffer {
@@ -71,6 +72,7 @@ export function encodeRecord(seq: number, timeMs: number, payload: Buffer): Buff
 export function decodeRecords(
   buf: Buffer,
   base = 0,
+  withPayload = true,
 ): { records: DecodedRecord[]; validBytes: number } {
   const records: DecodedRecord[] = [];
   let pos = 0;
@@ -87,7 +89,9 @@ export function decodeRecords(
       timeMs,
       offset: base + pos,
       size: HEADER_BYTES + length,
-      payload: buf.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + length),
+      ...(withPayload
+        ? { payload: buf.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + length) }
+        : {}),
     });
     pos += HEADER_BYTES + length;
   }
@@ -156,7 +160,7 @@ export class Spool {
     // A state older than a compaction can point past the end: the seq filter below still holds.
     const start = state.offset <= size ? state.offset : 0;
     const buf = size > start ? readFileSync(file).subarray(start) : Buffer.alloc(0);
-    const { records, validBytes } = decodeRecords(buf, start);
+    const { records, validBytes } = decodeRecords(buf, start, false);
     const truncatedBytes = size - start - validBytes;
     if (truncatedBytes > 0) {
       ftruncateSync(this.#fd, start + validBytes);
@@ -179,7 +183,7 @@ export class Spool {
   }
 
   static open(options: SpoolOptions): Spool {
-    const opts: Required<SpoolOptions> = { compactBytes: 1 << 20, stateSaveMs: 200, ...options };
+    const opts: Required<SpoolOptions> = { compactBytes: 1 << 20, stateSaveMs: 2000, ...options };
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     let state: State = { gen: 0, offset: 0, ackedSeq: 0 };
     try {

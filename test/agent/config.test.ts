@@ -24,7 +24,7 @@ describe("the agent's configuration", () => {
         component: "monitor.localhost",
         streamManagement: true,
       },
-      spool: { maxBytes: 64 << 20, fsync: "always" },
+      spool: { maxBytes: 32 << 20, fsync: "always" },
       socket: { path: "/run/jabmon/agent.sock", mode: 0o660 },
       publish: { window: 10 },
       logs: [],

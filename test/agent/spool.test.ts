@@ -30,7 +30,11 @@ describe("the spool record codec", () => {
         const { records: out, validBytes } = decodeRecords(buf);
         expect(validBytes).toBe(buf.length);
         expect(
-          out.map((r) => ({ seq: r.seq, timeMs: r.timeMs, payload: Buffer.from(r.payload) })),
+          out.map((r) => ({
+            seq: r.seq,
+            timeMs: r.timeMs,
+            payload: Buffer.from(r.payload as Buffer),
+          })),
         ).toEqual(records);
       }),
     );
@@ -65,7 +69,7 @@ describe("the spool record codec", () => {
           expect(validBytes).toBe(end);
           out.forEach((r, i) => {
             expect(r.seq).toBe(records[i]?.seq);
-            expect(Buffer.compare(r.payload, records[i]?.payload as Buffer)).toBe(0);
+            expect(Buffer.compare(r.payload as Buffer, records[i]?.payload as Buffer)).toBe(0);
           });
         },
       ),
