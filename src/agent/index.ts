@@ -92,6 +92,15 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     return seq;
   };
 
+  /** For producers: a spool that cannot be written (disk full) is logged, never thrown into a watcher or timer. */
+  const recordQuietly = (item: Item): void => {
+    try {
+      record(item);
+    } catch (err) {
+      log.error({ err: (err as Error).message, kind: item.kind }, "cannot spool a result");
+    }
+  };
+
   // ---- status presence ------------------------------------------------------
   const findings = new Map<string, Finding>();
   const xmpp = agentClient({
@@ -140,7 +149,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     buildCheck(def, { intervalS: config.interval, maxOutputBytes: config.plugins.maxOutputBytes }),
   );
   const scheduler = scheduleChecks(checks, ({ item, summary }) => {
-    record(item);
+    recordQuietly(item);
     findings.set(`check:${item.name}`, { state: item.state, text: summary });
     refreshSoon();
   });
@@ -148,13 +157,13 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const logWatchers = config.logs.map((cfg) =>
     watchLog(cfg, {
       log,
-      onEvent: (item) => void record(item),
+      onEvent: recordQuietly,
       onProblem: ({ path, error }) => {
         const name = `log:${path}`;
         if (error)
           findings.set(name, { state: "unknown", text: `log ${path} unreadable (${error})` });
         else findings.delete(name);
-        record({
+        recordQuietly({
           kind: "check",
           name: `log:${path}`.slice(0, 64),
           state: error ? "unknown" : "ok",
@@ -166,7 +175,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       },
     }),
   );
-  const fileWatcher = await watchFiles(config.files, { log, onEvent: (item) => void record(item) });
+  const fileWatcher = await watchFiles(config.files, { log, onEvent: recordQuietly });
 
   let socket: { close(): Promise<void> } | undefined;
   if (config.socket.enabled) {

@@ -25,13 +25,14 @@ export interface LogWatchOptions {
   onProblem(problem: LogProblem): void;
   retryMs?: number;
   pollMs?: number;
+  /** The rate limit's window; a minute except in tests. */
+  windowMs?: number;
 }
-
-const WINDOW_MS = 60_000;
 
 export function watchLog(cfg: LogWatchConfig, opts: LogWatchOptions): { stop(): Promise<void> } {
   const patterns = cfg.match.map((re) => new RegExp(re));
   const retryMs = opts.retryMs ?? 5000;
+  const WINDOW_MS = opts.windowMs ?? 60_000;
   let tail: TailFile | undefined;
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -150,7 +151,13 @@ export function watchLog(cfg: LogWatchConfig, opts: LogWatchOptions): { stop(): 
       stopped = true;
       clearTimeout(retryTimer);
       clearTimeout(summaryTimer);
-      await tail?.quit().catch(() => undefined);
+      // quit() waits for a last 'flush' that may never come; do not hang a shutdown on it.
+      const t = tail;
+      tail = undefined;
+      if (t) {
+        t.removeAllListeners("data");
+        await Promise.race([t.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
+      }
     },
   };
 }

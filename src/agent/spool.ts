@@ -229,9 +229,19 @@ export class Spool {
   append(payloadFor: (seq: number) => string, timeMs: number): number {
     const seq = this.#nextSeq;
     const record = encodeRecord(seq, timeMs, Buffer.from(payloadFor(seq), "utf8"));
-    let written = 0;
-    while (written < record.length) written += writeSync(this.#fd, record, written);
-    if (this.#opts.fsync === "always") fdatasyncSync(this.#fd);
+    try {
+      let written = 0;
+      while (written < record.length) written += writeSync(this.#fd, record, written);
+      if (this.#opts.fsync === "always") fdatasyncSync(this.#fd);
+    } catch (err) {
+      // A partial record (disk full) must not stay in front of the next append.
+      try {
+        ftruncateSync(this.#fd, this.#end);
+      } catch {
+        // Recovery truncates a torn tail anyway.
+      }
+      throw err;
+    }
     this.#entries.push({ seq, timeMs, offset: this.#end, size: record.length });
     this.#end += record.length;
     this.#pendingBytes += record.length;

@@ -17,6 +17,7 @@ let sink: PublishSink;
 let account: Account;
 let dir: string;
 let env: NodeJS.ProcessEnv;
+let agent: ReturnType<TestStack["spawnCli"]>;
 
 const find = (items: Element[], name: string, pred: (e: Element) => boolean = () => true) =>
   items.find((e) => e.name === name && pred(e));
@@ -48,7 +49,7 @@ beforeAll(async () => {
     ].join("\n"),
   );
   env = stack.agentEnv(account);
-  stack.spawnCli(["agent", "-c", config], env);
+  agent = stack.spawnCli(["agent", "-c", config], env);
   // The first result proves the agent is online and publishing.
   await sink.waitForItems(account.jid, (items) => items.length > 0, 20_000, "first result");
 });
@@ -307,5 +308,12 @@ describe("the agent publishes", () => {
       (items) => !!find(items, "event", (e) => e.getChildText("text") === "still alive"),
       10_000,
     );
+  });
+
+  it("stops cleanly within seconds on SIGTERM, with its watchers and socket", async () => {
+    const exited = new Promise<number | null>((resolve) => agent.once("exit", (code) => resolve(code)));
+    agent.kill("SIGTERM");
+    const code = await Promise.race([exited, sleep(8000).then(() => "hung")]);
+    expect(code).toBe(0);
   });
 });
