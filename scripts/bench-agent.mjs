@@ -129,6 +129,46 @@ const variants = [
     ],
     env: { UV_THREADPOOL_SIZE: "2" },
   },
+  {
+    name: "bundle_lite_fewthreads_arena",
+    argv: [
+      "--max-semi-space-size=1",
+      "--max-old-space-size=64",
+      "--lite-mode",
+      "--no-expose-wasm",
+      "--v8-pool-size=1",
+      join(root, "dist", "jabmon-agent.mjs"),
+    ],
+    env: { UV_THREADPOOL_SIZE: "2", MALLOC_ARENA_MAX: "1" },
+  },
+  {
+    name: "bundle_lite_fewthreads_arena_optsize",
+    argv: [
+      "--max-semi-space-size=1",
+      "--max-old-space-size=64",
+      "--lite-mode",
+      "--no-expose-wasm",
+      "--v8-pool-size=1",
+      "--optimize-for-size",
+      join(root, "dist", "jabmon-agent.mjs"),
+    ],
+    env: { UV_THREADPOOL_SIZE: "2", MALLOC_ARENA_MAX: "1" },
+  },
+  {
+    name: "bundle_lite_fewthreads_arena_gc",
+    argv: [
+      "--max-semi-space-size=1",
+      "--max-old-space-size=64",
+      "--lite-mode",
+      "--no-expose-wasm",
+      "--v8-pool-size=1",
+      "--expose-gc",
+      join(root, "dist", "jabmon-agent.mjs"),
+    ],
+    env: { UV_THREADPOOL_SIZE: "2", MALLOC_ARENA_MAX: "1" },
+  },
+  // What ships: the bundle run through its own shebang line (scripts/bundle-agent.mjs).
+  { name: "shipped", exec: join(root, "dist", "jabmon-agent.mjs"), argv: [] },
 ];
 
 const only = arg("variants", "").split(",").filter(Boolean);
@@ -151,10 +191,14 @@ for (const v of variants.filter((x) => only.length === 0 || only.includes(x.name
       ...checks.map((c) => `  - ${c}`),
     ].join("\n"),
   );
-  const child = spawn(process.execPath, [...extraFlags, ...v.argv, "-c", config], {
-    env: { ...process.env, JABMON_LOG_LEVEL: "warn", ...(v.env ?? {}) },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const child = spawn(
+    v.exec ?? process.execPath,
+    [...(v.exec ? [] : extraFlags), ...v.argv, "-c", config],
+    {
+      env: { ...process.env, JABMON_LOG_LEVEL: "warn", ...(v.env ?? {}) },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
   procs.push({ name: v.name, child });
 }
 const exporterPort = await freePort();
@@ -219,6 +263,9 @@ for (const p of procs) p.child.kill("SIGTERM");
 await link.stop();
 await ejabberd.destroy();
 rmSync(work, { recursive: true, force: true });
-writeFileSync(join(root, "bench", "results", "agent.json"), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(
+  arg("out", join(root, "bench", "results", "agent.json")),
+  `${JSON.stringify(result, null, 2)}\n`,
+);
 console.log(result);
 process.exit(0);

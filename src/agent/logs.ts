@@ -156,7 +156,10 @@ export function watchLog(cfg: LogWatchConfig, opts: LogWatchOptions): { stop(): 
       tail = undefined;
       if (t) {
         t.removeAllListeners("data");
-        await Promise.race([t.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
+        await Promise.race([
+          t.quit().catch(() => undefined),
+          new Promise((r) => setTimeout(r, 500).unref()),
+        ]);
       }
     },
   };

@@ -2,9 +2,9 @@ import { appendFile, mkdtemp, rename, rm, truncate, writeFile } from "node:fs/pr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { EventItem } from "../../src/agent/items.js";
 import type { LogProblem } from "../../src/agent/logs.js";
 import { watchLog } from "../../src/agent/logs.js";
-import type { EventItem } from "../../src/agent/items.js";
 import { silentLogger } from "../../src/log/index.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
@@ -19,7 +19,14 @@ async function watch(file: string, maxPerMinute = 100, windowMs = 60_000) {
   const problems: LogProblem[] = [];
   const w = watchLog(
     { path: file, match: ["ERROR"], severity: "warning", maxPerMinute },
-    { log: silentLogger(), onEvent: (e) => events.push(e), onProblem: (p) => problems.push(p), pollMs: 100, retryMs: 200, windowMs },
+    {
+      log: silentLogger(),
+      onEvent: (e) => events.push(e),
+      onProblem: (p) => problems.push(p),
+      pollMs: 100,
+      retryMs: 200,
+      windowMs,
+    },
   );
   cleanup.push(() => w.stop());
   await sleep(300);
@@ -50,16 +57,27 @@ describe("a log watch", () => {
     await rename(file, `${file}.1`);
     await writeFile(file, "ERROR four\n");
     await waitFor(() => events.length === 4, { timeoutMs: 5000 });
-    expect(texts(events)).toEqual(["ERROR one", "ERROR two", "ERROR three, last line before rotation", "ERROR four"]);
+    expect(texts(events)).toEqual([
+      "ERROR one",
+      "ERROR two",
+      "ERROR three, last line before rotation",
+      "ERROR four",
+    ]);
   });
 
   it("counts what the rate limit suppressed and reports it", async () => {
     const file = await tempFile();
     const { events } = await watch(file, 2, 1500);
-    await appendFile(file, ["ERROR 1", "ERROR 2", "ERROR 3", "ERROR 4", "ERROR 5"].join("\n") + "\n");
+    await appendFile(
+      file,
+      ["ERROR 1", "ERROR 2", "ERROR 3", "ERROR 4", "ERROR 5"].join("\n") + "\n",
+    );
     await waitFor(() => events.length === 3, { timeoutMs: 5000 });
     expect(texts(events).slice(0, 2)).toEqual(["ERROR 1", "ERROR 2"]);
-    expect(events[2]).toMatchObject({ suppressed: 3, text: expect.stringContaining("3 more matching lines suppressed") });
+    expect(events[2]).toMatchObject({
+      suppressed: 3,
+      text: expect.stringContaining("3 more matching lines suppressed"),
+    });
     await appendFile(file, "ERROR 6\n");
     await waitFor(() => events.length === 4);
     expect(events[3]).toMatchObject({ text: "ERROR 6" });

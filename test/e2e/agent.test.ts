@@ -85,7 +85,7 @@ describe("the agent publishes", () => {
     expect(seqs).toEqual(seqs.map((_, i) => (seqs[0] as number) + i));
   });
 
-  it("a matching log line as an event, across rotation, rate-limited with a count of what was suppressed", async () => {
+  it("a matching log line as an event, across rotation, rate-limited (the suppressed count is in test/agent/logs.test.ts)", async () => {
     const log = join(dir, "app.log");
     await appendFile(log, "all fine\nERROR disk on fire\n");
     const first = await sink.waitForItems(
@@ -311,7 +311,9 @@ describe("the agent publishes", () => {
   });
 
   it("stops cleanly within seconds on SIGTERM, with its watchers and socket", async () => {
-    const exited = new Promise<number | null>((resolve) => agent.once("exit", (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      agent.once("exit", (code) => resolve(code)),
+    );
     agent.kill("SIGTERM");
     const code = await Promise.race([exited, sleep(8000).then(() => "hung")]);
     expect(code).toBe(0);
