@@ -141,32 +141,6 @@ const variants = [
     ],
     env: { UV_THREADPOOL_SIZE: "2", MALLOC_ARENA_MAX: "1" },
   },
-  {
-    name: "bundle_lite_fewthreads_arena_optsize",
-    argv: [
-      "--max-semi-space-size=1",
-      "--max-old-space-size=64",
-      "--lite-mode",
-      "--no-expose-wasm",
-      "--v8-pool-size=1",
-      "--optimize-for-size",
-      join(root, "dist", "jabmon-agent.mjs"),
-    ],
-    env: { UV_THREADPOOL_SIZE: "2", MALLOC_ARENA_MAX: "1" },
-  },
-  {
-    name: "bundle_lite_fewthreads_arena_gc",
-    argv: [
-      "--max-semi-space-size=1",
-      "--max-old-space-size=64",
-      "--lite-mode",
-      "--no-expose-wasm",
-      "--v8-pool-size=1",
-      "--expose-gc",
-      join(root, "dist", "jabmon-agent.mjs"),
-    ],
-    env: { UV_THREADPOOL_SIZE: "2", MALLOC_ARENA_MAX: "1" },
-  },
   // What ships: the bundle run through its own shebang line (scripts/bundle-agent.mjs).
   { name: "shipped", exec: join(root, "dist", "jabmon-agent.mjs"), argv: [] },
 ];

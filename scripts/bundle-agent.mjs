@@ -35,7 +35,7 @@ const result = await build({
   // The shebang carries the V8 and libuv settings measured in docs/agent.md ("Memory").
   banner: {
     js: [
-      "#!/usr/bin/env -S UV_THREADPOOL_SIZE=2 node --max-semi-space-size=1 --max-old-space-size=64 --lite-mode --no-expose-wasm --v8-pool-size=1",
+      "#!/usr/bin/env -S UV_THREADPOOL_SIZE=2 MALLOC_ARENA_MAX=1 node --max-semi-space-size=1 --max-old-space-size=64 --lite-mode --no-expose-wasm --v8-pool-size=1 --expose-gc",
       "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     ].join("\n"),
   },
