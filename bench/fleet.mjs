@@ -26,7 +26,8 @@ const dist = (p) => join(root, "dist", p);
 const { PrivateEjabberd } = await import(dist("stack/index.js"));
 const { createRedis, deletePrefix } = await import(dist("store/index.js"));
 const { silentLogger } = await import(dist("log/index.js"));
-const { registerAccount, createClient } = await import(dist("xmpp/index.js"));
+const { registerAccount } = await import(dist("xmpp/index.js"));
+const { createClient } = await import(dist("client/index.js"));
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 10_000);
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 3);

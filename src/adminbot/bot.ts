@@ -8,7 +8,9 @@
  *
  * https://xmpp.org/extensions/xep-0045.html  https://xmpp.org/extensions/xep-0009.html
  */
+
 import { xml } from "@xmpp/client";
+import { createClient } from "../client/index.js";
 import type { AdminBotConfig } from "../config/index.js";
 import type { Logger } from "../log/index.js";
 import { NS_RPC } from "../protocol/index.js";
@@ -19,7 +21,7 @@ import {
   type RpcStruct,
   type RpcValue,
 } from "../rpc/index.js";
-import { createClient, type Element, keepConnected } from "../xmpp/index.js";
+import { type Element, keepConnected } from "../xmpp/index.js";
 import {
   asHost,
   type CheckOutcome,

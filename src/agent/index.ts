@@ -1,21 +1,39 @@
 /**
- * The jabmon agent: one XMPP client connection to ejabberd, a status presence
- * sent directly to the component, re-sent whenever the summary changes or the
- * component asks (by sending us its presence after it reconnects).
+ * The jabmon host agent (docs/agent.md): one XMPP client connection to
+ * ejabberd; checks, log and file watchers and a local socket for shell
+ * scripts produce results; every result gets the next sequence number and
+ * goes into the on-disk spool before anything is sent; the publisher sends
+ * the spool to the agent's pubsub node on the component, in order, and an
+ * item leaves the spool only when the service has acknowledged it. A status
+ * presence to the component summarises the worst current state in words.
  */
-import { client } from "@xmpp/client";
-import type { AgentConfig } from "../config/index.js";
+import { hostname } from "node:os";
+import { join } from "node:path";
 import type { Logger } from "../log/index.js";
 import { type AgentStatus, statusPresence } from "../protocol/index.js";
-import { guardLateData, keepConnected } from "../xmpp/index.js";
+import { keepConnected } from "../xmpp/index.js";
+import { buildCheck, type Check, DEFAULT_CHECKS, runCheck, scheduleChecks } from "./checks.js";
+import type { AgentConfig } from "./config.js";
+import { agentClient } from "./connection.js";
+import { watchFiles } from "./files.js";
+import { type Item, itemElement } from "./items.js";
+import { watchLog } from "./logs.js";
+import { Publisher, type PublisherStats } from "./publisher.js";
 import { registerAgentRpc } from "./rpc.js";
-import { currentStatus, diskFinding, loadFinding } from "./status.js";
+import { startSocketServer } from "./socket.js";
+import { Spool } from "./spool.js";
+import { type Finding, summarise } from "./status.js";
 
+export { type AgentConfig, agentEnv, agentSchema, loadAgentConfig } from "./config.js";
+export { parsePerfdata, parsePluginOutput, runPlugin, stateForExit } from "./nagios.js";
 export { currentStatus, summarise, worstState } from "./status.js";
 
 export interface RunningAgent {
+  /** Spool an item and publish it when possible; returns its sequence number. */
+  record(item: Item): number;
   /** Re-evaluate status now and send presence if it changed. */
   refresh(): Promise<void>;
+  readonly stats: PublisherStats;
   stop(): Promise<void>;
 }
 
@@ -23,97 +41,226 @@ const sameStatus = (a: AgentStatus | undefined, b: AgentStatus) =>
   a !== undefined && a.state === b.state && a.summary === b.summary && a.host === b.host;
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
-  const [username, domain] = config.xmpp.jid.split("@") as [string, string];
-  const xmpp = guardLateData(
-    client({
-      service: config.xmpp.service,
-      domain,
-      username,
-      password: config.xmpp.password,
-      resource: config.xmpp.resource,
-    }),
-  );
+  const jid = config.xmpp.jid;
   const component = config.xmpp.component;
-  let last: AgentStatus | undefined;
+  const host = config.host ?? hostname();
+  const spool = Spool.open({
+    dir: config.spool.dir ?? join("/var/lib/jabmon/spool", jid),
+    maxBytes: config.spool.maxBytes,
+    maxAgeMs: config.spool.maxAgeS * 1000,
+    fsync: config.spool.fsync,
+  });
+  log.info(
+    {
+      pending: spool.pendingCount,
+      nextSeq: spool.nextSeq,
+      truncatedBytes: spool.recovery.truncatedBytes,
+    },
+    "spool opened",
+  );
+  const publisher = new Publisher({
+    spool,
+    to: component,
+    node: `agents/${jid}`,
+    window: config.publish.window,
+    timeoutMs: config.publish.timeoutMs,
+    log,
+  });
 
-  const sendStatus = async (status: AgentStatus) => {
-    last = status;
+  const record = (item: Item): number => {
+    const now = Date.now();
+    const dropped = spool.dropOverLimits(now);
+    if (dropped > 0) {
+      log.warn({ dropped }, "spool full: oldest results dropped");
+      spool.append(
+        (seq) =>
+          itemElement(
+            {
+              kind: "event",
+              type: "spool-dropped",
+              severity: "warning",
+              count: dropped,
+              text: `${dropped} result${dropped === 1 ? "" : "s"} dropped: the spool was full while offline`,
+            },
+            seq,
+            now,
+          ).toString(),
+        now,
+      );
+    }
+    const seq = spool.append((s) => itemElement(item, s, now).toString(), now);
+    publisher.kick();
+    return seq;
+  };
+
+  /** For producers: a spool that cannot be written (disk full) is logged, never thrown into a watcher or timer. */
+  const recordQuietly = (item: Item): void => {
+    try {
+      record(item);
+    } catch (err) {
+      log.error({ err: (err as Error).message, kind: item.kind }, "cannot spool a result");
+    }
+  };
+
+  // ---- status presence ------------------------------------------------------
+  const findings = new Map<string, Finding>();
+  const xmpp = agentClient({
+    service: config.xmpp.service,
+    jid,
+    password: config.xmpp.password,
+    resource: config.xmpp.resource,
+    streamManagement: config.xmpp.streamManagement,
+  });
+  let last: AgentStatus | undefined;
+  let statusTimer: NodeJS.Timeout | undefined;
+  const status = () => summarise([...findings.values()], host);
+  const sendStatus = async (s: AgentStatus) => {
+    last = s;
     if (xmpp.status !== "online") return;
     // Broadcast presence makes the session "available" to ejabberd, so the
     // component's presence to our bare JID after it restarts reaches us, and
     // admins who have this agent in their roster see its state too. The
-    // directed copy is what the component records.
-    const broadcast = statusPresence(status, component);
+    // directed copy is what the component records (docs/protocol.md).
+    const broadcast = statusPresence(s, component);
     delete broadcast.attrs.to;
-    for (const presence of [broadcast, statusPresence(status, component)]) {
-      await xmpp.send(presence as never).catch((err: Error) => {
+    for (const presence of [broadcast, statusPresence(s, component)]) {
+      await xmpp.send(presence).catch((err: Error) => {
         log.warn({ err: err.message }, "cannot send presence");
       });
     }
   };
-
   const refresh = async () => {
-    const status = await currentStatus(config.host);
-    if (sameStatus(last, status)) return;
-    log.info({ state: status.state, summary: status.summary }, "status changed");
-    await sendStatus(status);
+    const s = status();
+    if (sameStatus(last, s)) return;
+    log.info({ state: s.state, summary: s.summary }, "status changed");
+    await sendStatus(s);
+  };
+  // Many results land together; one presence a second at most.
+  const refreshSoon = () => {
+    statusTimer ??= setTimeout(() => {
+      statusTimer = undefined;
+      void refresh();
+    }, 1000);
   };
 
   xmpp.on("stanza", (stanza) => {
     // The component sends us its presence after it reconnects: answer with ours.
-    if (stanza.is("presence") && stanza.attrs.from === component && !stanza.attrs.type && last) {
-      void sendStatus(last);
+    if (stanza.is("presence") && stanza.attrs.from === component && !stanza.attrs.type) {
+      void sendStatus(last ?? status());
     }
   });
+  xmpp.on("offline", () => publisher.offline());
+  xmpp.on("disconnect", () => publisher.offline());
 
-  // First-cut checks callable over RPC (check.run); the agent branch's configured checks replace them.
-  const rpcChecks: Record<string, () => Promise<{ state: string; output: string }>> = {
-    status: async () => {
-      const status = await currentStatus(config.host);
-      return { state: status.state, output: status.summary };
-    },
-    load: async () => {
-      const finding = loadFinding();
-      return { state: finding.state, output: finding.text };
-    },
-    disk_root: async () => {
-      const finding = await diskFinding("/");
-      return { state: finding.state, output: finding.text };
-    },
-  };
+  // ---- producers ------------------------------------------------------------
+  const checkDefs = config.checks ?? DEFAULT_CHECKS;
+  const checks = checkDefs.map((def) =>
+    buildCheck(def, { intervalS: config.interval, maxOutputBytes: config.plugins.maxOutputBytes }),
+  );
+  const scheduler = scheduleChecks(checks, ({ item, summary }) => {
+    recordQuietly(item);
+    findings.set(`check:${item.name}`, { state: item.state, text: summary });
+    refreshSoon();
+  });
+
+  // Jabber-RPC from the component: run a configured check now (never a command from the wire).
   registerAgentRpc({
     xmpp,
     component,
     log,
-    checks: () => Object.keys(rpcChecks),
-    runCheck: (name) => (rpcChecks[name] as () => Promise<{ state: string; output: string }>)(),
-    status: () => currentStatus(config.host),
-    // The first-cut agent has no reloadable configuration yet: re-evaluate and re-send status.
+    checks: () => checks.map((c) => c.name),
+    runCheck: async (name) => {
+      const check = checks.find((c) => c.name === name) as Check;
+      const started = Date.now();
+      const result = await runCheck(check);
+      // An on-demand result is a result like any other: spooled and published.
+      recordQuietly(result.item);
+      findings.set(`check:${name}`, { state: result.item.state, text: result.summary });
+      refreshSoon();
+      return {
+        state: result.item.state,
+        output: result.item.output,
+        durationMs: Date.now() - started,
+      };
+    },
+    status: async () => status(),
     reload: async () => {
-      last = undefined;
       await refresh();
-      return "status re-evaluated and sent; this agent has no reloadable configuration yet";
+      return "status re-evaluated and sent; restart the agent to load a changed configuration";
     },
   });
 
+  const logWatchers = config.logs.map((cfg) =>
+    watchLog(cfg, {
+      log,
+      onEvent: recordQuietly,
+      onProblem: ({ path, error }) => {
+        const name = `log:${path}`;
+        if (error)
+          findings.set(name, { state: "unknown", text: `log ${path} unreadable (${error})` });
+        else findings.delete(name);
+        recordQuietly({
+          kind: "check",
+          name: `log:${path}`.slice(0, 64),
+          state: error ? "unknown" : "ok",
+          output: error ? `cannot read ${path}: ${error}` : `reading ${path}`,
+          durationMs: 0,
+          metrics: [],
+        });
+        refreshSoon();
+      },
+    }),
+  );
+  const fileWatcher = await watchFiles(config.files, { log, onEvent: recordQuietly });
+
+  let socket: { close(): Promise<void> } | undefined;
+  if (config.socket.enabled) {
+    try {
+      socket = await startSocketServer({
+        path: config.socket.path,
+        mode: config.socket.mode,
+        group: config.socket.group,
+        log,
+        accept: record,
+      });
+    } catch (err) {
+      // The agent's own checks still matter more than the door for scripts.
+      log.error({ path: config.socket.path, err: (err as Error).message }, "socket unavailable");
+    }
+  }
+
+  // ---- connection -----------------------------------------------------------
   const keeper = keepConnected(xmpp, {
     log,
+    maxDelayMs: config.xmpp.reconnectMaxDelayMs,
     onOnline: () => {
       // A fresh session: the component has seen nothing of it yet.
-      void currentStatus(config.host).then(sendStatus);
+      void sendStatus(status());
+      publisher.online(xmpp);
     },
   });
-  await keeper.firstOnline;
+  // Measuring and spooling do not wait for the server; the first connection may come much later.
+  void keeper.firstOnline;
 
-  const timer = setInterval(
-    () => void refresh().catch((err) => log.warn({ err }, "status failed")),
-    config.interval * 1000,
-  );
+  const statusInterval = setInterval(() => void refresh(), config.interval * 1000);
+  statusInterval.unref();
+
   return {
+    record,
     refresh,
+    stats: publisher.stats,
     async stop() {
-      clearInterval(timer);
+      clearInterval(statusInterval);
+      clearTimeout(statusTimer);
+      scheduler.stop();
+      fileWatcher.stop();
+      await Promise.all(logWatchers.map((w) => w.stop()));
+      await socket?.close();
+      // Give acknowledgements in flight a moment; whatever is left stays in the spool.
+      if (xmpp.status === "online" && spool.pendingCount > 0) await publisher.drained(2000);
+      publisher.offline();
       await keeper.stop();
+      spool.close();
     },
   };
 }

@@ -9,19 +9,21 @@
  *
  * https://xmpp.org/extensions/xep-0009.html
  */
-import { type Client, xml } from "@xmpp/client";
+import { xml } from "@xmpp/client-core";
 import type { Logger } from "../log/index.js";
 import type { AgentStatus } from "../protocol/index.js";
 import { NS_RPC, NS_STANZAS } from "../protocol/index.js";
+// The codec files only, not src/rpc/index.ts: that pulls in the component's
+// RPC service, Redis and more, which the agent's single-file bundle must not carry.
 import {
   decodeMethodCall,
   faultQuery,
-  RpcFault,
   type RpcStruct,
   type RpcValue,
   responseQuery,
   typeName,
-} from "../rpc/index.js";
+} from "../rpc/codec.js";
+import { RpcFault } from "../rpc/errors.js";
 import type { Element } from "../xmpp/index.js";
 
 export interface CheckResult {
@@ -30,8 +32,13 @@ export interface CheckResult {
   durationMs?: number;
 }
 
+/** The part of an xmpp.js 0.14 client the RPC needs: its IQ callee. */
+export interface RpcCapableClient {
+  iqCallee: { set(ns: string, name: string, handler: (ctx: never) => unknown): void };
+}
+
 export interface AgentRpcOptions {
-  xmpp: Client;
+  xmpp: RpcCapableClient;
   /** The component's JID: the only caller allowed. */
   component: string;
   log: Logger;

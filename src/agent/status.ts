@@ -7,7 +7,7 @@ import { availableParallelism, hostname, loadavg } from "node:os";
 import type { AgentStatus, HostState } from "../protocol/index.js";
 import { VERSION } from "../version.js";
 
-interface Finding {
+export interface Finding {
   state: HostState;
   text: string;
 }

@@ -17,10 +17,12 @@
  *
  * https://xmpp.org/extensions/xep-0030.html  https://xmpp.org/extensions/xep-0060.html
  */
+
 import { xml } from "@xmpp/client";
+import { createClient } from "../client/index.js";
 import type { Logger } from "../log/index.js";
 import { NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT } from "../protocol/index.js";
-import { createClient, keepConnected } from "../xmpp/index.js";
+import { keepConnected } from "../xmpp/index.js";
 
 export interface AlertbotOptions {
   service: string;

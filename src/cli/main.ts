@@ -6,8 +6,6 @@ import { Command } from "commander";
 import {
   adminbotEnv,
   adminbotSchema,
-  agentEnv,
-  agentSchema,
   ConfigError,
   componentEnv,
   componentSchema,
@@ -39,8 +37,8 @@ program
   .description("run the host agent: one XMPP connection, status presence to the component")
   .option("-c, --config <file>", "YAML or JSON config file (JABMON_AGENT_* variables override it)")
   .action(async (options: { config?: string }) => {
-    const config = loadConfig(agentSchema, { file: options.config, envMap: agentEnv });
-    const { startAgent } = await import("../agent/index.js");
+    const { loadAgentConfig, startAgent } = await import("../agent/index.js");
+    const config = loadAgentConfig(options.config);
     const running = await startAgent(config, createLogger("jabmon-agent"));
     stopOnSignal(() => running.stop());
   });
@@ -58,6 +56,121 @@ program
     const running = await startAdminBot(config, createLogger("jabmon-adminbot"));
     stopOnSignal(() => running.stop());
   });
+
+// ---- shell commands: talk to the running agent through its local socket (docs/agent.md) ----
+const socketOption = "--socket <path>";
+const socketHelp = "the agent's socket (default $JABMON_AGENT_SOCKET or /run/jabmon/agent.sock)";
+/** Run a shell command; an unreachable agent or a refusal prints one line and exits 1. */
+const shell =
+  (run: (sh: typeof import("../shell/index.js")) => Promise<number | void>) => async () => {
+    const sh = await import("../shell/index.js");
+    try {
+      const code = await run(sh);
+      if (typeof code === "number") process.exitCode = code;
+    } catch (err) {
+      if (!(err instanceof sh.ShellError)) throw err;
+      process.stderr.write(`jabmon: ${err.message}\n`);
+      process.exitCode = 1;
+    }
+  };
+
+program
+  .command("send <text>")
+  .description("publish a message event through the local agent")
+  .option("--severity <level>", "info, warning or critical", "info")
+  .option(socketOption, socketHelp)
+  .action((text: string, o: { severity: string; socket?: string }) =>
+    shell((sh) =>
+      sh
+        .request(sh.socketPath(o.socket), { op: "send", severity: o.severity, text })
+        .then(() => {}),
+    )(),
+  );
+
+program
+  .command("check-result <name> <exit_code> [output]")
+  .description("report a passive check result (exit code 0-3 as a Nagios plugin; perfdata after |)")
+  .option(socketOption, socketHelp)
+  .action((name: string, exit: string, output: string | undefined, o: { socket?: string }) =>
+    shell((sh) =>
+      sh
+        .request(sh.socketPath(o.socket), { op: "check-result", name, exit, output: output ?? "" })
+        .then(() => {}),
+    )(),
+  );
+
+program
+  .command("log <line>")
+  .description("publish a log line as an event through the local agent")
+  .option("--tag <tag>", "where the line comes from")
+  .option("--severity <level>", "info, warning or critical", "info")
+  .option(socketOption, socketHelp)
+  .action((text: string, o: { tag?: string; severity: string; socket?: string }) =>
+    shell((sh) =>
+      sh
+        .request(sh.socketPath(o.socket), {
+          op: "log",
+          text,
+          severity: o.severity,
+          ...(o.tag ? { tag: o.tag } : {}),
+        })
+        .then(() => {}),
+    )(),
+  );
+
+program
+  .command("report")
+  .description("report results through the local agent")
+  .command("backup")
+  .description("report a backup's outcome")
+  .requiredOption("--job <name>", "backup job name")
+  .requiredOption("--status <status>", "ok or failed")
+  .option("--size <bytes>", "size of the backup in bytes")
+  .option("--duration <seconds>", "how long it took")
+  .option("--message <text>", "anything a person should read")
+  .option(socketOption, socketHelp)
+  .action(
+    (o: {
+      job: string;
+      status: string;
+      size?: string;
+      duration?: string;
+      message?: string;
+      socket?: string;
+    }) =>
+      shell((sh) =>
+        sh
+          .request(sh.socketPath(o.socket), {
+            op: "backup",
+            job: o.job,
+            status: o.status,
+            size: o.size,
+            duration: o.duration,
+            message: o.message,
+          })
+          .then(() => {}),
+      )(),
+  );
+
+program
+  .command("run-backup <command...>")
+  .description(
+    "run a backup command (no shell) and report its status, duration and the size of --measure",
+  )
+  .requiredOption("--job <name>", "backup job name")
+  .option("--measure <path>", "file or directory whose size is reported")
+  .option(socketOption, socketHelp)
+  .action((argv: string[], o: { job: string; measure?: string; socket?: string }) =>
+    shell((sh) =>
+      sh.runBackup({
+        job: o.job,
+        measure: o.measure,
+        command: argv[0] as string,
+        args: argv.slice(1),
+        socket: sh.socketPath(o.socket),
+      }),
+    )(),
+  );
 
 const account = program
   .command("account")

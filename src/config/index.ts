@@ -1,11 +1,8 @@
-export { ConfigError, type EnvMap, loadConfig, readConfigFile } from "./load.js";
+export { ConfigError, type EnvMap, loadConfig, readConfigFile, type Validator } from "./load.js";
 export {
   type AdminBotConfig,
-  type AgentConfig,
   adminbotEnv,
   adminbotSchema,
-  agentEnv,
-  agentSchema,
   type ComponentConfig,
   componentEnv,
   componentSchema,

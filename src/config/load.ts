@@ -5,7 +5,6 @@
  */
 import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
-import type { z } from "zod";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -53,7 +52,19 @@ export interface LoadOptions {
   overrides?: Tree;
 }
 
-export function loadConfig<S extends z.ZodType>(schema: S, options: LoadOptions): z.output<S> {
+/**
+ * What loadConfig needs from a schema: zod schemas fit as they are; the agent
+ * adapts a valibot schema (zod costs the agent ~12 MB of memory).
+ */
+export interface Validator<T> {
+  safeParse(
+    input: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
+}
+
+export function loadConfig<T>(schema: Validator<T>, options: LoadOptions): T {
   const env = options.env ?? process.env;
   const tree: Tree = options.file ? readConfigFile(options.file) : {};
   const fromEnv = new Map<string, string>();
@@ -69,7 +80,7 @@ export function loadConfig<S extends z.ZodType>(schema: S, options: LoadOptions)
   const result = schema.safeParse(tree);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
-    const key = issue.path.join(".") || "(top level)";
+    const key = issue.path.map(String).join(".") || "(top level)";
     const origin = fromEnv.get(key)
       ? ` (from ${fromEnv.get(key)})`
       : options.file

@@ -189,32 +189,7 @@ export const componentEnv: EnvMap = {
   JABMON_PUBSUB_SUBSCRIBERS: "pubsub.subscribers",
 };
 
-export const agentSchema = z.object({
-  xmpp: z
-    .object({
-      service: xmppService.default("xmpp://127.0.0.1:5222"),
-      jid: z.string({ error: "is required: the agent's own bare JID" }).pipe(bareJid),
-      password: z.string({ error: "is required" }).min(1),
-      resource: z.string().min(1).max(64).default("agent"),
-      /** The jabmon component the agent reports to. */
-      component: domain.default("monitor.localhost"),
-    })
-    .prefault(() => ({}) as never),
-  host: z.string().min(1).max(253).optional(),
-  /** Seconds between status evaluations. */
-  interval: duration.default(10),
-});
-export type AgentConfig = z.output<typeof agentSchema>;
-
-export const agentEnv: EnvMap = {
-  JABMON_AGENT_SERVICE: "xmpp.service",
-  JABMON_AGENT_JID: "xmpp.jid",
-  JABMON_AGENT_PASSWORD: "xmpp.password",
-  JABMON_AGENT_RESOURCE: "xmpp.resource",
-  JABMON_COMPONENT_JID: "xmpp.component",
-  JABMON_AGENT_HOST: "host",
-  JABMON_AGENT_INTERVAL: "interval",
-};
+// The agent's schema lives in src/agent/config.ts (valibot: light enough for the host agent).
 
 /** `jabmon adminbot` (docs/rpc.md, "AdminBot"). */
 export const adminbotSchema = z.object({

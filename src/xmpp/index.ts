@@ -1,6 +1,6 @@
-export { type ClientOptions, createClient, nativeHi, useNativeScram } from "./client.js";
 export { CONDITION_TYPES, type StanzaCondition, StanzaError } from "./errors.js";
 export { guardLateData } from "./guard.js";
 export { default as ltx, type Element, el } from "./ltx.js";
 export { type ConnectionKeeper, keepConnected, nextDelay } from "./reconnect.js";
 export { RegistrationError, registerAccount } from "./register.js";
+export { nativeHi, useNativeScram } from "./scram.js";

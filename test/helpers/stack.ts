@@ -3,17 +3,21 @@
  * Redis under a unique key prefix, and helpers to run the component, agents
  * (as child processes, so they can be SIGKILLed) and plain XMPP clients.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@xmpp/client";
+import { createClient } from "../../src/client/index.js";
 import { type ComponentConfig, componentSchema } from "../../src/config/index.js";
 import { createLogger, silentLogger } from "../../src/log/index.js";
 import { type RunningComponent, startComponent } from "../../src/server/index.js";
 import { PrivateEjabberd } from "../../src/stack/index.js";
 import { createRedis, deletePrefix } from "../../src/store/index.js";
-import { createClient, registerAccount } from "../../src/xmpp/index.js";
+import { registerAccount } from "../../src/xmpp/index.js";
 import { waitFor } from "./wait.js";
 
 export const CLI = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
@@ -46,6 +50,7 @@ export class TestStack {
   readonly #children: ChildProcess[] = [];
   readonly #clients: Client[] = [];
   readonly #components: RunningComponent[] = [];
+  readonly #agentDirs = new Set<string>();
 
   private constructor(readonly ejabberd: PrivateEjabberd) {}
 
@@ -107,10 +112,19 @@ export class TestStack {
     };
   }
 
+  /** A private directory for one agent's spool and socket (agents on one machine must not share them). */
+  agentDir(account: Account): string {
+    const dir = join(tmpdir(), `jabmon-agent-${this.prefix.slice(12, 20)}-${account.user}`);
+    this.#agentDirs.add(dir);
+    return dir;
+  }
+
   /** Environment for a `jabmon agent` child process logging in as `account`. */
   agentEnv(account: Account, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return {
       ...process.env,
+      JABMON_AGENT_SPOOL_DIR: join(this.agentDir(account), "spool"),
+      JABMON_AGENT_SOCKET: join(this.agentDir(account), "agent.sock"),
       JABMON_LOG_LEVEL: process.env.JABMON_TEST_LOG_LEVEL ?? "warn",
       JABMON_AGENT_SERVICE: this.ejabberd.c2sService,
       JABMON_AGENT_JID: account.jid,
@@ -161,6 +175,7 @@ export class TestStack {
     await Promise.all(this.#clients.map((c) => c.stop().catch(() => {})));
     await Promise.all(this.#components.map((c) => c.stop().catch(() => {})));
     await this.ejabberd.destroy();
+    for (const dir of this.#agentDirs) await rm(dir, { recursive: true, force: true });
     const redis = createRedis(REDIS_URL, silentLogger());
     await deletePrefix(redis, this.prefix);
     redis.disconnect();

@@ -1,8 +1,6 @@
 /**
- * Every jabmon XMPP client (agent, AdminBot, alertbot, tests) is made here:
- * an @xmpp/client with the late-data guard and native SCRAM.
- *
- * SCRAM-SHA-1's salted password is PBKDF2 with 4096 iterations. The
+ * Native SCRAM for every jabmon XMPP client. SCRAM-SHA-1's salted password
+ * is PBKDF2 with 4096 iterations. The
  * `sasl-scram-sha-1` package computes it as 4096 sequential WebCrypto HMAC
  * calls, each importing the key again: about 400 ms per login here. Node's
  * native PBKDF2 gives the identical result (RFC 5802 `Hi` is PBKDF2 with
@@ -12,8 +10,6 @@
 import { pbkdf2 } from "node:crypto";
 import { createRequire } from "node:module";
 import { promisify } from "node:util";
-import { type Client, client } from "@xmpp/client";
-import { guardLateData } from "./guard.js";
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -33,17 +29,4 @@ export function useNativeScram(): void {
   };
   bitops.Hi = nativeHi;
   patched = true;
-}
-
-export interface ClientOptions {
-  service: string;
-  domain: string;
-  username: string;
-  password: string;
-  resource: string;
-}
-
-export function createClient(options: ClientOptions): Client {
-  useNativeScram();
-  return guardLateData(client(options));
 }

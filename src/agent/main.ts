@@ -1,0 +1,39 @@
+/**
+ * Entry point of the single-file agent bundle (scripts/bundle-agent.mjs →
+ * dist/jabmon-agent.mjs): `node dist/jabmon-agent.mjs [-c FILE]`. Does what
+ * `jabmon agent` does without loading commander or the component's code, so
+ * the host agent stays small (docs/agent.md, "Memory").
+ */
+import { ConfigError } from "../config/index.js";
+import { createLogger } from "../log/index.js";
+import { loadAgentConfig, startAgent } from "./index.js";
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === "agent") args.shift();
+  const at = args.findIndex((a) => a === "-c" || a === "--config");
+  const file = at >= 0 ? args[at + 1] : undefined;
+  const config = loadAgentConfig(file);
+  const running = await startAgent(config, createLogger("jabmon-agent"));
+  // Started with --expose-gc: a full collection a minute keeps the small heap from
+  // drifting up between V8's own (lazy) major collections; a few ms each.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) setInterval(gc, 60_000).unref();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    process.stderr.write(`jabmon-agent: ${signal}, shutting down…\n`);
+    running.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`jabmon-agent: ${err instanceof ConfigError ? err.message : err.stack}\n`);
+  process.exit(1);
+});
