@@ -35,10 +35,13 @@ program
 program
   .command("agent")
   .description("run the host agent: one XMPP connection, status presence to the component")
-  .option("-c, --config <file>", "YAML or JSON config file (JABMON_AGENT_* variables override it)")
+  .option(
+    "-c, --config <file>",
+    "YAML or JSON config file (default $JABMON_AGENT_CONFIG; JABMON_AGENT_* variables override it)",
+  )
   .action(async (options: { config?: string }) => {
     const { loadAgentConfig, startAgent } = await import("../agent/index.js");
-    const config = loadAgentConfig(options.config);
+    const config = loadAgentConfig(options.config ?? process.env.JABMON_AGENT_CONFIG);
     const running = await startAgent(config, createLogger("jabmon-agent"));
     stopOnSignal(() => running.stop());
   });

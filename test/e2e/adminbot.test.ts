@@ -114,13 +114,13 @@ describe("chatting with the AdminBot one to one", () => {
 
   it("runs a check on an agent", async () => {
     const answer = await ask(await clientFor(alice), "run load on web06");
-    expect(answer).toMatch(/^(OK|WARN|CRIT) web06 load: load \d/);
+    expect(answer).toMatch(/^(OK|WARN|CRIT) web06 load: LOAD \w+ - /);
     const disk = await ask(await clientFor(alice), "disk on web*");
     // web05 is down: reported, not run; web06 runs its disk check.
     const lines = disk.split("\n");
     expect(lines).toHaveLength(2);
     expect(lines[0]).toBe("ERR web05 disk: offline");
-    expect(lines[1]).toMatch(/^(OK|WARN|CRIT) web06 disk_root: disk \/ \d+%$/);
+    expect(lines[1]).toMatch(/^(OK|WARN|CRIT) web06 disk: DISK \w+ - used: \/ [\d.]+%$/);
   });
 
   it("suggests the closest commands for input it does not understand", async () => {

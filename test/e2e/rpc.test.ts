@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -85,9 +85,17 @@ const condition = (stanza: Reply) =>
     ?.getChildElements()
     .find((c) => c.attrs.xmlns === NS_STANZAS)?.name;
 
+/** Three configured checks, so that queued calls can be told apart by name. */
+const AGENT_CONFIG = join(mkdtempSync(join(tmpdir(), "jabmon-rpc-")), "agent.yml");
+writeFileSync(
+  AGENT_CONFIG,
+  "checks:\n  - { type: load, name: load }\n  - { type: disk, name: disk_root, mounts: [/] }\n  - { type: uptime, name: uptime }\n",
+);
+
 async function startAgent(account: Account) {
   const agent = stack.spawnAgent(account, {
     JABMON_AGENT_HOST: `${account.user}.example`,
+    JABMON_AGENT_CONFIG: AGENT_CONFIG,
     JABMON_LOG_LEVEL: "info",
   });
   await waitForHost(url, account.jid, (h) => h.online === true, 15_000);
@@ -209,7 +217,7 @@ describe("the Jabber-RPC endpoint", () => {
       value: {
         name: "disk_root",
         state: expect.stringMatching(/ok|warning|critical/),
-        output: /disk \/ \d+%/,
+        output: /^DISK \w+ - used: \/ [\d.]+%/,
       },
     });
     await waitFor(() => checkRuns(agent.output(), "disk_root") === 1, { what: "agent log line" });
@@ -289,7 +297,7 @@ describe("RPC to an offline agent", () => {
     const sentAt = Date.now();
     const short = call(adminClient, "check.run", [account.jid, "load", 5]);
     const long1 = call(adminClient, "check.run", [account.jid, "disk_root", 60]);
-    const long2 = call(adminClient, "check.run", [account.jid, "status", 60]);
+    const long2 = call(adminClient, "check.run", [account.jid, "uptime", 60]);
 
     const expired = await short;
     const expiredAfter = Date.now() - sentAt;
@@ -305,14 +313,14 @@ describe("RPC to an offline agent", () => {
     const second = await startAgent(account);
     const [r1, r2] = await Promise.all([long1, long2]);
     expect(r1.response).toMatchObject({ ok: true, value: { name: "disk_root" } });
-    expect(r2.response).toMatchObject({ ok: true, value: { name: "status" } });
+    expect(r2.response).toMatchObject({ ok: true, value: { name: "uptime" } });
 
     await sleep(2000); // anything late or duplicated would show up by now
     const out = second.output();
     expect(checkRuns(out, "load")).toBe(0);
     expect(checkRuns(out, "disk_root")).toBe(1);
-    expect(checkRuns(out, "status")).toBe(1);
-    expect(out.indexOf('"check":"disk_root"')).toBeLessThan(out.indexOf('"check":"status"'));
+    expect(checkRuns(out, "uptime")).toBe(1);
+    expect(out.indexOf('"check":"disk_root"')).toBeLessThan(out.indexOf('"check":"uptime"'));
   }, 45_000);
 
   it("fails at once with expiry 0 when the agent is offline", async () => {
@@ -335,7 +343,7 @@ describe("RPC to an offline agent", () => {
     await waitForHost(url, account.jid, (h) => h.online === false, 5000);
 
     const short = call(adminClient, "check.run", [account.jid, "load", 4]);
-    const long = call(adminClient, "check.run", [account.jid, "status", 60]);
+    const long = call(adminClient, "check.run", [account.jid, "uptime", 60]);
     await waitFor(
       async () => (await component.redis.llen(`${stack.prefix}rpc:queue:${account.jid}`)) === 2,
       {
@@ -352,8 +360,8 @@ describe("RPC to an offline agent", () => {
     // Sent by the new process, which never saw these IQs, from what the queue kept.
     expect((await short).response).toMatchObject({ ok: false, code: -32003 });
     const second = await startAgent(account);
-    expect((await long).response).toMatchObject({ ok: true, value: { name: "status" } });
+    expect((await long).response).toMatchObject({ ok: true, value: { name: "uptime" } });
     expect(checkRuns(second.output(), "load")).toBe(0);
-    expect(checkRuns(second.output(), "status")).toBe(1);
+    expect(checkRuns(second.output(), "uptime")).toBe(1);
   }, 45_000);
 });

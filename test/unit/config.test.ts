@@ -2,14 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  agentEnv,
-  agentSchema,
-  ConfigError,
-  componentEnv,
-  componentSchema,
-  loadConfig,
-} from "../../src/config/index.js";
+import { ConfigError, componentEnv, componentSchema, loadConfig } from "../../src/config/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "jabmon-config-"));
 const file = (name: string, text: string) => {
@@ -33,24 +26,24 @@ describe("configuration", () => {
   });
 
   it("names the file a bad value came from", () => {
-    const path = file("agent.yml", "xmpp:\n  jid: not-a-jid\n  password: x\n");
+    const path = file("component.yml", "xmpp:\n  jid: not a domain\n  password: x\n");
     const error = (() => {
       try {
-        loadConfig(agentSchema, { file: path, envMap: agentEnv, env: {} });
+        loadConfig(componentSchema, { file: path, envMap: componentEnv, env: {} });
       } catch (err) {
         return err as Error;
       }
     })();
     expect(error).toBeInstanceOf(ConfigError);
-    expect(error?.message).toContain("xmpp.jid: must be a bare JID");
+    expect(error?.message).toContain("xmpp.jid: must be a domain name");
     expect(error?.message).toContain(path);
   });
 
   it("reports a file that is not YAML", () => {
     const path = file("bad.yml", "xmpp: [unclosed\n");
-    expect(() => loadConfig(agentSchema, { file: path, envMap: agentEnv, env: {} })).toThrow(
-      /is not valid/,
-    );
+    expect(() =>
+      loadConfig(componentSchema, { file: path, envMap: componentEnv, env: {} }),
+    ).toThrow(/is not valid/);
   });
 
   it("lets environment variables override the file and fills defaults", () => {
