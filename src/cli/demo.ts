@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { componentEnv, componentSchema, loadConfig } from "../config/index.js";
 import { createLogger } from "../log/index.js";
@@ -64,6 +65,7 @@ export async function runDemo(env = process.env): Promise<void> {
   const agentUser = env.JABMON_DEMO_AGENT ?? "agent1";
   await registerAccount(ejabberd.c2sService, domain, agentUser, agentPassword);
   const main = fileURLToPath(new URL("./main.js", import.meta.url));
+  const agentSocket = join(ejabberd.dir, "agent", "agent.sock");
   const agent = spawn(process.execPath, [main, "agent"], {
     stdio: ["ignore", "inherit", "inherit"],
     env: {
@@ -72,10 +74,14 @@ export async function runDemo(env = process.env): Promise<void> {
       JABMON_AGENT_SERVICE: ejabberd.c2sService,
       JABMON_AGENT_JID: `${agentUser}@${domain}`,
       JABMON_AGENT_PASSWORD: agentPassword,
+      // Kept with the demo's ejabberd files, so Ctrl-C removes them too.
+      JABMON_AGENT_SPOOL_DIR: join(ejabberd.dir, "agent", "spool"),
+      JABMON_AGENT_SOCKET: agentSocket,
       JABMON_COMPONENT_JID: componentJid,
     },
   });
   say(`started a local agent ${agentUser}@${domain} (pid ${agent.pid})`);
+  say(`  shell scripts reach it with: JABMON_AGENT_SOCKET=${agentSocket} npx jabmon send --severity warning "hello"`);
   say(
     `\njabmon is up: open ${component.httpUrl}/ (API: ${component.httpUrl}/api/hosts). Ctrl-C stops it.`,
   );
