@@ -33,6 +33,8 @@ export interface RunningAgent {
   record(item: Item): number;
   /** Re-evaluate status now and send presence if it changed. */
   refresh(): Promise<void>;
+  /** Re-read the configuration and rebuild checks and watchers; returns what was loaded. */
+  reload(): Promise<string>;
   readonly stats: PublisherStats;
   stop(): Promise<void>;
 }
@@ -40,7 +42,21 @@ export interface RunningAgent {
 const sameStatus = (a: AgentStatus | undefined, b: AgentStatus) =>
   a !== undefined && a.state === b.state && a.summary === b.summary && a.host === b.host;
 
-export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+interface Producers {
+  checks: Check[];
+  stop(): Promise<void>;
+}
+
+export interface AgentOptions {
+  /** Loads the configuration again (from the same file and environment) for reload. */
+  reloadConfig?: () => AgentConfig;
+}
+
+export async function startAgent(
+  config: AgentConfig,
+  log: Logger,
+  options: AgentOptions = {},
+): Promise<RunningAgent> {
   const jid = config.xmpp.jid;
   const component = config.xmpp.component;
   const host = config.host ?? hostname();
@@ -153,24 +169,74 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   xmpp.on("disconnect", () => publisher.offline());
 
   // ---- producers ------------------------------------------------------------
-  const checkDefs = config.checks ?? DEFAULT_CHECKS;
-  const checks = checkDefs.map((def) =>
-    buildCheck(def, { intervalS: config.interval, maxOutputBytes: config.plugins.maxOutputBytes }),
-  );
-  const scheduler = scheduleChecks(checks, ({ item, summary }) => {
-    recordQuietly(item);
-    findings.set(`check:${item.name}`, { state: item.state, text: summary });
+  // Checks and watchers come from the configuration and are rebuilt on reload
+  // (RPC agent.reload or SIGHUP); the connection, spool and socket stay.
+  const startProducers = async (cfg: AgentConfig): Promise<Producers> => {
+    const checks = (cfg.checks ?? DEFAULT_CHECKS).map((def) =>
+      buildCheck(def, { intervalS: cfg.interval, maxOutputBytes: cfg.plugins.maxOutputBytes }),
+    );
+    const scheduler = scheduleChecks(checks, ({ item, summary }) => {
+      recordQuietly(item);
+      findings.set(`check:${item.name}`, { state: item.state, text: summary });
+      refreshSoon();
+    });
+    const logWatchers = cfg.logs.map((logCfg) =>
+      watchLog(logCfg, {
+        log,
+        onEvent: recordQuietly,
+        onProblem: ({ path, error }) => {
+          const name = `log:${path}`;
+          if (error)
+            findings.set(name, { state: "unknown", text: `log ${path} unreadable (${error})` });
+          else findings.delete(name);
+          recordQuietly({
+            kind: "check",
+            name: `log:${path}`.slice(0, 64),
+            state: error ? "unknown" : "ok",
+            output: error ? `cannot read ${path}: ${error}` : `reading ${path}`,
+            durationMs: 0,
+            metrics: [],
+          });
+          refreshSoon();
+        },
+      }),
+    );
+    const fileWatcher = await watchFiles(cfg.files, { log, onEvent: recordQuietly });
+    return {
+      checks,
+      async stop() {
+        scheduler.stop();
+        fileWatcher.stop();
+        await Promise.all(logWatchers.map((w) => w.stop()));
+      },
+    };
+  };
+  let producers = await startProducers(config);
+
+  /** Re-read the configuration; on an error the running checks stay as they are. */
+  const reload = async (): Promise<string> => {
+    if (!options.reloadConfig) return "this agent was started without a configuration to reload";
+    const next = options.reloadConfig(); // throws ConfigError naming the key: nothing is changed
+    await producers.stop();
+    producers = await startProducers(next);
+    // Findings of checks that no longer exist must not keep the host red.
+    const names = new Set(producers.checks.map((c) => `check:${c.name}`));
+    for (const key of findings.keys())
+      if (key.startsWith("check:") && !names.has(key)) findings.delete(key);
     refreshSoon();
-  });
+    const message = `reloaded: ${producers.checks.length} checks (${producers.checks.map((c) => c.name).join(", ")}), ${next.logs.length} logs, ${next.files.length} watched paths`;
+    log.info({ checks: producers.checks.length }, "configuration reloaded");
+    return message;
+  };
 
   // Jabber-RPC from the component: run a configured check now (never a command from the wire).
   registerAgentRpc({
     xmpp,
     component,
     log,
-    checks: () => checks.map((c) => c.name),
+    checks: () => producers.checks.map((c) => c.name),
     runCheck: async (name) => {
-      const check = checks.find((c) => c.name === name) as Check;
+      const check = producers.checks.find((c) => c.name === name) as Check;
       const started = Date.now();
       const result = await runCheck(check);
       // An on-demand result is a result like any other: spooled and published.
@@ -184,34 +250,8 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       };
     },
     status: async () => status(),
-    reload: async () => {
-      await refresh();
-      return "status re-evaluated and sent; restart the agent to load a changed configuration";
-    },
+    reload,
   });
-
-  const logWatchers = config.logs.map((cfg) =>
-    watchLog(cfg, {
-      log,
-      onEvent: recordQuietly,
-      onProblem: ({ path, error }) => {
-        const name = `log:${path}`;
-        if (error)
-          findings.set(name, { state: "unknown", text: `log ${path} unreadable (${error})` });
-        else findings.delete(name);
-        recordQuietly({
-          kind: "check",
-          name: `log:${path}`.slice(0, 64),
-          state: error ? "unknown" : "ok",
-          output: error ? `cannot read ${path}: ${error}` : `reading ${path}`,
-          durationMs: 0,
-          metrics: [],
-        });
-        refreshSoon();
-      },
-    }),
-  );
-  const fileWatcher = await watchFiles(config.files, { log, onEvent: recordQuietly });
 
   let socket: { close(): Promise<void> } | undefined;
   if (config.socket.enabled) {
@@ -248,13 +288,12 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   return {
     record,
     refresh,
+    reload,
     stats: publisher.stats,
     async stop() {
       clearInterval(statusInterval);
       clearTimeout(statusTimer);
-      scheduler.stop();
-      fileWatcher.stop();
-      await Promise.all(logWatchers.map((w) => w.stop()));
+      await producers.stop();
       await socket?.close();
       // Give acknowledgements in flight a moment; whatever is left stays in the spool.
       if (xmpp.status === "online" && spool.pendingCount > 0) await publisher.drained(2000);

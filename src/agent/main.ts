@@ -12,9 +12,15 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === "agent") args.shift();
   const at = args.findIndex((a) => a === "-c" || a === "--config");
-  const file = at >= 0 ? args[at + 1] : undefined;
-  const config = loadAgentConfig(file);
-  const running = await startAgent(config, createLogger("jabmon-agent"));
+  const file = at >= 0 ? args[at + 1] : process.env.JABMON_AGENT_CONFIG;
+  const log = createLogger("jabmon-agent");
+  const running = await startAgent(loadAgentConfig(file), log, {
+    reloadConfig: () => loadAgentConfig(file),
+  });
+  // SIGHUP reloads checks and watchers; a bad file is logged and changes nothing.
+  process.on("SIGHUP", () => {
+    running.reload().catch((err: Error) => log.error({ err: err.message }, "reload failed"));
+  });
   // Started with --expose-gc: a full collection a minute keeps the small heap from
   // drifting up between V8's own (lazy) major collections; a few ms each.
   const gc = (globalThis as { gc?: () => void }).gc;

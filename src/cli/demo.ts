@@ -81,7 +81,9 @@ export async function runDemo(env = process.env): Promise<void> {
     },
   });
   say(`started a local agent ${agentUser}@${domain} (pid ${agent.pid})`);
-  say(`  shell scripts reach it with: JABMON_AGENT_SOCKET=${agentSocket} node dist/cli/main.js send --severity warning "hello"`);
+  say(
+    `  shell scripts reach it with: JABMON_AGENT_SOCKET=${agentSocket} node dist/cli/main.js send --severity warning "hello"`,
+  );
   say(
     `\njabmon is up: open ${component.httpUrl}/ (API: ${component.httpUrl}/api/hosts). Ctrl-C stops it.`,
   );

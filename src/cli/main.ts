@@ -41,8 +41,15 @@ program
   )
   .action(async (options: { config?: string }) => {
     const { loadAgentConfig, startAgent } = await import("../agent/index.js");
-    const config = loadAgentConfig(options.config ?? process.env.JABMON_AGENT_CONFIG);
-    const running = await startAgent(config, createLogger("jabmon-agent"));
+    const file = options.config ?? process.env.JABMON_AGENT_CONFIG;
+    const log = createLogger("jabmon-agent");
+    const running = await startAgent(loadAgentConfig(file), log, {
+      reloadConfig: () => loadAgentConfig(file),
+    });
+    // SIGHUP reloads, as operators expect of a daemon; a bad file is logged and changes nothing.
+    process.on("SIGHUP", () => {
+      running.reload().catch((err: Error) => log.error({ err: err.message }, "reload failed"));
+    });
     stopOnSignal(() => running.stop());
   });
 

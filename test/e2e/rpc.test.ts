@@ -232,9 +232,37 @@ describe("the Jabber-RPC endpoint", () => {
     });
   });
 
-  it("forwards agent.reload", async () => {
-    const { response } = await call(adminClient, "agent.reload", [agentAccount.jid]);
-    expect(response).toMatchObject({ ok: true, value: { message: /re-evaluated/ } });
+  it("forwards agent.reload: the agent re-reads its file, and a bad file changes nothing", async () => {
+    const config = join(mkdtempSync(join(tmpdir(), "jabmon-reload-")), "agent.yml");
+    writeFileSync(config, "checks:\n  - { type: load, name: load }\n");
+    const account = await stack.account("reloader");
+    stack.spawnAgent(account, { JABMON_AGENT_CONFIG: config, JABMON_LOG_LEVEL: "info" });
+    await waitForHost(url, account.jid, (h) => h.online === true, 15_000);
+    expect((await call(adminClient, "check.run", [account.jid, "uptime"])).response).toMatchObject({
+      ok: false,
+    });
+
+    writeFileSync(
+      config,
+      "checks:\n  - { type: load, name: load }\n  - { type: uptime, name: uptime }\n",
+    );
+    const { response } = await call(adminClient, "agent.reload", [account.jid]);
+    expect(response).toMatchObject({
+      ok: true,
+      value: { message: /reloaded: 2 checks \(load, uptime\)/ },
+    });
+    expect((await call(adminClient, "check.run", [account.jid, "uptime"])).response).toMatchObject({
+      ok: true,
+      value: { name: "uptime", state: "ok" },
+    });
+
+    writeFileSync(config, "checks:\n  - { type: load, name: load, warn: lots }\n");
+    const bad = (await call(adminClient, "agent.reload", [account.jid])).response;
+    expect(bad).toMatchObject({ ok: false, message: /checks\.0\.warn/ });
+    // Still the previous configuration.
+    expect((await call(adminClient, "check.run", [account.jid, "uptime"])).response).toMatchObject({
+      ok: true,
+    });
   });
 
   it("the agent refuses RPC from anyone but the component", async () => {
