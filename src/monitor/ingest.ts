@@ -63,6 +63,14 @@ export function withMonitorScripts(redis: Redis): ScriptedRedis {
   return scripted;
 }
 
+/** XINFO's flat [key, value, key, value...] reply as an object. */
+function flatToRecord(flat: Array<string | number>): Record<string, string | number> {
+  const record: Record<string, string | number> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    record[String(flat[i])] = flat[i + 1] as string | number;
+  return record;
+}
+
 type StreamReply = Array<[string, Array<[string, string[]]>]> | null;
 
 function toEntry(id: string, fields: string[]): IngestStreamEntry {
@@ -93,6 +101,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
   /** Shards whose pending entries (ours) must be replayed before reading new ones. */
   readonly #needPending = new Set<number>();
   readonly #seenFree = new Set<number>();
+  #roundsSinceTrim = 0;
   readonly #attempts = new Map<string, number>();
   #running = false;
   #leaseTimer: NodeJS.Timeout | undefined;
@@ -188,9 +197,47 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       }
       this.#seenFree.clear();
       for (const s of freeNow) if (!this.#held.has(s)) this.#seenFree.add(s);
+      // About every 30 s with the default lease: drop what every instance is done with.
+      if (++this.#roundsSinceTrim >= 15) {
+        this.#roundsSinceTrim = 0;
+        await this.trimProcessed();
+      }
     } catch (err) {
       log.warn({ err: (err as Error).message }, "lease round failed");
     }
+  }
+
+  /**
+   * Trim the held shards' streams of processed entries. The pubsub service
+   * appends to them for ever; without this Redis would grow by every result
+   * ever published. An entry may go once it is acknowledged: everything older
+   * than the oldest pending entry, or, with none pending, older than the last
+   * one delivered to the group. Entries not yet read are newer than both.
+   * Returns the number of entries removed.
+   */
+  async trimProcessed(): Promise<number> {
+    let removed = 0;
+    for (const shard of [...this.#held]) {
+      const stream = this.#o.keys.ingest(shard);
+      try {
+        const [count, oldest] = (await this.#redis.xpending(stream, CONSUMER_GROUP)) as [
+          number,
+          string | null,
+        ];
+        let minId = count > 0 ? oldest : null;
+        if (!minId) {
+          const groups = (await this.#redis.xinfo("GROUPS", stream)) as Array<
+            Array<string | number>
+          >;
+          const group = groups.map(flatToRecord).find((g) => g.name === CONSUMER_GROUP);
+          minId = group ? String(group["last-delivered-id"]) : null;
+        }
+        if (minId && minId !== "0-0") removed += await this.#redis.xtrim(stream, "MINID", minId);
+      } catch (err) {
+        this.#o.log.warn({ shard, err: (err as Error).message }, "cannot trim ingest stream");
+      }
+    }
+    return removed;
   }
 
   async #acquired(shard: number): Promise<void> {
