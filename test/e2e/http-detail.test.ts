@@ -107,7 +107,8 @@ describe("a host's detail", () => {
         const body = (await (
           await fetch(`${url}/api/hosts/${encodeURIComponent(agent.jid)}`)
         ).json()) as Record<string, any>;
-        return body.backups?.length > 0 && body.score ? body : undefined;
+        // The score is rescored (debounced) after the items: wait for one that saw them.
+        return body.backups?.length > 0 && body.score?.total > 0 ? body : undefined;
       },
       { timeoutMs: 10_000, what: "the monitor to process the items" },
     );
