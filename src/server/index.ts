@@ -91,37 +91,10 @@ export async function startComponent(
     alerts: monitorAlertsBackend(monitor),
   });
 
-  let http: FastifyInstance | undefined;
-  let httpUrl: string | undefined;
-  let index: HostIndex | undefined;
-  if (config.http.enabled) {
-    index = new HostIndex({ store: hosts, redis, keys, log: log.child({ part: "index" }) });
-    await index.start();
-    http = await buildHttpServer({
-      index,
-      details: monitorStatusDetails(monitor),
-      log: log.child({ part: "http" }),
-      access: config.http,
-      health: async () => ({
-        xmpp: link.isOnline(),
-        redis: await redis.ping().then(
-          () => true,
-          () => false,
-        ),
-      }),
-      metrics: {
-        processing: monitorProcessing(monitor, redis, keys),
-        xmppOnline: () => link.isOnline(),
-        redisLatency: async () => {
-          const start = process.hrtime.bigint();
-          await redis.ping();
-          return Number(process.hrtime.bigint() - start) / 1e9;
-        },
-      },
-    });
-    httpUrl = await http.listen({ host: config.http.host, port: config.http.port });
-    log.info({ url: httpUrl }, "status page listening");
-  }
+  const status = config.http.enabled
+    ? await startStatusServer({ config, log, link, redis, keys, hosts, monitor })
+    : undefined;
+  const { http, httpUrl, index } = status ?? {};
 
   await link.start();
   log.info({ jid: config.xmpp.jid, service: config.xmpp.service }, "component online");
@@ -148,4 +121,45 @@ export async function startComponent(
       redis.disconnect();
     },
   };
+}
+
+interface StatusServerParts {
+  config: ComponentConfig;
+  log: Logger;
+  link: ComponentLink;
+  redis: Redis;
+  keys: Keys;
+  hosts: HostStore;
+  monitor: Monitor;
+}
+
+/** The read-only HTTP status server over a live snapshot of the hosts. */
+async function startStatusServer(parts: StatusServerParts) {
+  const { config, log, link, redis, keys, hosts, monitor } = parts;
+  const index = new HostIndex({ store: hosts, redis, keys, log: log.child({ part: "index" }) });
+  await index.start();
+  const redisUp = () =>
+    redis.ping().then(
+      () => true,
+      () => false,
+    );
+  const http = await buildHttpServer({
+    index,
+    details: monitorStatusDetails(monitor),
+    log: log.child({ part: "http" }),
+    access: config.http,
+    health: async () => ({ xmpp: link.isOnline(), redis: await redisUp() }),
+    metrics: {
+      processing: monitorProcessing(monitor, redis, keys),
+      xmppOnline: () => link.isOnline(),
+      redisLatency: async () => {
+        const start = process.hrtime.bigint();
+        await redis.ping();
+        return Number(process.hrtime.bigint() - start) / 1e9;
+      },
+    },
+  });
+  const httpUrl = await http.listen({ host: config.http.host, port: config.http.port });
+  log.info({ url: httpUrl }, "status page listening");
+  return { http, httpUrl, index };
 }
