@@ -211,7 +211,11 @@ try {
   );
 } finally {
   say("cleaning up");
-  componentProcess?.kill("SIGTERM");
+  if (componentProcess && componentProcess.exitCode === null) {
+    const exited = new Promise((r) => componentProcess.once("exit", r));
+    componentProcess.kill("SIGTERM");
+    await exited;
+  }
   await Promise.all(agents.map((a) => a?.stop().catch(() => {})));
   await ejabberd.destroy().catch(() => {});
   const redis = createRedis(REDIS_URL, silentLogger());

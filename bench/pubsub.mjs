@@ -24,7 +24,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -198,6 +198,7 @@ async function main() {
     loadavg_1m_at_start: Number((await import("node:os")).loadavg()[0].toFixed(2)),
   };
   let componentProcess;
+  let confDir;
   try {
     const mk = async (user) => {
       const pw = randomBytes(8).toString("hex");
@@ -207,7 +208,7 @@ async function main() {
     const pubAccount = await mk(`pub${randomBytes(3).toString("hex")}`);
     const subAccount = await mk(`sub${randomBytes(3).toString("hex")}`);
 
-    const confDir = join(tmpdir(), `jabmon-bench-${process.pid}`);
+    confDir = join(tmpdir(), `jabmon-bench-${process.pid}`);
     mkdirSync(confDir, { recursive: true });
     const confFile = join(confDir, "component.json");
     writeFileSync(
@@ -318,9 +319,15 @@ async function main() {
     await pub.stop().catch(() => {});
     await sub.stop().catch(() => {});
   } finally {
-    componentProcess?.kill("SIGTERM");
+    if (componentProcess) {
+      const exited = new Promise((r) => componentProcess.once("exit", r));
+      componentProcess.kill("SIGTERM");
+      await exited;
+    }
     await ej.destroy();
+    // After the component has exited, so it writes nothing more under the prefix.
     await deletePrefix(redis, prefix);
+    if (confDir) rmSync(confDir, { recursive: true, force: true });
     redis.disconnect();
   }
   results.loadavg_1m_at_end = Number((await import("node:os")).loadavg()[0].toFixed(2));
