@@ -26,7 +26,7 @@ import { type Finding, summarise } from "./status.js";
 
 export { type AgentConfig, agentEnv, agentSchema, loadAgentConfig } from "./config.js";
 export { parsePerfdata, parsePluginOutput, runPlugin, stateForExit } from "./nagios.js";
-export { currentStatus, summarise, worstState } from "./status.js";
+export { summarise, worstState } from "./status.js";
 
 export interface RunningAgent {
   /** Spool an item and publish it when possible; returns its sequence number. */

@@ -1,9 +1,7 @@
 /**
- * The agent's first-cut status: load per CPU and root file system use, read
- * straight from the kernel (no child processes, no libraries).
+ * The agent's status summary: the worst state of its findings, in words a
+ * person reads at a glance ("2 checks failing: disk /var 96%, load 9.1").
  */
-import { statfs } from "node:fs/promises";
-import { availableParallelism, hostname, loadavg } from "node:os";
 import type { AgentStatus, HostState } from "../protocol/index.js";
 import { VERSION } from "../version.js";
 
@@ -16,30 +14,6 @@ const RANK: Record<HostState, number> = { ok: 0, unknown: 1, warning: 2, critica
 
 export function worstState(states: HostState[]): HostState {
   return states.reduce<HostState>((worst, s) => (RANK[s] > RANK[worst] ? s : worst), "ok");
-}
-
-export function loadFinding(): Finding {
-  const perCpu = (loadavg()[0] ?? 0) / availableParallelism();
-  const text = `load ${(loadavg()[0] ?? 0).toFixed(1)}`;
-  if (perCpu >= 4) return { state: "critical", text };
-  if (perCpu >= 2) return { state: "warning", text };
-  return { state: "ok", text };
-}
-
-export async function diskFinding(mount: string): Promise<Finding> {
-  try {
-    const fs = await statfs(mount);
-    const used = 1 - fs.bavail / fs.blocks;
-    const text = `disk ${mount} ${Math.round(used * 100)}%`;
-    if (used >= 0.95) return { state: "critical", text };
-    if (used >= 0.9) return { state: "warning", text };
-    return { state: "ok", text };
-  } catch (err) {
-    return {
-      state: "unknown",
-      text: `disk ${mount}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
-    };
-  }
 }
 
 /** Summarise findings in words a person reads at a glance, worst first. */
@@ -60,8 +34,4 @@ export function summarise(findings: Finding[], host: string): AgentStatus {
     checks: findings.length,
     failing: failing.length,
   };
-}
-
-export async function currentStatus(host = hostname()): Promise<AgentStatus> {
-  return summarise([loadFinding(), await diskFinding("/")], host);
 }
