@@ -21,7 +21,7 @@ import {
   type RpcStruct,
   type RpcValue,
 } from "../rpc/index.js";
-import { type Element, keepConnected } from "../xmpp/index.js";
+import { bareJid, type Element, keepConnected } from "../xmpp/index.js";
 import {
   asHost,
   type CheckOutcome,
@@ -54,14 +54,12 @@ export interface RunningAdminBot {
   stop(): Promise<void>;
 }
 
-const bare = (jid: string) => (jid.split("/")[0] ?? "").toLowerCase();
-
 /**
  * The monitor records the bot's JID as the RPC caller; the person it acts for
  * goes into the comment: "alice@example.org: looking into it".
  */
 const onBehalf = (who: string, comment: string) =>
-  who ? `${bare(who)}${comment ? `: ${comment}` : ""}` : comment;
+  who ? `${bareJid(who)}${comment ? `: ${comment}` : ""}` : comment;
 
 /** A fault as a sentence: "No alert #42." */
 function sentence(text: string): string {
@@ -249,7 +247,7 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
     const from = String(stanza.attrs.from ?? "");
     if (!body || stanza.attrs.type === "error" || stanza.getChild("delay", NS_DELAY)) return;
     if (stanza.attrs.type === "groupchat") {
-      const room = bare(from);
+      const room = bareJid(from);
       const nick = from.slice(from.indexOf("/") + 1);
       if (!rooms.has(room) || !from.includes("/") || nick === config.nick) return;
       // In a room the bot answers only when addressed: "adminbot: status" or "!status".
@@ -269,7 +267,7 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
       return;
     }
     if (stanza.attrs.type === "chat" || stanza.attrs.type === "normal" || !stanza.attrs.type) {
-      void handle(body, bare(from), (answer) =>
+      void handle(body, bareJid(from), (answer) =>
         send(xml("message", { to: from, type: "chat" }, xml("body", {}, answer))),
       );
     }
@@ -277,7 +275,7 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
 
   function onPresence(stanza: Stanza) {
     const from = String(stanza.attrs.from ?? "");
-    if (!rooms.has(bare(from))) return;
+    if (!rooms.has(bareJid(from))) return;
     const x = stanza.getChild("x", NS_MUC_USER);
     if (!x) return;
     if (stanza.attrs.type === "unavailable") {
@@ -285,7 +283,7 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
       return;
     }
     const realJid = x.getChild("item")?.attrs.jid;
-    if (realJid) occupants.set(from, bare(realJid));
+    if (realJid) occupants.set(from, bareJid(realJid));
     const codes = x.getChildren("status").map((s) => s.attrs.code);
     if (codes.includes("201")) {
       // We created the room: unlock it, and make real JIDs visible so we can authorise people.
@@ -293,7 +291,7 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
         .request(
           xml(
             "iq",
-            { type: "set", to: bare(from) },
+            { type: "set", to: bareJid(from) },
             xml(
               "query",
               { xmlns: NS_MUC_OWNER },
@@ -312,11 +310,12 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
           ),
         )
         .then(
-          () => log.info({ room: bare(from) }, "room created and configured"),
-          (err: Error) => log.warn({ room: bare(from), err: err.message }, "cannot configure room"),
+          () => log.info({ room: bareJid(from) }, "room created and configured"),
+          (err: Error) =>
+            log.warn({ room: bareJid(from), err: err.message }, "cannot configure room"),
         );
     }
-    if (codes.includes("110")) log.info({ room: bare(from) }, "joined room");
+    if (codes.includes("110")) log.info({ room: bareJid(from) }, "joined room");
   }
 
   xmpp.on("stanza", (stanza: Stanza) => {

@@ -24,7 +24,7 @@ import {
   typeName,
 } from "../rpc/codec.js";
 import { RpcFault } from "../rpc/errors.js";
-import type { Element } from "../xmpp/index.js";
+import { bareJid, type Element } from "../xmpp/index.js";
 
 export interface CheckResult {
   state: string;
@@ -120,8 +120,7 @@ export function registerAgentRpc(options: AgentRpcOptions): void {
   type Context = { stanza: { attrs: Record<string, string> }; element: ReturnType<typeof xml> };
   const handler = async (ctx: Context) => {
     const from = String(ctx.stanza.attrs.from ?? "");
-    const bare = from.split("/")[0]?.toLowerCase();
-    if (bare !== component.toLowerCase()) {
+    if (bareJid(from) !== component.toLowerCase()) {
       log.warn({ from }, "RPC call from a JID other than the component refused");
       return xml(
         "error",

@@ -13,7 +13,7 @@ import type { ComponentLink } from "../component/index.js";
 import type { Logger } from "../log/index.js";
 import { parseStatusPresence } from "../protocol/index.js";
 import type { HostRecord, HostStore } from "../store/index.js";
-import { type Element, el } from "../xmpp/index.js";
+import { bareJid, type Element, el } from "../xmpp/index.js";
 
 export interface PresenceEvents {
   hostOnline: [jid: string];
@@ -29,12 +29,10 @@ export interface PresenceTrackerOptions {
   maxPresencePayloadBytes: number;
 }
 
-function splitJid(jid: string): { bare: string; domain: string; resource: string } {
-  const slash = jid.indexOf("/");
-  const bare = (slash === -1 ? jid : jid.slice(0, slash)).toLowerCase();
-  const resource = slash === -1 ? "" : jid.slice(slash + 1);
+function splitJid(jid: string): { bare: string; domain: string } {
+  const bare = bareJid(jid);
   const at = bare.indexOf("@");
-  return { bare, domain: at === -1 ? bare : bare.slice(at + 1), resource };
+  return { bare, domain: at === -1 ? bare : bare.slice(at + 1) };
 }
 
 export class PresenceTracker extends EventEmitter<PresenceEvents> {

@@ -50,7 +50,6 @@ export { parseDuration, registerComponentMethods } from "./methods.js";
 export { type Claim, type QueuedRequest, RedisRpcQueue, type RpcQueue } from "./queue.js";
 export {
   type Access,
-  bareJid,
   type CallContext,
   checkParams,
   type MethodSpec,

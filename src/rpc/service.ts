@@ -15,7 +15,7 @@
 import type { IqRequest, Router } from "../component/index.js";
 import type { Logger } from "../log/index.js";
 import { NS_RPC } from "../protocol/index.js";
-import { type Element, StanzaError } from "../xmpp/index.js";
+import { bareJid, type Element, StanzaError } from "../xmpp/index.js";
 import {
   decodeMethodCall,
   faultQuery,
@@ -82,11 +82,6 @@ export interface RpcService {
   /** Method names, sorted; only those the role may call when a role is given. */
   methods(role?: Role): string[];
   describe(name: string): MethodSpec | undefined;
-}
-
-export function bareJid(jid: string): string {
-  const slash = jid.indexOf("/");
-  return (slash === -1 ? jid : jid.slice(0, slash)).toLowerCase();
 }
 
 function typeMatches(value: RpcValue, type: ParamType): boolean {

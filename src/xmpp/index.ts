@@ -1,5 +1,6 @@
 export { CONDITION_TYPES, type StanzaCondition, StanzaError } from "./errors.js";
 export { guardLateData } from "./guard.js";
+export { bareJid } from "./jid.js";
 export { default as ltx, type Element, el } from "./ltx.js";
 export { type ConnectionKeeper, keepConnected, nextDelay } from "./reconnect.js";
 export { RegistrationError, registerAccount } from "./register.js";
