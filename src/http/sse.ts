@@ -12,6 +12,18 @@ import { hostView } from "./routes.js";
 const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 
 export const streamRoutes: FastifyPluginAsync<{ index: HostIndex }> = async (app, { index }) => {
+  // One flush of changes is serialised (and the summary over every host
+  // counted) once, whatever the number of open pages.
+  const frames = new WeakMap<HostRecord[], string>();
+  const frameOf = (records: HostRecord[]) => {
+    let frame = frames.get(records);
+    if (frame === undefined) {
+      frame = event("hosts", records.map(hostView)) + event("summary", index.summary());
+      frames.set(records, frame);
+    }
+    return frame;
+  };
+
   app.get("/api/stream", (request, reply) => {
     reply.hijack();
     const raw = reply.raw;
@@ -22,10 +34,7 @@ export const streamRoutes: FastifyPluginAsync<{ index: HostIndex }> = async (app
       "x-accel-buffering": "no",
     });
     raw.write(event("summary", index.summary()));
-    const onChange = (records: HostRecord[]) => {
-      raw.write(event("hosts", records.map(hostView)));
-      raw.write(event("summary", index.summary()));
-    };
+    const onChange = (records: HostRecord[]) => raw.write(frameOf(records));
     index.on("changes", onChange);
     const heartbeat = setInterval(() => raw.write(": keep-alive\n\n"), 15_000);
     request.raw.on("close", () => {
