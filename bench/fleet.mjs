@@ -16,14 +16,13 @@
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { xml } from "@xmpp/client";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = (p) => join(root, "dist", p);
-const { PrivateEjabberd } = await import(dist("stack/index.js"));
+const { freePort, PrivateEjabberd } = await import(dist("stack/index.js"));
 const { createRedis, deletePrefix } = await import(dist("store/index.js"));
 const { silentLogger } = await import(dist("log/index.js"));
 const { registerAccount } = await import(dist("xmpp/index.js"));
@@ -40,15 +39,6 @@ const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 const say = (line) => process.stderr.write(`bench:fleet ${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function rssOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");

@@ -25,7 +25,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,7 +32,7 @@ import { client, xml } from "@xmpp/client";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = (p) => join(root, "dist", p);
-const { PrivateEjabberd } = await import(dist("stack/index.js"));
+const { freePort, PrivateEjabberd } = await import(dist("stack/index.js"));
 const { createRedis, deletePrefix, Keys } = await import(dist("store/index.js"));
 const { PubsubStore } = await import(dist("pubsub/index.js"));
 const { silentLogger } = await import(dist("log/index.js"));
@@ -52,15 +51,6 @@ const MOD_PUBSUB = "pubsub.localhost";
 
 const log = (line) => process.stderr.write(`bench:pubsub ${line}\n`);
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const payload = (k) =>
   xml(

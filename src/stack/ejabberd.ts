@@ -195,28 +195,6 @@ export class PrivateEjabberd {
   }
 }
 
-/** Fail early, and say what to do, when a port we are about to listen on is taken. */
-export async function assertPortFree(
-  port: number,
-  what: string,
-  variable: string,
-  hint = "",
-): Promise<void> {
-  const { createServer } = await import("node:net");
-  await new Promise<void>((resolve, reject) => {
-    const server = createServer();
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(
-        new StackError(
-          `port ${port} (${what}) is in use${err.code === "EADDRINUSE" ? "" : ` (${err.code})`}: stop what listens there${hint} ` +
-            `or choose another port with ${variable}`,
-        ),
-      ),
-    );
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
-  });
-}
-
 function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

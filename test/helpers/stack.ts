@@ -7,7 +7,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@xmpp/client";
@@ -15,27 +14,16 @@ import { createClient } from "../../src/client/index.js";
 import { type ComponentConfig, componentSchema } from "../../src/config/index.js";
 import { createLogger, silentLogger } from "../../src/log/index.js";
 import { type RunningComponent, startComponent } from "../../src/server/index.js";
-import { PrivateEjabberd } from "../../src/stack/index.js";
+import { freePort, PrivateEjabberd } from "../../src/stack/index.js";
+
+export { freePort };
+
 import { createRedis, deletePrefix } from "../../src/store/index.js";
 import { registerAccount } from "../../src/xmpp/index.js";
 import { waitFor } from "./wait.js";
 
 export const CLI = join(import.meta.dirname, "..", "..", "dist", "cli", "main.js");
 export const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address
-          ? resolve(address.port)
-          : reject(new Error("no port")),
-      );
-    });
-  });
-}
 
 export interface Account {
   user: string;
