@@ -11,10 +11,10 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../log/index.js";
 import { type AgentStatus, statusPresence } from "../protocol/index.js";
-import { keepConnected } from "../xmpp/index.js";
+import { assembleClient, keepConnected } from "../xmpp/index.js";
 import { buildCheck, type Check, DEFAULT_CHECKS, runCheck, scheduleChecks } from "./checks.js";
 import type { AgentConfig } from "./config.js";
-import { agentClient } from "./connection.js";
+
 import { watchFiles } from "./files.js";
 import { type Item, itemElement } from "./items.js";
 import { watchLog } from "./logs.js";
@@ -120,7 +120,7 @@ export async function startAgent(
 
   // ---- status presence ------------------------------------------------------
   const findings = new Map<string, Finding>();
-  const xmpp = agentClient({
+  const xmpp = assembleClient({
     service: config.xmpp.service,
     jid,
     password: config.xmpp.password,

@@ -15,8 +15,8 @@
  */
 import type { Logger } from "../log/index.js";
 import { NS_PUBSUB } from "../protocol/index.js";
+import type { XmppClient } from "../xmpp/index.js";
 import { el, ltx } from "../xmpp/index.js";
-import type { AgentClient } from "./connection.js";
 import type { Spool, SpoolEntry } from "./spool.js";
 
 const PERMANENT = new Set(["bad-request", "not-acceptable", "policy-violation", "jid-malformed"]);
@@ -43,7 +43,7 @@ export interface PublisherStats {
 
 export class Publisher {
   readonly #o: PublisherOptions;
-  #client: AgentClient | undefined;
+  #client: XmppClient | undefined;
   #generation = 0;
   #inFlight = 0;
   /** Highest seq sent in this generation. */
@@ -58,7 +58,7 @@ export class Publisher {
   }
 
   /** A (re)connected session: replay from the oldest unacknowledged item. */
-  online(client: AgentClient): void {
+  online(client: XmppClient): void {
     this.#client = client;
     this.stats.sessions += 1;
     this.#restart();
@@ -114,7 +114,7 @@ export class Publisher {
     }
   }
 
-  async #send(client: AgentClient, entry: SpoolEntry, generation: number): Promise<void> {
+  async #send(client: XmppClient, entry: SpoolEntry, generation: number): Promise<void> {
     const { spool, log } = this.#o;
     let payload: ReturnType<typeof ltx.parse>;
     try {

@@ -1,10 +1,17 @@
 /**
- * The standard XMPP client of jabmon's bots and tools (AdminBot, alertbot,
- * tests, benchmarks): @xmpp/client with the late-data guard and native SCRAM.
- * The host agent assembles a lighter client of its own (src/agent/connection.ts).
+ * The XMPP client of jabmon's bots and tools (AdminBot, alertbot, tests,
+ * benchmarks): the same assembled client as the agent's (src/xmpp/client.ts),
+ * typed as @xmpp/client's Client, which it is a subset of.
+ *
+ * Stream management (XEP-0198) stays off here. With @xmpp/client's own
+ * assembly against ejabberd 23.01 the stanza counts drift apart, and ejabberd
+ * answers an over-count with a stream error ("Client acknowledged more
+ * stanzas than sent by server"); a bot that loses its session that way misses
+ * the messages sent to it meanwhile. Bots need no resumption: they reconnect
+ * (keepConnected) and rejoin their rooms.
  */
-import { type Client, client } from "@xmpp/client";
-import { guardLateData, useNativeScram } from "../xmpp/index.js";
+import type { Client } from "@xmpp/client";
+import { assembleClient } from "../xmpp/index.js";
 
 export type { Client };
 
@@ -17,6 +24,12 @@ export interface ClientOptions {
 }
 
 export function createClient(options: ClientOptions): Client {
-  useNativeScram();
-  return guardLateData(client(options));
+  const client = assembleClient({
+    service: options.service,
+    jid: `${options.username}@${options.domain}`,
+    password: options.password,
+    resource: options.resource,
+    streamManagement: false,
+  });
+  return client as unknown as Client;
 }

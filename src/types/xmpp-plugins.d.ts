@@ -1,4 +1,4 @@
-// xmpp.js 0.14 plugin packages the agent assembles itself (src/agent/connection.ts).
+// xmpp.js 0.14 plugin packages jabmon assembles its client from (src/xmpp/client.ts).
 // They ship no types; these cover what the agent uses.
 declare module "@xmpp/tcp" {
   export default function tcp(deps: { entity: unknown }): unknown;

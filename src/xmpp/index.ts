@@ -1,3 +1,4 @@
+export { assembleClient, type ClientOptions, type XmppClient } from "./client.js";
 export { CONDITION_TYPES, type StanzaCondition, StanzaError } from "./errors.js";
 export { guardLateData } from "./guard.js";
 export { bareJid } from "./jid.js";

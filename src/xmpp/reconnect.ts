@@ -14,6 +14,31 @@ export interface Connectable {
   reconnect?: { stop(): void };
 }
 
+/** xmpp.js internals used to reset a connection that stop() left half closed. */
+interface ConnectionInternals {
+  socket?: { destroy?(): void } | null;
+  _detachSocket?(): void;
+  _detachParser?(): void;
+  _status?(status: string): void;
+}
+
+/**
+ * Bring the entity to "offline" whatever state it is in. stop() waits for the
+ * server to close the stream and can give up half way (a timeout on a dead
+ * link, a stream error mid-handshake); xmpp.js's start() then refuses with
+ * "Connection is not offline", and every later attempt would fail the same way.
+ */
+async function resetToOffline(entity: Connectable): Promise<void> {
+  if (entity.status === "offline") return;
+  await entity.stop().catch(() => undefined);
+  if (entity.status === "offline") return;
+  const internals = entity as unknown as ConnectionInternals;
+  internals.socket?.destroy?.();
+  internals._detachSocket?.();
+  internals._detachParser?.();
+  internals._status?.("offline");
+}
+
 export interface BackoffOptions {
   minDelayMs?: number;
   maxDelayMs?: number;
@@ -61,7 +86,7 @@ export function keepConnected(entity: Connectable, options: BackoffOptions): Con
     connecting = true;
     attempt += 1;
     try {
-      if (entity.status !== "offline") await entity.stop().catch(() => undefined);
+      await resetToOffline(entity);
       log.info({ attempt }, "connecting");
       await entity.start();
     } catch (err) {

@@ -58,11 +58,26 @@ afterAll(async () => {
   await stack?.cleanup();
 });
 
+/** What the bot process printed lately, for failure messages: a bounce means its session was gone. */
+function botState(): string {
+  return `\nAdminBot exit code ${botProcess.exitCode}, last output:\n${botProcess.output().slice(-3000)}`;
+}
+
 /** Send a chat message to the bot and return the body of its next reply. */
 async function ask(client: Client, text: string, timeoutMs = 10_000): Promise<string> {
   const reply = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no reply to "${text}"`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no reply to "${text}"${botState()}`)),
+      timeoutMs,
+    );
     const onStanza = (stanza: Stanza) => {
+      // A bounce (the bot has no session) must fail loudly, not pass for an answer.
+      if (stanza.is("message") && stanza.attrs.type === "error") {
+        clearTimeout(timer);
+        client.removeListener("stanza", onStanza);
+        reject(new Error(`"${text}" bounced: ${stanza.toString()}${botState()}`));
+        return;
+      }
       if (
         stanza.is("message") &&
         stanza.attrs.from?.startsWith(bot.jid) &&
@@ -231,7 +246,7 @@ describe("the AdminBot in a MUC room", () => {
   async function say(c: Client, nick: string, text: string): Promise<string> {
     const reply = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no reply in the room to "${text}"`)),
+        () => reject(new Error(`no reply in the room to "${text}"${botState()}`)),
         10_000,
       );
       c.on("stanza", (s: Stanza) => {

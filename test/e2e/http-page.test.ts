@@ -47,10 +47,14 @@ describe("the status page in a real browser", () => {
     expect(await page.locator("tbody#hosts tr[data-jid]").first().getAttribute("data-jid")).toBe(
       victim.jid,
     );
-    const red = await page
-      .locator(`tr[data-jid="${victim.jid}"] .state`)
-      .evaluate((el) => getComputedStyle(el).color);
-    expect(red).toBe("rgb(155, 17, 17)");
+    // Read the colour from the row as it is now: a live update may replace the
+    // element between finding it and reading it (a detached one has no style).
+    const stateColour = (jid: string) =>
+      page.evaluate((j) => {
+        const cell = document.querySelector(`tr[data-jid="${j}"] .state`);
+        return cell ? getComputedStyle(cell).color : "no row";
+      }, jid);
+    await expect.poll(() => stateColour(victim.jid), { timeout: 2000 }).toBe("rgb(155, 17, 17)");
     await page.screenshot({ path: join(ARTIFACTS, "overview.png"), fullPage: true });
 
     await page.fill("#search", "calm");

@@ -1,8 +1,9 @@
 /**
- * The agent's single XMPP client connection, assembled from xmpp.js 0.14
- * plugins rather than @xmpp/client's kitchen sink (WebSocket, SASL2, FAST,
- * bind2, DNS resolution, its own reconnect): fewer modules loaded, less
- * memory (node20-notes: ~2 MB saved).
+ * jabmon's XMPP client connection (agents, bots, tests), assembled from
+ * xmpp.js 0.14 plugins rather than @xmpp/client's kitchen sink (WebSocket,
+ * SASL2, FAST, bind2, DNS resolution, its own reconnect): fewer modules
+ * loaded, less memory in the agent (node20-notes: ~2 MB saved), and stream
+ * management under our control.
  *
  * XEP-0198 stream management is optional and off by default. @xmpp/client
  * 0.14 registers its stream-management middleware after the IQ caller and
@@ -29,8 +30,9 @@ import streamManagementTyped from "@xmpp/stream-management";
 import tcp from "@xmpp/tcp";
 import tls from "@xmpp/tls";
 import SASLFactory from "saslmechanisms";
-import type { Element } from "../xmpp/index.js";
-import { guardLateData, useNativeScram } from "../xmpp/index.js";
+import { guardLateData } from "./guard.js";
+import type { Element } from "./ltx.js";
+import { useNativeScram } from "./scram.js";
 
 // The published @types describe xmpp.js 0.13; the 0.14 factories differ in detail.
 // biome-ignore-start lint/suspicious/noExplicitAny: untyped plugin factories
@@ -44,7 +46,7 @@ const streamFeaturesFactory = streamFeaturesTyped as any;
 const streamManagementFactory = streamManagementTyped as any;
 // biome-ignore-end lint/suspicious/noExplicitAny: untyped plugin factories
 
-export interface AgentClient {
+export interface XmppClient {
   status: string;
   jid: { toString(): string; bare(): { toString(): string } } | null;
   iqCaller: { request(element: Element, timeoutMs?: number): Promise<Element> };
@@ -64,7 +66,7 @@ export interface ClientOptions {
   streamManagement: boolean;
 }
 
-export function agentClient(options: ClientOptions): AgentClient {
+export function assembleClient(options: ClientOptions): XmppClient {
   const [username, domain] = options.jid.split("@") as [string, string];
   const entity = new Client({ service: options.service, domain });
   entity.jid = jid(username, domain);
@@ -102,5 +104,5 @@ export function agentClient(options: ClientOptions): AgentClient {
   resourceBinding({ streamFeatures, iqCaller }, options.resource);
   return guardLateData(
     Object.assign(entity, { iqCaller, iqCallee: callee, streamManagement }),
-  ) as AgentClient;
+  ) as XmppClient;
 }
