@@ -5,20 +5,33 @@
 import { createServer } from "node:net";
 import { StackError } from "./ejabberd.js";
 
-/** A port free on 127.0.0.1 right now (the kernel picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports for private servers come from below the kernel's ephemeral range
+ * (32768-60999 on Linux). A port the kernel hands out for `listen(0)` lies in
+ * that range, and between our probe and ejabberd's bind any outgoing
+ * connection on the machine can take it (seen in CI as eaddrinuse); ports
+ * under it are never picked for outgoing connections.
+ */
+const PRIVATE_PORT_MIN = 20_000;
+const PRIVATE_PORT_MAX = 32_767;
+
+/** Whether 127.0.0.1:port can be listened on right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address
-          ? resolve(address.port)
-          : reject(new Error("no port")),
-      );
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/** A port free on 127.0.0.1 right now, outside the ephemeral range. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port =
+      PRIVATE_PORT_MIN + Math.floor(Math.random() * (PRIVATE_PORT_MAX - PRIVATE_PORT_MIN + 1));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port between ${PRIVATE_PORT_MIN} and ${PRIVATE_PORT_MAX}`);
 }
 
 /** Fail early, and say what to do, when a port we are about to listen on is taken. */

@@ -70,7 +70,7 @@ describe("a log watch", () => {
     const { events } = await watch(file, 2, 1500);
     await appendFile(
       file,
-      ["ERROR 1", "ERROR 2", "ERROR 3", "ERROR 4", "ERROR 5"].join("\n") + "\n",
+      `${["ERROR 1", "ERROR 2", "ERROR 3", "ERROR 4", "ERROR 5"].join("\n")}\n`,
     );
     await waitFor(() => events.length === 3, { timeoutMs: 5000 });
     expect(texts(events).slice(0, 2)).toEqual(["ERROR 1", "ERROR 2"]);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Element } from "../../src/xmpp/index.js";
 import { type PublishSink, startPublishSink } from "../helpers/sink.js";
 import { type Account, CLI, TestStack } from "../helpers/stack.js";
-import { sleep, waitFor } from "../helpers/wait.js";
+import { sleep } from "../helpers/wait.js";
 
 const run = promisify(execFile);
 const PLUGINS = "/usr/lib/nagios/plugins";
@@ -112,7 +112,7 @@ describe("the agent publishes", () => {
     // Two events used of three this minute: one more passes, the next five are counted.
     await appendFile(
       log,
-      Array.from({ length: 6 }, (_, i) => `ERROR burst ${i}`).join("\n") + "\n",
+      `${Array.from({ length: 6 }, (_, i) => `ERROR burst ${i}`).join("\n")}\n`,
     );
     await sleep(2000);
     const burst = (await sink.read(account.jid)).filter((e) =>

@@ -44,14 +44,22 @@ export class TestStack {
 
   /** `started: false` leaves ejabberd stopped (for tests of starting without a server). */
   static async start(name: string, { started = true } = {}): Promise<TestStack> {
-    const ejabberd = await PrivateEjabberd.create({
-      name,
-      c2sPort: await freePort(),
-      componentPort: await freePort(),
-      componentPassword: randomBytes(8).toString("hex"),
-    });
-    if (started) await ejabberd.start();
-    return new TestStack(ejabberd);
+    for (let attempt = 1; ; attempt++) {
+      const ejabberd = await PrivateEjabberd.create({
+        name,
+        c2sPort: await freePort(),
+        componentPort: await freePort(),
+        componentPassword: randomBytes(8).toString("hex"),
+      });
+      try {
+        if (started) await ejabberd.start();
+        return new TestStack(ejabberd);
+      } catch (err) {
+        await ejabberd.destroy().catch(() => {});
+        // Two stacks drawing the same free port at once: draw again.
+        if (attempt >= 3 || !String((err as Error).message).includes("eaddrinuse")) throw err;
+      }
+    }
   }
 
   componentConfig(overrides: Partial<Record<string, unknown>> = {}): ComponentConfig {
