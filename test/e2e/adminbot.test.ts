@@ -249,7 +249,7 @@ describe("the AdminBot in a MUC room", () => {
         () => reject(new Error(`no reply in the room to "${text}"${botState()}`)),
         10_000,
       );
-      c.on("stanza", (s: Stanza) => {
+      const onStanza = (s: Stanza) => {
         const body = s.getChildText("body");
         if (
           s.is("message") &&
@@ -257,9 +257,11 @@ describe("the AdminBot in a MUC room", () => {
           body?.startsWith(`${nick}: `)
         ) {
           clearTimeout(timer);
+          c.removeListener("stanza", onStanza);
           resolve(body.slice(nick.length + 2));
         }
-      });
+      };
+      c.on("stanza", onStanza);
     });
     await c.send(xml("message", { to: room, type: "groupchat" }, xml("body", {}, text)));
     return reply;
