@@ -29,13 +29,17 @@ function same(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** Refuse a status server open to the network: beyond loopback it needs credentials. */
+export function assertHttpAccess(access: HttpAccess): void {
+  if (access.token || access.basic || isLoopback(access.host)) return;
+  throw new HttpAccessError(
+    `http.host is ${access.host}, not loopback: set http.token (JABMON_HTTP_TOKEN) or http.basic (JABMON_HTTP_BASIC) so the status page is not open to the network`,
+  );
+}
+
 export function installAccessControl(app: FastifyInstance, access: HttpAccess): void {
-  if (!access.token && !access.basic) {
-    if (isLoopback(access.host)) return;
-    throw new HttpAccessError(
-      `http.host is ${access.host}, not loopback: set http.token (JABMON_HTTP_TOKEN) or http.basic (JABMON_HTTP_BASIC) so the status page is not open to the network`,
-    );
-  }
+  assertHttpAccess(access);
+  if (!access.token && !access.basic) return;
   const basic = access.basic ? `Basic ${Buffer.from(access.basic).toString("base64")}` : undefined;
   const bearer = access.token ? `Bearer ${access.token}` : undefined;
   app.addHook("onRequest", async (request, reply) => {

@@ -11,7 +11,7 @@ import { type MetricsOptions, metricsRegistry, metricsRoutes } from "./metrics.j
 import { type StatusDetails, statusRoutes } from "./routes.js";
 import { streamRoutes } from "./sse.js";
 
-export { HttpAccessError, isLoopback } from "./auth.js";
+export { assertHttpAccess, HttpAccessError, isLoopback } from "./auth.js";
 export { HostIndex, type HostQuery, STATE_ORDER } from "./host-index.js";
 export { type HostView, hostView, type StatusDetails, statusRoutes } from "./routes.js";
 

@@ -6,7 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { type ComponentLink, componentLink, registerBuiltins } from "../component/index.js";
 import type { ComponentConfig } from "../config/index.js";
 import { discoService } from "../disco/index.js";
-import { buildHttpServer, HostIndex } from "../http/index.js";
+import { assertHttpAccess, buildHttpServer, HostIndex } from "../http/index.js";
 import type { Logger } from "../log/index.js";
 import { type Monitor, PresenceTracker, pubsubSink, startMonitor } from "../monitor/index.js";
 import { NS_JABMON, NS_PING, NS_RPC, NS_VERSION } from "../protocol/index.js";
@@ -34,6 +34,8 @@ export async function startComponent(
   config: ComponentConfig,
   log: Logger,
 ): Promise<RunningComponent> {
+  // Refuse an open status page before touching Redis or ejabberd.
+  if (config.http.enabled) assertHttpAccess(config.http);
   const redis = createRedis(config.redis.url, log.child({ part: "redis" }), "jabmon-component");
   const keys = new Keys(config.redis.prefix);
   const hosts = new HostStore(redis, keys);

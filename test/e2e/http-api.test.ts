@@ -1,9 +1,11 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildHttpServer, HostIndex, HttpAccessError } from "../../src/http/index.js";
 import { silentLogger } from "../../src/log/index.js";
 import { createRedis, deletePrefix, HostStore, Keys, type Redis } from "../../src/store/index.js";
-import { REDIS_URL } from "../helpers/stack.js";
+import { CLI, REDIS_URL } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
 const prefix = `jabmon-test:${crypto.randomUUID()}:`;
@@ -171,6 +173,27 @@ describe("the rest of the API", () => {
 describe("access control", () => {
   it("refuses to serve a non-loopback address without credentials", async () => {
     await expect(build({ host: "0.0.0.0" })).rejects.toThrow(HttpAccessError);
+  });
+
+  it("stops `jabmon component` with an open status page before it writes anything", async () => {
+    const cliPrefix = `jabmon-test:${crypto.randomUUID()}:`;
+    const run = promisify(execFile);
+    const failure = await run(process.execPath, [CLI, "component"], {
+      env: {
+        ...process.env,
+        JABMON_REDIS_URL: REDIS_URL,
+        JABMON_REDIS_PREFIX: cliPrefix,
+        JABMON_HTTP_HOST: "0.0.0.0",
+        JABMON_COMPONENT_PASSWORD: "unused",
+        JABMON_COMPONENT_SERVICE: "xmpp://127.0.0.1:1",
+      },
+    }).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toMatch(/http\.host is 0\.0\.0\.0, not loopback: set http\.token/);
+    expect(await redis.keys(`${cliPrefix}*`)).toEqual([]);
   });
 
   it("requires the token or basic credentials when configured, except for /healthz", async () => {
