@@ -218,20 +218,22 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
     }
   }
 
+  // Called without await from the stanza handler: it must never reject, or one
+  // bad message would end the process (Node stops on an unhandled rejection).
   async function handle(text: string, who: string | undefined, reply: (text: string) => void) {
-    const role = roleOf(who);
-    if (!role) {
-      log.info({ who }, "command from an unauthorised JID refused");
-      reply(REFUSAL);
-      return;
-    }
-    const command = parseCommand(text);
-    log.info({ who, command: command.kind }, "command");
-    if (role === "viewer" && !READ_COMMANDS.has(command.kind)) {
-      reply(READ_ONLY_REFUSAL);
-      return;
-    }
     try {
+      const role = roleOf(who);
+      if (!role) {
+        log.info({ who }, "command from an unauthorised JID refused");
+        reply(REFUSAL);
+        return;
+      }
+      const command = parseCommand(text);
+      log.info({ who, command: command.kind }, "command");
+      if (role === "viewer" && !READ_COMMANDS.has(command.kind)) {
+        reply(READ_ONLY_REFUSAL);
+        return;
+      }
       reply(await execute(command, role, who ?? "", reply));
     } catch (err) {
       if (err instanceof RpcFault) reply(`Could not do that: ${sentence(err.message)}`);
