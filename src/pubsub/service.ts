@@ -5,13 +5,19 @@
  * `alertpublishers` lists every agent node by disco#items.
  *
  * https://xmpp.org/extensions/xep-0060.html
- * https://xmpp.org/extensions/xep-0059.html (paging item retrieval)
+ * https://xmpp.org/extensions/xep-0059.html (paging item retrieval and disco#items)
  */
 import { randomUUID } from "node:crypto";
 import type { ComponentLink, IqRequest } from "../component/index.js";
-import type { DiscoService } from "../disco/index.js";
+import type { DiscoItemsPage, DiscoService } from "../disco/index.js";
 import type { Logger } from "../log/index.js";
-import { NS_JABMON, NS_PUBSUB, NS_PUBSUB_EVENT, NS_PUBSUB_OWNER } from "../protocol/index.js";
+import {
+  NS_JABMON,
+  NS_PUBSUB,
+  NS_PUBSUB_EVENT,
+  NS_PUBSUB_OWNER,
+  NS_RSM,
+} from "../protocol/index.js";
 import type { Keys, Redis } from "../store/index.js";
 import { type Element, el, ltx } from "../xmpp/index.js";
 import {
@@ -32,12 +38,14 @@ import { buildForm, NS_DATA, parseBoolean, readForm } from "./forms.js";
 import {
   AFFILIATIONS,
   type Affiliation,
+  type Page,
+  type PageRequest,
   PubsubStore,
   type StoredItem,
   type Subscription,
 } from "./store.js";
 
-export const NS_RSM = "http://jabber.org/protocol/rsm";
+export { NS_RSM };
 /** The node whose disco#items lists every agent node. */
 export const ALERTPUBLISHERS = "alertpublishers";
 export const AGENT_NODE_PREFIX = "agents/";
@@ -53,6 +61,7 @@ export interface PubsubOptions {
    * access model (as a `member` could), and nothing more: alertbots.
    */
   subscribers?: string[];
+  /** Nodes in the service's disco#items without RSM; the largest RSM page of any listing. */
   maxDiscoItems: number;
   /** How often nodes with pubsub#item_expire are swept (ms). */
   sweepMs?: number;
@@ -290,11 +299,15 @@ export function pubsubService({
 
   // --- retrieval -------------------------------------------------------------
 
-  const parseCount = (text: string | undefined, what: string): number | undefined => {
+  const parseCount = (
+    text: string | undefined,
+    what: string,
+    limit = options.maxItemsLimit,
+  ): number | undefined => {
     if (text === undefined) return undefined;
     if (!/^\d{1,9}$/.test(text.trim()))
       throw pubsubError("JABMON_ERR_INVALID_RSM", `${what} must be an integer`);
-    return Math.min(Number(text.trim()), options.maxItemsLimit);
+    return Math.min(Number(text.trim()), limit);
   };
 
   async function retrieve(req: IqRequest, pubsub: Element): Promise<Element> {
@@ -708,6 +721,7 @@ export function pubsubService({
 
   disco.addIdentity({ category: "pubsub", type: "service", name: "jabmon pubsub" });
   disco.addFeature(NS_PUBSUB);
+  disco.addFeature(NS_RSM);
   for (const feature of FEATURES) disco.addFeature(feature);
 
   disco.addInfoProvider(async (node) => {
@@ -726,26 +740,85 @@ export function pubsubService({
     };
   });
 
-  disco.addItemsProvider(async (node, from) => {
-    if (node === "") {
-      const names = await store.nodeNames(options.maxDiscoItems);
-      return [
-        { jid: link.jid, node: ALERTPUBLISHERS, name: "agents publishing results" },
-        ...names.map((n) => ({ jid: link.jid, node: n })),
-      ];
+  /**
+   * The XEP-0059 request in a disco#items `<set/>`: a page of at most `cap`
+   * entries (a bigger `<max/>` gets `cap`, as §2.1 lets the responder do).
+   */
+  function pageRequest(set: Element, cap: number): PageRequest {
+    const max = parseCount(set.getChildText("max") ?? undefined, "max", cap) ?? cap;
+    const after = set.getChild("after");
+    const before = set.getChild("before");
+    if (after) {
+      const id = after.getText();
+      if (id === "") throw pubsubError("JABMON_ERR_INVALID_RSM", "<after/> needs an id");
+      return { mode: "after", id, max };
     }
-    if (node === ALERTPUBLISHERS) {
-      return (await store.agentNodes()).map((n) => ({
-        jid: link.jid,
-        node: n,
-        name: agentOwnerOf(n),
-      }));
+    if (before) {
+      const id = before.getText();
+      return id === "" ? { mode: "last", max } : { mode: "before", id, max };
     }
+    const index = parseCount(set.getChildText("index") ?? undefined, "index", Infinity) ?? 0;
+    return { mode: "index", index, max };
+  }
+
+  async function discoPage(key: string, request: PageRequest, head?: string): Promise<Page> {
+    const page = await store.page(key, request, head);
+    if (!page)
+      throw pubsubError("JABMON_ERR_RSM_ITEM_NOT_FOUND", "no entry with that id to page from");
+    return page;
+  }
+
+  /** The answer's `<set/>`: first (with its index) and last only when the page has entries. */
+  function rsmSet(page: Page): Element {
+    const set = el("set", { xmlns: NS_RSM });
+    const first = page.ids[0];
+    if (first !== undefined) {
+      set.cnode(el("first", { index: page.firstIndex }, first));
+      set.cnode(el("last", {}, page.ids[page.ids.length - 1] as string));
+    }
+    set.cnode(el("count", {}, String(page.count)));
+    return set;
+  }
+
+  /**
+   * The service's node listing: `alertpublishers`, then the nodes oldest first
+   * (ties by name). Without `<set/>`, the first `maxDiscoItems` nodes as always,
+   * plus an unsolicited `<set/>` when that cut the list, so a client knows to page.
+   */
+  async function serviceItems(set: Element | undefined): Promise<DiscoItemsPage> {
+    const request: PageRequest = set
+      ? pageRequest(set, options.maxDiscoItems)
+      : { mode: "index", index: 0, max: options.maxDiscoItems + 1 };
+    const page = await discoPage(keys.psNodes(), request, ALERTPUBLISHERS);
+    const items = page.ids.map((n) =>
+      n === ALERTPUBLISHERS
+        ? { jid: link.jid, node: n, name: "agents publishing results" }
+        : { jid: link.jid, node: n },
+    );
+    const cut = !set && page.count > page.ids.length;
+    return { items, set: set || cut ? rsmSet(page) : undefined };
+  }
+
+  /** Every agent node, oldest first (ties by name); with `<set/>` one page of them. */
+  async function agentItems(set: Element | undefined): Promise<DiscoItemsPage> {
+    const item = (n: string) => ({ jid: link.jid, node: n, name: agentOwnerOf(n) });
+    if (!set) return { items: (await store.agentNodes()).map(item) };
+    const page = await discoPage(keys.psAgents(), pageRequest(set, options.maxDiscoItems));
+    return { items: page.ids.map(item), set: rsmSet(page) };
+  }
+
+  disco.addItemsProvider(async (node, from, query) => {
+    const set = query.getChild("set", NS_RSM);
+    if (node === "") return serviceItems(set);
+    if (node === ALERTPUBLISHERS) return agentItems(set);
     if (!NODE_NAME.test(node)) return undefined;
     const state = await store.nodeFor(node, bareOf(from), from);
     if (!state.record) return undefined;
     checkRead(state.record, bareOf(from), state.affiliation, state.subscription);
-    return (await store.itemIds(node)).map((id) => ({ jid: link.jid, name: id }));
+    const item = (id: string) => ({ jid: link.jid, name: id });
+    if (!set) return (await store.itemIds(node)).map(item);
+    const page = await discoPage(keys.psItems(node), pageRequest(set, options.maxDiscoItems));
+    return { items: page.ids.map(item), set: rsmSet(page) };
   });
 
   // --- ageing out ------------------------------------------------------------

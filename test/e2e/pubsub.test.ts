@@ -39,6 +39,8 @@ const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
 const CONFIG = "http://jabber.org/protocol/pubsub#node_config";
 const PUBLISH_OPTIONS = "http://jabber.org/protocol/pubsub#publish-options";
+/** pubsub.maxDiscoItems of the component under test: the largest disco#items page. */
+const DISCO_PAGE = 5;
 
 let stack: TestStack;
 let component: RunningComponent;
@@ -48,7 +50,9 @@ let service: string;
 
 beforeAll(async () => {
   stack = await TestStack.start("pubsub");
-  component = await stack.startComponent({ pubsub: { maxPayloadBytes: 2048, sweepMs: 200 } });
+  component = await stack.startComponent({
+    pubsub: { maxPayloadBytes: 2048, sweepMs: 200, maxDiscoItems: DISCO_PAGE },
+  });
   redis = createRedis(REDIS_URL, silentLogger());
   keys = new Keys(stack.prefix);
   service = stack.componentJid;
@@ -78,6 +82,45 @@ async function createNode(c: Client, node: string, config: Record<string, string
 
 async function subscribe(c: Client, node: string, jid: string) {
   return set(c, pubsub(xml("subscribe", { node, jid })));
+}
+
+const rsm = (...children: Xml[]) => xml("set", { xmlns: NS_RSM }, ...children);
+
+/** disco#items of a node ("" = the service): nodes (or item names) and the RSM <set/>. */
+async function discoItems(c: Client, node: string, set?: Xml) {
+  const reply = await get(
+    c,
+    xml("query", { xmlns: NS_DISCO_ITEMS, node: node || undefined }, ...(set ? [set] : [])),
+  );
+  expect(errorOf(reply)).toBeUndefined();
+  const query = reply.getChild("query");
+  const page = query?.getChild("set", NS_RSM);
+  return {
+    names: (query?.getChildren("item") ?? []).map((i) => (i.attrs.node ?? i.attrs.name) as string),
+    count: page ? Number(page.getChildText("count")) : undefined,
+    firstIndex: page?.getChild("first")?.attrs.index as string | undefined,
+    first: page?.getChildText("first") ?? undefined,
+    last: page?.getChildText("last") ?? undefined,
+    page,
+  };
+}
+
+/** Every entry of a disco#items listing, fetched `max` at a time with <after>. */
+async function pageThrough(c: Client, node: string, max: number) {
+  const all: string[] = [];
+  let after: string | undefined;
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = await discoItems(
+      c,
+      node,
+      rsm(xml("max", {}, String(max)), ...(after ? [xml("after", {}, after)] : [])),
+    );
+    expect(page.firstIndex).toBe(page.names.length > 0 ? String(all.length) : undefined);
+    all.push(...page.names);
+    if (page.names.length === 0 || all.length >= (page.count ?? 0)) return all;
+    after = page.last;
+  }
+  throw new Error("paging did not end");
 }
 
 async function itemIds(c: Client, node: string, ...extra: Xml[]) {
@@ -180,6 +223,111 @@ describe("agent nodes", () => {
         ?.getChildren("item")
         .map((i) => i.attrs.node),
     ).toContain("alertpublishers");
+  });
+});
+
+describe("disco#items paging (XEP-0059)", () => {
+  it("pages alertpublishers forwards, backwards and by index in the order of the full listing", async () => {
+    const agents = [await user(), await user(), await user()];
+    for (const a of agents) await set(a.client, publishIq(`agents/${a.account.jid}`, check(1)));
+    const { client } = await user();
+    const full = (await discoItems(client, "alertpublishers")).names;
+    expect(full).toEqual(await redis.zrange(keys.psAgents(), 0, -1));
+    expect(full.length).toBeGreaterThan(DISCO_PAGE);
+
+    expect(await pageThrough(client, "alertpublishers", 2)).toEqual(full);
+    const countOnly = await discoItems(client, "alertpublishers", rsm(xml("max", {}, "0")));
+    expect([countOnly.names, countOnly.count, countOnly.first]).toEqual([
+      [],
+      full.length,
+      undefined,
+    ]);
+    const last = await discoItems(
+      client,
+      "alertpublishers",
+      rsm(xml("max", {}, "2"), xml("before")),
+    );
+    expect(last.names).toEqual(full.slice(-2));
+    expect(last.firstIndex).toBe(String(full.length - 2));
+    const before = await discoItems(
+      client,
+      "alertpublishers",
+      rsm(xml("max", {}, "2"), xml("before", {}, full[3] as string)),
+    );
+    expect([before.names, before.first, before.last]).toEqual([full.slice(1, 3), full[1], full[2]]);
+    const byIndex = await discoItems(
+      client,
+      "alertpublishers",
+      rsm(xml("max", {}, "2"), xml("index", {}, "2")),
+    );
+    expect([byIndex.names, byIndex.firstIndex]).toEqual([full.slice(2, 4), "2"]);
+    const beyond = await discoItems(
+      client,
+      "alertpublishers",
+      rsm(xml("index", {}, String(full.length + 10))),
+    );
+    expect([beyond.names, beyond.count, beyond.first]).toEqual([[], full.length, undefined]);
+    // A page is at most pubsub.maxDiscoItems, whatever <max/> asks.
+    const capped = await discoItems(client, "alertpublishers", rsm(xml("max", {}, "1000")));
+    expect(capped.names).toEqual(full.slice(0, DISCO_PAGE));
+  });
+
+  it("lists the service's nodes after alertpublishers, in pages, and marks a listing it cut", async () => {
+    const { account, client } = await user();
+    for (let i = 0; i < DISCO_PAGE + 1; i++) await createNode(client, `list-${i}-${account.user}`);
+    const all = ["alertpublishers", ...(await redis.zrange(keys.psNodes(), 0, -1))];
+    const plain = await discoItems(client, "");
+    // Without <set/>: the first maxDiscoItems nodes after alertpublishers, as before,
+    // and an unsolicited <set/> saying the listing was cut.
+    expect(plain.names).toEqual(all.slice(0, DISCO_PAGE + 1));
+    expect([plain.count, plain.firstIndex, plain.last]).toEqual([all.length, "0", all[DISCO_PAGE]]);
+    expect(await pageThrough(client, "", 3)).toEqual(all);
+    const second = await discoItems(
+      client,
+      "",
+      rsm(xml("max", {}, "2"), xml("after", {}, "alertpublishers")),
+    );
+    expect([second.names, second.firstIndex]).toEqual([all.slice(1, 3), "1"]);
+    const head = await discoItems(
+      client,
+      "",
+      rsm(xml("max", {}, "2"), xml("before", {}, all[2] as string)),
+    );
+    expect(head.names).toEqual(all.slice(0, 2));
+  });
+
+  it("pages a node's item ids", async () => {
+    const { account, client } = await user();
+    const node = `dpage-${account.user}`;
+    await createNode(client, node);
+    for (const id of ["a", "b", "c"])
+      await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), id));
+    expect((await discoItems(client, node)).names).toEqual(["a", "b", "c"]);
+    const page = await discoItems(client, node, rsm(xml("max", {}, "2"), xml("after", {}, "a")));
+    expect([page.names, page.firstIndex, page.count]).toEqual([["b", "c"], "1", 3]);
+  });
+
+  it("answers item-not-found for an unknown after/before id and bad-request for a bad max", async () => {
+    const { client } = await user();
+    const query = (set: Xml) =>
+      get(client, xml("query", { xmlns: NS_DISCO_ITEMS, node: "alertpublishers" }, set));
+    expect(errorOf(await query(rsm(xml("after", {}, "agents/nobody@localhost"))))).toEqual([
+      "item-not-found",
+      undefined,
+    ]);
+    expect(errorOf(await query(rsm(xml("before", {}, "nope"))))).toEqual([
+      "item-not-found",
+      undefined,
+    ]);
+    expect(errorOf(await query(rsm(xml("max", {}, "-1"))))).toEqual(["bad-request", undefined]);
+    expect(errorOf(await query(rsm(xml("index", {}, "x"))))).toEqual(["bad-request", undefined]);
+    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
+    expect(
+      info
+        .getChild("query")
+        ?.getChildren("feature")
+        .map((f) => f.attrs.var),
+    ).toContain(NS_RSM);
   });
 });
 
