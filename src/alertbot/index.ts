@@ -23,7 +23,7 @@
 import { xml } from "@xmpp/client";
 import { createClient } from "../client/index.js";
 import type { Logger } from "../log/index.js";
-import { NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT, NS_RSM } from "../protocol/index.js";
+import { NS_DELAY, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT, NS_RSM } from "../protocol/index.js";
 import { keepConnected } from "../xmpp/index.js";
 
 export interface AlertbotOptions {
@@ -75,6 +75,9 @@ export async function startAlertbot(options: AlertbotOptions) {
 
   xmpp.on("stanza", (stanza) => {
     if (!stanza.is("message") || stanza.attrs.from !== component) return;
+    // A node's last item, sent because we (re)subscribed (XEP-0060 §6.1.7, marked
+    // with <delay/>), is old news: the bot reports what is published from now on.
+    if (stanza.getChild("delay", NS_DELAY)) return;
     const items = stanza.getChild("event", NS_PUBSUB_EVENT)?.getChild("items");
     const node = items?.attrs.node as string | undefined;
     if (!node) return;

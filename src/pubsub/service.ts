@@ -12,6 +12,7 @@ import type { ComponentLink, IqRequest } from "../component/index.js";
 import type { DiscoItemsPage, DiscoService } from "../disco/index.js";
 import type { Logger } from "../log/index.js";
 import {
+  NS_DELAY,
   NS_JABMON,
   NS_PUBSUB,
   NS_PUBSUB_EVENT,
@@ -81,6 +82,8 @@ export interface PubsubService {
   /**
    * Create a node owned by the component unless it exists (in-process, for the
    * component's own nodes such as `alerts`). Resolves true if it was created.
+   * Unlike other nodes, these default to `pubsub#send_last_published_item` =
+   * `never`: they carry events, not a state.
    */
   ensureNode(node: string, config?: Partial<NodeConfig>): Promise<boolean>;
   /**
@@ -104,6 +107,7 @@ const FEATURES = [
   "delete-items",
   "delete-nodes",
   "item-ids",
+  "last-published",
   "manage-subscriptions",
   "member-affiliation",
   "meta-data",
@@ -204,11 +208,12 @@ export function pubsubService({
 
   // --- notifications ---------------------------------------------------------
 
-  const eventMessage = (to: string, payload: Element) =>
+  const eventMessage = (to: string, payload: Element, delay?: Element) =>
     el(
       "message",
       { from: link.jid, to, type: "headline", id: `ps${++messageCounter}` },
       el("event", { xmlns: NS_PUBSUB_EVENT }, payload),
+      delay,
     );
 
   /**
@@ -220,6 +225,35 @@ export function pubsubService({
 
   function notify(deliver: string[], build: () => Element) {
     for (const to of deliver) link.send(eventMessage(to, build()));
+  }
+
+  /**
+   * XEP-0060 §6.1.7: a new subscription gets the node's last item, if the node
+   * says so (`on_sub_and_presence` acts as `on_sub`) and the subscription
+   * delivers. The item has its jabmon:seq like any notification, and the message
+   * a XEP-0203 `<delay/>` with the publish time, so a client tells it from a new
+   * publish. Sent on the next turn, after the IQ result the handler returns.
+   */
+  async function sendLastItem(node: string, record: NodeRecord, subscription: Subscription) {
+    if (record.sendLastPublishedItem === "never") return;
+    if (subscription.state !== "subscribed" || !subscription.deliver) return;
+    const item = await store.lastItem(node);
+    if (!item) return;
+    if (record.itemExpire > 0 && item.publishedAt < Date.now() - record.itemExpire * 1000) return;
+    const message = eventMessage(
+      subscription.jid,
+      el(
+        "items",
+        { node },
+        itemElement(item.id, item.seq, item.publisher, ltx.parse(item.payload)),
+      ),
+      el("delay", {
+        xmlns: NS_DELAY,
+        from: link.jid,
+        stamp: new Date(item.publishedAt).toISOString(),
+      }),
+    );
+    setImmediate(() => link.send(message));
   }
 
   // --- publish ---------------------------------------------------------------
@@ -496,12 +530,15 @@ export function pubsubService({
             if (current.has(jid)) await store.removeSubscription(node, jid);
           } else {
             const existing = current.get(jid);
-            await store.setSubscription(node, {
+            const subscription: Subscription = {
               jid,
               state,
               subid: existing?.subid ?? randomUUID(),
               deliver: existing?.deliver ?? true,
-            });
+            };
+            await store.setSubscription(node, subscription);
+            // An approved (or owner-made) subscription is a new one: §6.1.7 applies.
+            if (existing?.state !== "subscribed") await sendLastItem(node, record, subscription);
           }
         }
         return true;
@@ -575,6 +612,7 @@ export function pubsubService({
       deliver,
     };
     await store.setSubscription(node, subscription);
+    await sendLastItem(node, record, subscription);
     return el("pubsub", { xmlns: NS_PUBSUB }, subscriptionElement(node, subscription));
   }
 
@@ -837,7 +875,13 @@ export function pubsubService({
     validateNodeName(node);
     if (await store.node(node)) return false;
     try {
-      const full = { ...defaultConfig(limits, false), ...config };
+      // The component's own nodes carry events (alerts): a new subscriber must
+      // not take the last one for a new one.
+      const full: NodeConfig = {
+        ...defaultConfig(limits, false),
+        sendLastPublishedItem: "never",
+        ...config,
+      };
       await store.create(node, link.jid, false, configToHash(full));
       return true;
     } catch (err) {

@@ -475,6 +475,13 @@ export class PubsubStore {
     return out;
   }
 
+  /** The item with the highest seq, if any. */
+  async lastItem(node: string): Promise<StoredItem | undefined> {
+    const [id] = await this.idsByRank(node, -1, -1);
+    if (id === undefined) return undefined;
+    return (await this.itemsByIds(node, [id]))[0];
+  }
+
   /** Ids by seq rank range (negative = from the end), oldest first. */
   idsByRank(node: string, start: number, stop: number): Promise<string[]> {
     return this.#redis.zrange(this.keys.psItems(node), start, stop);

@@ -24,6 +24,7 @@ import {
   eventItems,
   form,
   iq,
+  NS_DELAY,
   NS_EVENT,
   NS_OWNER,
   NS_RSM,
@@ -185,12 +186,14 @@ describe("agent nodes", () => {
     expect(replay.attrs.type).toBe("result");
     expect(replay.getChild("pubsub")?.getChild("publish")?.getChild("item")?.attrs.id).toBe("s2");
     await set(client, publishIq(node, check(4)));
-    await waitFor(() => eventItems(events).length >= 3);
+    await waitFor(() => eventItems(events).length >= 4);
     await sleep(200);
-    expect(eventItems(events).map((e) => [e.id, e.seq])).toEqual([
-      ["s2", 2],
-      ["s3", 3],
-      ["s4", 4],
+    // s1 came on subscribe, as the node's last published item (agent nodes: on_sub).
+    expect(eventItems(events).map((e) => [e.id, e.seq, e.delayed])).toEqual([
+      ["s1", 1, true],
+      ["s2", 2, false],
+      ["s3", 3, false],
+      ["s4", 4, false],
     ]);
     expect(await storedCount(node)).toBe(4);
     const ingested = await ingestEntries(account.jid, node);
@@ -502,8 +505,12 @@ describe("subscriptions and access", () => {
       ),
     );
     await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "after"));
-    await waitFor(() => eventItems(events).length > 0);
-    expect(eventItems(events).map((e) => e.id)).toEqual(["after"]);
+    await waitFor(() => eventItems(events).length > 1);
+    // The approval made a new subscription: it got the last item (on_sub), then the new one.
+    expect(eventItems(events).map((e) => [e.id, e.delayed])).toEqual([
+      ["before", true],
+      ["after", false],
+    ]);
     expect((await itemIds(other.client, node)).ids).toEqual(["before", "after"]);
   });
 
@@ -570,6 +577,133 @@ describe("subscriptions and access", () => {
     expect(
       errorOf(await set(client, pubsub(xml("unsubscribe", { node, jid: account.jid })))),
     ).toEqual(["unexpected-request", "not-subscribed"]);
+  });
+});
+
+describe("last published item (pubsub#send_last_published_item)", () => {
+  const lastConfig = async (c: Client, node: string) => {
+    const conf = await get(c, owner(xml("configure", { node })));
+    const field = conf
+      .getChild("pubsub", NS_OWNER)
+      ?.getChild("configure")
+      ?.getChild("x")
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === "pubsub#send_last_published_item");
+    return {
+      value: field?.getChildText("value"),
+      options: field?.getChildren("option").map((o) => o.getChildText("value")),
+    };
+  };
+
+  it("sends a new subscriber the last item after the result, with its jabmon:seq and a delay stamp", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const node = `last-${account.user}`;
+    await createNode(client, node);
+    expect(await lastConfig(client, node)).toEqual({
+      value: "on_sub",
+      options: ["never", "on_sub", "on_sub_and_presence"],
+    });
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x", v: "1" }), "first"));
+    const before = Date.now();
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x", v: "2" }), "second"));
+    const order: string[] = [];
+    sub.client.on("stanza", (s: Xml) => {
+      if (s.is("iq") && s.attrs.type === "result") order.push("result");
+      if (s.is("message")) order.push("event");
+    });
+    const events = collectEvents(sub.client);
+    const reply = await subscribe(sub.client, node, sub.account.jid);
+    expect(errorOf(reply)).toBeUndefined();
+    await waitFor(() => events.length === 1);
+    await sleep(200);
+    expect(order).toEqual(["result", "event"]);
+    expect(eventItems(events).map((e) => [e.id, e.seq, e.delayed, e.payload?.attrs.v])).toEqual([
+      ["second", 2, true, "2"],
+    ]);
+    const stamp = Date.parse(events[0]?.getChild("delay", NS_DELAY)?.attrs.stamp);
+    expect(stamp).toBeGreaterThanOrEqual(before - 1000);
+    expect(stamp).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("sends nothing with never, to a pending subscriber, or from an empty node; on_sub_and_presence acts as on_sub", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const events = collectEvents(sub.client);
+    const never = `last-never-${account.user}`;
+    await createNode(client, never, { "pubsub#send_last_published_item": "never" });
+    await set(client, publishIq(never, xml("n", { xmlns: "urn:x" })));
+    await subscribe(sub.client, never, sub.account.jid);
+    const empty = `last-empty-${account.user}`;
+    await createNode(client, empty);
+    await subscribe(sub.client, empty, sub.account.jid);
+    const authorize = `last-auth-${account.user}`;
+    await createNode(client, authorize, { "pubsub#access_model": "authorize" });
+    await set(client, publishIq(authorize, xml("n", { xmlns: "urn:x" })));
+    const pending = await subscribe(sub.client, authorize, sub.account.jid);
+    expect(pending.getChild("pubsub")?.getChild("subscription")?.attrs.subscription).toBe(
+      "pending",
+    );
+    await sleep(300);
+    expect(events).toHaveLength(0);
+
+    const presence = `last-presence-${account.user}`;
+    await createNode(client, presence, {
+      "pubsub#send_last_published_item": "on_sub_and_presence",
+    });
+    await set(client, publishIq(presence, xml("n", { xmlns: "urn:x" }), "only"));
+    await subscribe(sub.client, presence, sub.account.jid);
+    await waitFor(() => eventItems(events, presence).length === 1);
+    expect(eventItems(events, presence)[0]?.id).toBe("only");
+  });
+
+  it("is a node option: configurable, in disco#info metadata, refused when bad; the alerts node never sends", async () => {
+    const { account, client } = await user();
+    const node = `last-conf-${account.user}`;
+    await createNode(client, node);
+    const bad = await set(
+      client,
+      owner(
+        xml("configure", { node }, form(CONFIG, { "pubsub#send_last_published_item": "always" })),
+      ),
+    );
+    expect(errorOf(bad)).toEqual(["not-acceptable", undefined]);
+    expect(
+      errorOf(
+        await set(
+          client,
+          owner(
+            xml(
+              "configure",
+              { node },
+              form(CONFIG, { "pubsub#send_last_published_item": "never" }),
+            ),
+          ),
+        ),
+      ),
+    ).toBeUndefined();
+    expect((await lastConfig(client, node)).value).toBe("never");
+    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO, node }));
+    const field = info
+      .getChild("query")
+      ?.getChild("x")
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === "pubsub#send_last_published_item");
+    expect(field?.getChildText("value")).toBe("never");
+    const service = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
+    expect(
+      service
+        .getChild("query")
+        ?.getChildren("feature")
+        .map((f) => f.attrs.var),
+    ).toContain("http://jabber.org/protocol/pubsub#last-published");
+    // The component's alerts node carries events: a new subscriber gets no old alert.
+    expect(await redis.hget(keys.psNode("alerts"), "send_last_published_item")).toBe("never");
+    // An agent node's auto-create stores the default.
+    await set(client, publishIq(`agents/${account.jid}`, check(1)));
+    expect(await redis.hget(keys.psNode(`agents/${account.jid}`), "send_last_published_item")).toBe(
+      "on_sub",
+    );
   });
 });
 
