@@ -13,6 +13,8 @@ export const FORM_NODE_CONFIG = "http://jabber.org/protocol/pubsub#node_config";
 export const FORM_META_DATA = "http://jabber.org/protocol/pubsub#meta-data";
 export const FORM_PUBLISH_OPTIONS = "http://jabber.org/protocol/pubsub#publish-options";
 export const FORM_SUBSCRIBE_OPTIONS = "http://jabber.org/protocol/pubsub#subscribe_options";
+export const FORM_SUBSCRIBE_AUTHORIZATION =
+  "http://jabber.org/protocol/pubsub#subscribe_authorization";
 
 export const ACCESS_MODELS = ["open", "whitelist", "authorize"] as const;
 export const PUBLISH_MODELS = ["publishers", "subscribers", "open"] as const;

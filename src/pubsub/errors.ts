@@ -39,6 +39,7 @@ export const PUBSUB_ERRORS = {
   JABMON_ERR_PRECONDITION_NOT_MET: { condition: "conflict", app: "precondition-not-met" },
   JABMON_ERR_INVALID_JID: { condition: "bad-request", app: "invalid-jid" },
   JABMON_ERR_NOT_SUBSCRIBED: { condition: "unexpected-request", app: "not-subscribed" },
+  JABMON_ERR_NO_PENDING_SUBSCRIPTION: { condition: "item-not-found" },
   JABMON_ERR_INVALID_SUBID: { condition: "not-acceptable", app: "invalid-subid" },
   JABMON_ERR_INVALID_OPTIONS: { condition: "bad-request", app: "invalid-options" },
   JABMON_ERR_INVALID_CONFIG: { condition: "not-acceptable" },

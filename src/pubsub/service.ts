@@ -20,7 +20,7 @@ import {
   NS_RSM,
 } from "../protocol/index.js";
 import type { Keys, Redis } from "../store/index.js";
-import { type Element, el, ltx } from "../xmpp/index.js";
+import { type Element, el, ltx, StanzaError } from "../xmpp/index.js";
 import {
   type ConfigLimits,
   configForm,
@@ -28,6 +28,7 @@ import {
   defaultConfig,
   FORM_NODE_CONFIG,
   FORM_PUBLISH_OPTIONS,
+  FORM_SUBSCRIBE_AUTHORIZATION,
   FORM_SUBSCRIBE_OPTIONS,
   metadataForm,
   type NodeConfig,
@@ -125,6 +126,7 @@ const FEATURES = [
   "retrieve-subscriptions",
   "rsm",
   "subscribe",
+  "subscription-notifications",
   "subscription-options",
 ].map((f) => `${NS_PUBSUB}#${f}`);
 
@@ -254,6 +256,68 @@ export function pubsubService({
       }),
     );
     setImmediate(() => link.send(message));
+  }
+
+  /**
+   * §8.8.4 / §8.6: tell an entity its subscription changed (approved, denied,
+   * set or removed by an owner): `<event><subscription node jid subscription/></event>`.
+   */
+  function notifySubscription(
+    node: string,
+    jid: string,
+    state: "none" | Subscription["state"],
+    subid?: string,
+  ) {
+    link.send(
+      el(
+        "message",
+        { from: link.jid, to: jid, id: `ps${++messageCounter}` },
+        el(
+          "event",
+          { xmlns: NS_PUBSUB_EVENT },
+          el("subscription", { node, jid, subscription: state, subid }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * §8.6: a subscription just became pending, so every owner of the node gets
+   * the pubsub#subscribe_authorization form (a normal message: ejabberd keeps it
+   * offline for an owner who is away). The component does not ask itself: a node
+   * only it owns asks the admins.
+   */
+  async function requestAuthorization(node: string, subscription: Subscription) {
+    const owners = (await store.affiliations(node))
+      .filter((a) => a.affiliation === "owner" && a.jid !== link.jid)
+      .map((a) => a.jid);
+    const form = buildForm(
+      "form",
+      FORM_SUBSCRIBE_AUTHORIZATION,
+      [
+        { var: "pubsub#subid", type: "hidden", values: [subscription.subid] },
+        { var: "pubsub#node", type: "text-single", label: "Node ID", values: [node] },
+        {
+          var: "pubsub#subscriber_jid",
+          type: "jid-single",
+          label: "Subscriber Address",
+          values: [subscription.jid],
+        },
+        {
+          var: "pubsub#allow",
+          type: "boolean",
+          label: "Allow this JID to subscribe to this pubsub node?",
+          values: ["false"],
+        },
+      ],
+      {
+        title: "PubSub subscriber request",
+        instructions:
+          "To approve this entity's subscription request, set pubsub#allow to true and submit; to deny it, submit false.",
+      },
+    );
+    for (const to of owners.length > 0 ? owners : [...admins])
+      link.send(el("message", { from: link.jid, to, id: `ps${++messageCounter}` }, form));
   }
 
   // --- publish ---------------------------------------------------------------
@@ -527,7 +591,9 @@ export function pubsubService({
         const current = new Map((await store.subscriptions(record.node)).map((s) => [s.jid, s]));
         for (const { jid, state } of changes) {
           if (state === "none") {
-            if (current.has(jid)) await store.removeSubscription(node, jid);
+            if (!current.has(jid)) continue;
+            await store.removeSubscription(node, jid);
+            notifySubscription(node, jid, "none");
           } else {
             const existing = current.get(jid);
             const subscription: Subscription = {
@@ -537,8 +603,10 @@ export function pubsubService({
               deliver: existing?.deliver ?? true,
             };
             await store.setSubscription(node, subscription);
+            if (existing?.state === state) continue;
+            notifySubscription(node, jid, state, subscription.subid);
             // An approved (or owner-made) subscription is a new one: §6.1.7 applies.
-            if (existing?.state !== "subscribed") await sendLastItem(node, record, subscription);
+            if (state === "subscribed") await sendLastItem(node, record, subscription);
           }
         }
         return true;
@@ -613,6 +681,9 @@ export function pubsubService({
     };
     await store.setSubscription(node, subscription);
     await sendLastItem(node, record, subscription);
+    // Ask the owners once per request that newly waits for them, not on every retry.
+    if (subscription.state === "pending" && existing?.state !== "pending")
+      await requestAuthorization(node, subscription);
     return el("pubsub", { xmlns: NS_PUBSUB }, subscriptionElement(node, subscription));
   }
 
@@ -697,6 +768,66 @@ export function pubsubService({
     if (force ?? configured) notify(deliver, () => el("items", { node }, el("retract", { id })));
     return true;
   }
+
+  // --- subscription authorization (§8.6) ---------------------------------------
+
+  /**
+   * An owner's answer to the authorization form: `pubsub#allow` true subscribes
+   * the pending JID, false removes its request; the subscriber is told either
+   * way. A cancelled form leaves the request pending. Only a pending
+   * subscription can be decided (another owner may have answered first).
+   */
+  async function authorize(from: string, x: Element, fields: Map<string, string[]>) {
+    if (x.attrs.type === "cancel") return;
+    if (x.attrs.type !== "submit")
+      throw pubsubError("JABMON_ERR_BAD_REQUEST", "submit or cancel the form");
+    const node = requireNode(fields.get("pubsub#node")?.[0]);
+    const jid = fields.get("pubsub#subscriber_jid")?.[0];
+    if (!jid || !FULL_JID.test(jid)) throw pubsubError("JABMON_ERR_INVALID_JID");
+    const allow = parseBoolean(fields.get("pubsub#allow")?.[0]);
+    if (allow === undefined)
+      throw pubsubError("JABMON_ERR_BAD_REQUEST", "pubsub#allow must be a boolean");
+    const { record, bare, affiliation } = await loadNode(node, from);
+    if (!isOwner(bare, affiliation)) throw pubsubError("JABMON_ERR_NOT_OWNER", "node owners only");
+    const pending = (await store.subscriptions(node)).find((s) => s.jid === jid);
+    if (pending?.state !== "pending")
+      throw pubsubError("JABMON_ERR_NO_PENDING_SUBSCRIPTION", `no pending subscription of ${jid}`);
+    const subid = fields.get("pubsub#subid")?.[0];
+    if (subid !== undefined && subid !== pending.subid)
+      throw pubsubError("JABMON_ERR_INVALID_SUBID");
+    if (!allow) {
+      await store.removeSubscription(node, jid);
+      notifySubscription(node, jid, "none");
+      return;
+    }
+    const subscription: Subscription = { ...pending, state: "subscribed" };
+    await store.setSubscription(node, subscription);
+    notifySubscription(node, jid, "subscribed", subscription.subid);
+    await sendLastItem(node, record, subscription);
+  }
+
+  /** A refused form comes back to its sender as a message error (RFC 6120 §8.3). */
+  const bounce = (stanza: Element, err: StanzaError) =>
+    el(
+      "message",
+      { from: link.jid, to: stanza.attrs.from, id: stanza.attrs.id, type: "error" },
+      ...stanza.getChildElements(),
+      err.toElement(),
+    );
+
+  link.router.onMessage(async (stanza) => {
+    if (stanza.attrs.type === "error") return;
+    const x = stanza.getChild("x", NS_DATA);
+    if (!x) return;
+    const fields = readForm(x);
+    if (fields.get("FORM_TYPE")?.[0] !== FORM_SUBSCRIBE_AUTHORIZATION) return;
+    try {
+      await authorize(stanza.attrs.from, x, fields);
+    } catch (err) {
+      if (!(err instanceof StanzaError)) throw err;
+      link.send(bounce(stanza, err));
+    }
+  });
 
   // --- routing ---------------------------------------------------------------
 

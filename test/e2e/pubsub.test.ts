@@ -24,6 +24,7 @@ import {
   eventItems,
   form,
   iq,
+  NS_DATA,
   NS_DELAY,
   NS_EVENT,
   NS_OWNER,
@@ -132,6 +133,52 @@ async function itemIds(c: Client, node: string, ...extra: Xml[]) {
 }
 
 const storedCount = (node: string) => redis.zcard(keys.psItems(node));
+
+/** node, jid, subscription of the subscription-state notifications among events. */
+const subscriptionEvents = (events: Xml[]) =>
+  events.flatMap((e) => {
+    const s = e.getChild("event", NS_EVENT)?.getChild("subscription");
+    return s ? [{ node: s.attrs.node, jid: s.attrs.jid, subscription: s.attrs.subscription }] : [];
+  });
+
+const AUTHORIZATION = "http://jabber.org/protocol/pubsub#subscribe_authorization";
+
+/** Messages carrying a pubsub#subscribe_authorization form, arriving at a client. */
+function collectAuthorizationRequests(client: Client): Xml[] {
+  const forms: Xml[] = [];
+  client.on("stanza", (stanza: Xml) => {
+    const x = stanza.is("message") ? stanza.getChild("x", NS_DATA) : undefined;
+    const formType = x?.getChildren("field").find((f) => f.attrs.var === "FORM_TYPE");
+    if (formType?.getChildText("value") === AUTHORIZATION) forms.push(stanza);
+  });
+  return forms;
+}
+
+const formValue = (message: Xml, name: string) =>
+  message
+    .getChild("x", NS_DATA)
+    ?.getChildren("field")
+    .find((f) => f.attrs.var === name)
+    ?.getChildText("value");
+
+/** An owner's answer to an authorization request, as a message to the service. */
+function answer(c: Client, fields: Record<string, string>, type = "submit") {
+  const x = form(AUTHORIZATION, fields);
+  x.attrs.type = type;
+  return c.send(xml("message", { to: service, id: `auth-${Math.random()}` }, x));
+}
+
+/** The next message error a client gets: [condition, application condition]. */
+function nextMessageError(client: Client): Promise<[string | undefined, string | undefined]> {
+  return new Promise((resolve) => {
+    const onStanza = (stanza: Xml) => {
+      if (!stanza.is("message") || stanza.attrs.type !== "error") return;
+      client.removeListener("stanza", onStanza);
+      resolve(errorOf(stanza) as [string | undefined, string | undefined]);
+    };
+    client.on("stanza", onStanza);
+  });
+}
 
 async function ingestEntries(owner: string, node: string) {
   const entries = await redis.xrange(keys.ingest(ingestShard(owner)), "-", "+");
@@ -511,6 +558,10 @@ describe("subscriptions and access", () => {
       ["before", true],
       ["after", false],
     ]);
+    // …and was told of it first (§8.8.4 subscription notification).
+    expect(subscriptionEvents(events)).toEqual([
+      { node, jid: other.account.jid, subscription: "subscribed" },
+    ]);
     expect((await itemIds(other.client, node)).ids).toEqual(["before", "after"]);
   });
 
@@ -704,6 +755,101 @@ describe("last published item (pubsub#send_last_published_item)", () => {
     expect(await redis.hget(keys.psNode(`agents/${account.jid}`), "send_last_published_item")).toBe(
       "on_sub",
     );
+  });
+});
+
+describe("subscription authorization (XEP-0060 §8.6)", () => {
+  it("asks the owner with the subscribe_authorization form; approving subscribes and tells the subscriber", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const node = `authz-${account.user}`;
+    await createNode(client, node, { "pubsub#access_model": "authorize" });
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "latest"));
+    const requests = collectAuthorizationRequests(client);
+    const events = collectEvents(sub.client);
+    const reply = await subscribe(sub.client, node, sub.account.jid);
+    const subid = reply.getChild("pubsub")?.getChild("subscription")?.attrs.subid;
+    await waitFor(() => requests.length === 1, { what: "the owner's authorization request" });
+    const request = requests[0] as Xml;
+    expect(request.getChild("x", NS_DATA)?.attrs.type).toBe("form");
+    expect(
+      ["pubsub#subid", "pubsub#node", "pubsub#subscriber_jid", "pubsub#allow"].map((f) =>
+        formValue(request, f),
+      ),
+    ).toEqual([subid, node, sub.account.jid, "false"]);
+    // Asking again while pending does not ask the owner again.
+    await subscribe(sub.client, node, sub.account.jid);
+
+    await answer(client, {
+      "pubsub#subid": subid,
+      "pubsub#node": node,
+      "pubsub#subscriber_jid": sub.account.jid,
+      "pubsub#allow": "true",
+    });
+    await waitFor(() => eventItems(events).length === 1, { what: "the last item after approval" });
+    expect(subscriptionEvents(events)).toEqual([
+      { node, jid: sub.account.jid, subscription: "subscribed" },
+    ]);
+    expect(eventItems(events).map((e) => [e.id, e.delayed])).toEqual([["latest", true]]);
+    expect(await redis.hget(keys.psSubscriptions(node), sub.account.jid)).toMatch(/^subscribed /);
+    expect((await itemIds(sub.client, node)).ids).toEqual(["latest"]);
+    expect(requests).toHaveLength(1);
+  });
+
+  it("denies with allow false, keeps the request on cancel, and refuses forms it cannot apply", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const stranger = await user();
+    const node = `authz-deny-${account.user}`;
+    await createNode(client, node, { "pubsub#access_model": "authorize" });
+    const events = collectEvents(sub.client);
+    const reply = await subscribe(sub.client, node, sub.account.jid);
+    const subid = reply.getChild("pubsub")?.getChild("subscription")?.attrs.subid as string;
+    const fields = (allow: string, extra: Record<string, string> = {}) => ({
+      "pubsub#subid": subid,
+      "pubsub#node": node,
+      "pubsub#subscriber_jid": sub.account.jid,
+      "pubsub#allow": allow,
+      ...extra,
+    });
+    const pendingState = () => redis.hget(keys.psSubscriptions(node), sub.account.jid);
+
+    await answer(client, fields("true"), "cancel");
+    let error = nextMessageError(stranger.client);
+    await answer(stranger.client, fields("true"));
+    expect(await error).toEqual(["forbidden", undefined]);
+    error = nextMessageError(client);
+    await answer(client, fields("true", { "pubsub#subid": "wrong" }));
+    expect(await error).toEqual(["not-acceptable", "invalid-subid"]);
+    error = nextMessageError(client);
+    await answer(client, fields("maybe"));
+    expect(await error).toEqual(["bad-request", undefined]);
+    error = nextMessageError(client);
+    await answer(client, fields("true", { "pubsub#node": `nothing-${account.user}` }));
+    expect(await error).toEqual(["item-not-found", undefined]);
+    expect(await pendingState()).toMatch(/^pending /);
+
+    await answer(client, fields("false"));
+    await waitFor(() => subscriptionEvents(events).length === 1, { what: "the denial" });
+    expect(subscriptionEvents(events)).toEqual([
+      { node, jid: sub.account.jid, subscription: "none" },
+    ]);
+    expect(await pendingState()).toBeNull();
+    error = nextMessageError(client);
+    await answer(client, fields("true"));
+    expect(await error).toEqual(["item-not-found", undefined]);
+    expect(eventItems(events)).toEqual([]);
+  });
+
+  it("advertises subscription notifications", async () => {
+    const { client } = await user();
+    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
+    expect(
+      info
+        .getChild("query")
+        ?.getChildren("feature")
+        .map((f) => f.attrs.var),
+    ).toContain("http://jabber.org/protocol/pubsub#subscription-notifications");
   });
 });
 
