@@ -22,7 +22,6 @@ export const PUBSUB_ERRORS = {
   JABMON_ERR_ITEM_NOT_FOUND: { condition: "item-not-found" },
   JABMON_ERR_NODE_EXISTS: { condition: "conflict" },
   JABMON_ERR_NODEID_REQUIRED: { condition: "bad-request", app: "nodeid-required" },
-  JABMON_ERR_INSTANT_NODES: { condition: "not-acceptable", app: "nodeid-required" },
   JABMON_ERR_INVALID_NODE_NAME: { condition: "not-acceptable" },
   JABMON_ERR_FORBIDDEN: { condition: "forbidden" },
   JABMON_ERR_OUTCAST: { condition: "forbidden" },

@@ -107,6 +107,7 @@ const FEATURES = [
   "create-nodes",
   "delete-items",
   "delete-nodes",
+  "instant-nodes",
   "item-ids",
   "last-published",
   "manage-subscriptions",
@@ -481,14 +482,14 @@ export function pubsubService({
 
   // --- nodes -----------------------------------------------------------------
 
-  async function create(req: IqRequest, pubsub: Element): Promise<true> {
+  /**
+   * §8.1.1 create, or §8.1.2 an instant node: without a name the service makes
+   * one up (a UUID, never an `agents/` name) and returns it in `<create node/>`.
+   */
+  async function create(req: IqRequest, pubsub: Element): Promise<Element | true> {
     const createEl = only(pubsub, "create");
-    const node = createEl.attrs.node as string | undefined;
-    if (!node)
-      throw pubsubError(
-        "JABMON_ERR_INSTANT_NODES",
-        "instant nodes are not supported: name the node",
-      );
+    const given = createEl.attrs.node as string | undefined;
+    const node = given || randomUUID();
     validateNodeName(node);
     if (node === ALERTPUBLISHERS) throw pubsubError("JABMON_ERR_NODE_EXISTS", "reserved node name");
     const bare = bareOf(req.from);
@@ -504,7 +505,7 @@ export function pubsubService({
       ...(x ? parseConfigForm(x, limits, FORM_NODE_CONFIG) : {}),
     };
     await store.create(node, agentOwner ?? bare, agentOwner !== undefined, configToHash(config));
-    return true;
+    return given ? true : el("pubsub", { xmlns: NS_PUBSUB }, el("create", { node }));
   }
 
   async function ownerNode(req: IqRequest, child: Element) {

@@ -896,6 +896,35 @@ describe("node management", () => {
     ]);
   });
 
+  it("creates an instant node under a name it makes up and returns it", async () => {
+    const { account, client } = await user();
+    const nodesBefore = await redis.zcard(keys.psNodes());
+    const reply = await set(
+      client,
+      pubsub(xml("create"), xml("configure", {}, form(CONFIG, { "pubsub#title": "instant" }))),
+    );
+    expect(errorOf(reply)).toBeUndefined();
+    const node = reply.getChild("pubsub")?.getChild("create")?.attrs.node as string;
+    expect(node).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await redis.hget(keys.psNode(node), "owner")).toBe(account.jid);
+    expect(await redis.hget(keys.psNode(node), "title")).toBe("instant");
+    const again = await set(client, pubsub(xml("create")));
+    const other = again.getChild("pubsub")?.getChild("create")?.attrs.node;
+    expect(other).toBeDefined();
+    expect(other).not.toBe(node);
+    expect(await redis.zcard(keys.psNodes())).toBeGreaterThanOrEqual(nodesBefore + 2);
+    // A named create answers an empty result, as before.
+    const named = await set(client, pubsub(xml("create", { node: `named-${account.user}` })));
+    expect([named.attrs.type, named.getChildElements()]).toEqual(["result", []]);
+    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
+    expect(
+      info
+        .getChild("query")
+        ?.getChildren("feature")
+        .map((f) => f.attrs.var),
+    ).toContain("http://jabber.org/protocol/pubsub#instant-nodes");
+  });
+
   it("rejects an invalid configuration and keeps the stored one", async () => {
     const { account, client } = await user();
     const other = await user();
@@ -1023,7 +1052,10 @@ describe("malformed and refused requests", () => {
       ],
       [publishIq(" bad name", xml("n", { xmlns: "urn:x" })), ["not-acceptable", undefined]],
       [publishIq(node, check(0)), ["bad-request", "invalid-payload"]],
-      [pubsub(xml("create")), ["not-acceptable", "nodeid-required"]],
+      [
+        pubsub(xml("create"), xml("configure", {}, form(CONFIG, { "pubsub#max_items": "0" }))),
+        ["not-acceptable", undefined],
+      ],
       [
         pubsub(xml("subscribe", { node, jid: "someone@localhost" })),
         ["bad-request", "invalid-jid"],
