@@ -817,7 +817,7 @@ export function pubsubService({
     );
 
   link.router.onMessage(async (stanza) => {
-    if (stanza.attrs.type === "error") return;
+    if (stanza.attrs.type === "error" || stanza.attrs.to !== link.jid) return;
     const x = stanza.getChild("x", NS_DATA);
     if (!x) return;
     const fields = readForm(x);
