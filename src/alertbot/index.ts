@@ -5,7 +5,8 @@
  * alertpublishers... subscribe to All or a Subset of agents").
  *
  * Discovery: disco#items on the component's `alertpublishers` node lists one
- * item per agent (jid = the component, node = `agents/<bare JID>`); the bot
+ * item per agent (jid = the component, node = `agents/<bare JID>`), paged with
+ * XEP-0059 result set management; the bot
  * subscribes to each matching node (XEP-0060 §6.1) and prints each published
  * item, optionally forwarding it as a chat message. It rediscovers
  * periodically to pick up new agents. It also subscribes to the component's
@@ -16,12 +17,13 @@
  * be in the component's `pubsub.subscribers` (docs/pubsub.md).
  *
  * https://xmpp.org/extensions/xep-0030.html  https://xmpp.org/extensions/xep-0060.html
+ * https://xmpp.org/extensions/xep-0059.html
  */
 
 import { xml } from "@xmpp/client";
 import { createClient } from "../client/index.js";
 import type { Logger } from "../log/index.js";
-import { NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT } from "../protocol/index.js";
+import { NS_DELAY, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT, NS_RSM } from "../protocol/index.js";
 import { keepConnected } from "../xmpp/index.js";
 
 export interface AlertbotOptions {
@@ -34,6 +36,8 @@ export interface AlertbotOptions {
   /** Forward each notification to this JID as a chat message. */
   forwardTo?: string;
   rediscoverMs?: number;
+  /** Agents asked for per disco#items page (XEP-0059 `<max/>`; the service may send fewer). */
+  discoPageSize?: number;
   log: Logger;
   /** Called after each new subscription. */
   onSubscribed?: (node: string) => void;
@@ -71,6 +75,9 @@ export async function startAlertbot(options: AlertbotOptions) {
 
   xmpp.on("stanza", (stanza) => {
     if (!stanza.is("message") || stanza.attrs.from !== component) return;
+    // A node's last item, sent because we (re)subscribed (XEP-0060 §6.1.7, marked
+    // with <delay/>), is old news: the bot reports what is published from now on.
+    if (stanza.getChild("delay", NS_DELAY)) return;
     const items = stanza.getChild("event", NS_PUBSUB_EVENT)?.getChild("items");
     const node = items?.attrs.node as string | undefined;
     if (!node) return;
@@ -93,17 +100,44 @@ export async function startAlertbot(options: AlertbotOptions) {
     }
   });
 
+  /**
+   * Every agent node, page by page (XEP-0059 `<after>` the last one seen): one
+   * reply for 10,000 agents would be ~800 KB. Stops at the end of the list, or
+   * after one reply from a service that ignores `<set/>` (it sent everything).
+   */
+  const agentNodes = async (): Promise<string[]> => {
+    const nodes: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const set = xml(
+        "set",
+        { xmlns: NS_RSM },
+        xml("max", {}, String(options.discoPageSize ?? 1000)),
+      );
+      if (after !== undefined) set.append(xml("after", {}, after));
+      const reply = await xmpp.iqCaller.request(
+        xml(
+          "iq",
+          { type: "get", to: component },
+          xml("query", { xmlns: NS_DISCO_ITEMS, node: "alertpublishers" }, set),
+        ),
+      );
+      const query = reply.getChild("query", NS_DISCO_ITEMS);
+      const items = query?.getChildren("item") ?? [];
+      for (const item of items) nodes.push(String(item.attrs.node ?? ""));
+      const page = query?.getChild("set", NS_RSM);
+      const last = page?.getChildText("last");
+      const index = Number(page?.getChild("first")?.attrs.index ?? 0);
+      const count = Number(page?.getChildText("count") ?? 0);
+      if (!page || !last || items.length === 0 || index + items.length >= count) return nodes;
+      after = last;
+    }
+  };
+
   const discover = async () => {
-    const reply = await xmpp.iqCaller.request(
-      xml(
-        "iq",
-        { type: "get", to: component },
-        xml("query", { xmlns: NS_DISCO_ITEMS, node: "alertpublishers" }),
-      ),
+    const nodes = (await agentNodes()).filter(
+      (n) => n.startsWith("agents/") && filter.test(n.slice("agents/".length)),
     );
-    const nodes = (reply.getChild("query", NS_DISCO_ITEMS)?.getChildren("item") ?? [])
-      .map((i: { attrs: Record<string, unknown> }) => String(i.attrs.node ?? ""))
-      .filter((n: string) => n.startsWith("agents/") && filter.test(n.slice("agents/".length)));
     for (const node of [ALERTS_NODE, ...nodes]) {
       if (subscribed.has(node)) continue;
       try {

@@ -158,7 +158,7 @@ export const componentSchema = z.object({
         .default([]),
       /** Bare JIDs that may subscribe to and read every node (alertbots); nothing more. */
       subscribers: jidList.default([]),
-      /** Most nodes listed by disco#items on the service itself. */
+      /** Nodes listed by disco#items on the service without RSM; the largest RSM page of any listing. */
       maxDiscoItems: duration.default(1000),
       /** How often nodes with pubsub#item_expire are swept for aged-out items (ms). */
       sweepMs: duration.default(5000),

@@ -33,10 +33,20 @@ export type InfoProvider = (
   node: string,
   from: string,
 ) => Promise<NodeInfo | undefined> | NodeInfo | undefined;
+/**
+ * One page of a node's items and the XEP-0059 `<set/>` that describes it (when
+ * the request asked for paging or the provider limited the answer).
+ */
+export interface DiscoItemsPage {
+  items: DiscoItem[];
+  set?: Element;
+}
+/** `query` is the request's `<query/>`, for providers that read an RSM `<set/>` in it. */
 export type ItemsProvider = (
   node: string,
   from: string,
-) => Promise<DiscoItem[] | undefined> | DiscoItem[] | undefined;
+  query: Element,
+) => Promise<DiscoItem[] | DiscoItemsPage | undefined> | DiscoItem[] | DiscoItemsPage | undefined;
 
 export interface DiscoService {
   addIdentity(identity: Identity): void;
@@ -76,10 +86,13 @@ export function discoService({ router }: { router: Router }): DiscoService {
     const query = el("query", { xmlns: NS_DISCO_ITEMS, node: node || undefined });
     let known = node === "";
     for (const provider of itemsProviders) {
-      const items = await provider(node, from);
-      if (!items) continue;
+      const answer = await provider(node, from, element);
+      if (!answer) continue;
       known = true;
-      for (const item of items) query.cnode(el("item", { ...item }));
+      const page = Array.isArray(answer) ? { items: answer } : answer;
+      for (const item of page.items) query.cnode(el("item", { ...item }));
+      // XEP-0059: the <set/> follows the items it describes.
+      if (page.set) query.cnode(page.set);
     }
     if (!known) throw new StanzaError("item-not-found", { text: `no node ${node}` });
     return query;

@@ -10,3 +10,5 @@ export const NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner";
 export const NS_PUBSUB_EVENT = "http://jabber.org/protocol/pubsub#event";
 export const NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors";
 export const NS_RPC = "jabber:iq:rpc";
+export const NS_RSM = "http://jabber.org/protocol/rsm";
+export const NS_DELAY = "urn:xmpp:delay";

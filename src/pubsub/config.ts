@@ -13,11 +13,16 @@ export const FORM_NODE_CONFIG = "http://jabber.org/protocol/pubsub#node_config";
 export const FORM_META_DATA = "http://jabber.org/protocol/pubsub#meta-data";
 export const FORM_PUBLISH_OPTIONS = "http://jabber.org/protocol/pubsub#publish-options";
 export const FORM_SUBSCRIBE_OPTIONS = "http://jabber.org/protocol/pubsub#subscribe_options";
+export const FORM_SUBSCRIBE_AUTHORIZATION =
+  "http://jabber.org/protocol/pubsub#subscribe_authorization";
 
 export const ACCESS_MODELS = ["open", "whitelist", "authorize"] as const;
 export const PUBLISH_MODELS = ["publishers", "subscribers", "open"] as const;
+/** `on_sub_and_presence` is accepted and acts as `on_sub`: jabmon does no presence-based delivery. */
+export const SEND_LAST_PUBLISHED = ["never", "on_sub", "on_sub_and_presence"] as const;
 export type AccessModel = (typeof ACCESS_MODELS)[number];
 export type PublishModel = (typeof PUBLISH_MODELS)[number];
+export type SendLastPublished = (typeof SEND_LAST_PUBLISHED)[number];
 
 export interface NodeConfig {
   title: string;
@@ -29,6 +34,8 @@ export interface NodeConfig {
   notifyDelete: boolean;
   /** Seconds after which an item ages out; 0 = never. */
   itemExpire: number;
+  /** Whether a new subscriber gets the node's last item at once. */
+  sendLastPublishedItem: SendLastPublished;
 }
 
 export interface NodeRecord extends NodeConfig {
@@ -56,6 +63,11 @@ export function defaultConfig(limits: ConfigLimits, agentNode: boolean): NodeCon
     notifyRetract: true,
     notifyDelete: true,
     itemExpire: 0,
+    // A node carries a state (an agent's latest result): a new subscriber (a
+    // dashboard, an alertbot) sees it at once, and the item's jabmon:seq is the
+    // baseline from which it detects missed items. Event nodes (the component's
+    // `alerts`) are created with `never` by ensureNode.
+    sendLastPublishedItem: "on_sub",
   };
 }
 
@@ -69,6 +81,11 @@ const FIELDS: Array<{ key: keyof NodeConfig; hash: string; var: string }> = [
   { key: "notifyRetract", hash: "notify_retract", var: "pubsub#notify_retract" },
   { key: "notifyDelete", hash: "notify_delete", var: "pubsub#notify_delete" },
   { key: "itemExpire", hash: "item_expire", var: "pubsub#item_expire" },
+  {
+    key: "sendLastPublishedItem",
+    hash: "send_last_published_item",
+    var: "pubsub#send_last_published_item",
+  },
 ];
 const BY_VAR = new Map(FIELDS.map((f) => [f.var, f]));
 
@@ -101,6 +118,8 @@ export function recordFromHash(node: string, hash: Record<string, string>): Node
     notifyRetract: hash.notify_retract !== "0",
     notifyDelete: hash.notify_delete !== "0",
     itemExpire: Number(hash.item_expire ?? 0),
+    // Nodes created before the option existed keep their behaviour: nothing on subscribe.
+    sendLastPublishedItem: (hash.send_last_published_item as SendLastPublished) ?? "never",
   };
 }
 
@@ -162,6 +181,11 @@ export function parseConfigForm(
       case "publishModel":
         if (!PUBLISH_MODELS.includes(value as PublishModel)) throw invalid(name, value, onBad);
         config.publishModel = value as PublishModel;
+        break;
+      case "sendLastPublishedItem":
+        if (!SEND_LAST_PUBLISHED.includes(value as SendLastPublished))
+          throw invalid(name, value, onBad);
+        config.sendLastPublishedItem = value as SendLastPublished;
         break;
       default: {
         const b = parseBoolean(value);
@@ -225,6 +249,13 @@ export function configFields(config: NodeConfig, limits: ConfigLimits): FormFiel
       label: "Number of seconds after which to automatically purge items (0 = never)",
       values: [String(config.itemExpire)],
     },
+    {
+      var: "pubsub#send_last_published_item",
+      type: "list-single",
+      label: "When to send the last published item",
+      values: [config.sendLastPublishedItem],
+      options: [...SEND_LAST_PUBLISHED],
+    },
   ];
 }
 
@@ -247,6 +278,11 @@ export function metadataForm(record: NodeRecord, numSubscribers: number): Elemen
     { var: "pubsub#max_items", type: "text-single", values: [String(record.maxItems)] },
     { var: "pubsub#persist_items", type: "boolean", values: [stored(record.persistItems)] },
     { var: "pubsub#item_expire", type: "text-single", values: [String(record.itemExpire)] },
+    {
+      var: "pubsub#send_last_published_item",
+      type: "list-single",
+      values: [record.sendLastPublishedItem],
+    },
     { var: "pubsub#num_subscribers", type: "text-single", values: [String(numSubscribers)] },
   ]);
 }

@@ -34,8 +34,11 @@ export function buildForm(
   type: "form" | "result" | "submit",
   formType: string,
   fields: FormField[],
+  text: { title?: string; instructions?: string } = {},
 ): Element {
   const x = el("x", { xmlns: NS_DATA, type });
+  if (text.title) x.cnode(el("title", {}, text.title));
+  if (text.instructions) x.cnode(el("instructions", {}, text.instructions));
   x.cnode(el("field", { var: "FORM_TYPE", type: "hidden" }, el("value", {}, formType)));
   for (const f of fields) {
     const field = el("field", { var: f.var, type: f.type, label: f.label });

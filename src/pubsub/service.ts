@@ -5,15 +5,22 @@
  * `alertpublishers` lists every agent node by disco#items.
  *
  * https://xmpp.org/extensions/xep-0060.html
- * https://xmpp.org/extensions/xep-0059.html (paging item retrieval)
+ * https://xmpp.org/extensions/xep-0059.html (paging item retrieval and disco#items)
  */
 import { randomUUID } from "node:crypto";
 import type { ComponentLink, IqRequest } from "../component/index.js";
-import type { DiscoService } from "../disco/index.js";
+import type { DiscoItemsPage, DiscoService } from "../disco/index.js";
 import type { Logger } from "../log/index.js";
-import { NS_JABMON, NS_PUBSUB, NS_PUBSUB_EVENT, NS_PUBSUB_OWNER } from "../protocol/index.js";
+import {
+  NS_DELAY,
+  NS_JABMON,
+  NS_PUBSUB,
+  NS_PUBSUB_EVENT,
+  NS_PUBSUB_OWNER,
+  NS_RSM,
+} from "../protocol/index.js";
 import type { Keys, Redis } from "../store/index.js";
-import { type Element, el, ltx } from "../xmpp/index.js";
+import { type Element, el, ltx, StanzaError } from "../xmpp/index.js";
 import {
   type ConfigLimits,
   configForm,
@@ -21,6 +28,7 @@ import {
   defaultConfig,
   FORM_NODE_CONFIG,
   FORM_PUBLISH_OPTIONS,
+  FORM_SUBSCRIBE_AUTHORIZATION,
   FORM_SUBSCRIBE_OPTIONS,
   metadataForm,
   type NodeConfig,
@@ -32,12 +40,14 @@ import { buildForm, NS_DATA, parseBoolean, readForm } from "./forms.js";
 import {
   AFFILIATIONS,
   type Affiliation,
+  type Page,
+  type PageRequest,
   PubsubStore,
   type StoredItem,
   type Subscription,
 } from "./store.js";
 
-export const NS_RSM = "http://jabber.org/protocol/rsm";
+export { NS_RSM };
 /** The node whose disco#items lists every agent node. */
 export const ALERTPUBLISHERS = "alertpublishers";
 export const AGENT_NODE_PREFIX = "agents/";
@@ -53,6 +63,7 @@ export interface PubsubOptions {
    * access model (as a `member` could), and nothing more: alertbots.
    */
   subscribers?: string[];
+  /** Nodes in the service's disco#items without RSM; the largest RSM page of any listing. */
   maxDiscoItems: number;
   /** How often nodes with pubsub#item_expire are swept (ms). */
   sweepMs?: number;
@@ -72,6 +83,8 @@ export interface PubsubService {
   /**
    * Create a node owned by the component unless it exists (in-process, for the
    * component's own nodes such as `alerts`). Resolves true if it was created.
+   * Unlike other nodes, these default to `pubsub#send_last_published_item` =
+   * `never`: they carry events, not a state.
    */
   ensureNode(node: string, config?: Partial<NodeConfig>): Promise<boolean>;
   /**
@@ -94,7 +107,9 @@ const FEATURES = [
   "create-nodes",
   "delete-items",
   "delete-nodes",
+  "instant-nodes",
   "item-ids",
+  "last-published",
   "manage-subscriptions",
   "member-affiliation",
   "meta-data",
@@ -112,6 +127,7 @@ const FEATURES = [
   "retrieve-subscriptions",
   "rsm",
   "subscribe",
+  "subscription-notifications",
   "subscription-options",
 ].map((f) => `${NS_PUBSUB}#${f}`);
 
@@ -195,11 +211,12 @@ export function pubsubService({
 
   // --- notifications ---------------------------------------------------------
 
-  const eventMessage = (to: string, payload: Element) =>
+  const eventMessage = (to: string, payload: Element, delay?: Element) =>
     el(
       "message",
       { from: link.jid, to, type: "headline", id: `ps${++messageCounter}` },
       el("event", { xmlns: NS_PUBSUB_EVENT }, payload),
+      delay,
     );
 
   /**
@@ -211,6 +228,97 @@ export function pubsubService({
 
   function notify(deliver: string[], build: () => Element) {
     for (const to of deliver) link.send(eventMessage(to, build()));
+  }
+
+  /**
+   * XEP-0060 §6.1.7: a new subscription gets the node's last item, if the node
+   * says so (`on_sub_and_presence` acts as `on_sub`) and the subscription
+   * delivers. The item has its jabmon:seq like any notification, and the message
+   * a XEP-0203 `<delay/>` with the publish time, so a client tells it from a new
+   * publish. Sent on the next turn, after the IQ result the handler returns.
+   */
+  async function sendLastItem(node: string, record: NodeRecord, subscription: Subscription) {
+    if (record.sendLastPublishedItem === "never") return;
+    if (subscription.state !== "subscribed" || !subscription.deliver) return;
+    const item = await store.lastItem(node);
+    if (!item) return;
+    if (record.itemExpire > 0 && item.publishedAt < Date.now() - record.itemExpire * 1000) return;
+    const message = eventMessage(
+      subscription.jid,
+      el(
+        "items",
+        { node },
+        itemElement(item.id, item.seq, item.publisher, ltx.parse(item.payload)),
+      ),
+      el("delay", {
+        xmlns: NS_DELAY,
+        from: link.jid,
+        stamp: new Date(item.publishedAt).toISOString(),
+      }),
+    );
+    setImmediate(() => link.send(message));
+  }
+
+  /**
+   * §8.8.4 / §8.6: tell an entity its subscription changed (approved, denied,
+   * set or removed by an owner): `<event><subscription node jid subscription/></event>`.
+   */
+  function notifySubscription(
+    node: string,
+    jid: string,
+    state: "none" | Subscription["state"],
+    subid?: string,
+  ) {
+    link.send(
+      el(
+        "message",
+        { from: link.jid, to: jid, id: `ps${++messageCounter}` },
+        el(
+          "event",
+          { xmlns: NS_PUBSUB_EVENT },
+          el("subscription", { node, jid, subscription: state, subid }),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * §8.6: a subscription just became pending, so every owner of the node gets
+   * the pubsub#subscribe_authorization form (a normal message: ejabberd keeps it
+   * offline for an owner who is away). The component does not ask itself: a node
+   * only it owns asks the admins.
+   */
+  async function requestAuthorization(node: string, subscription: Subscription) {
+    const owners = (await store.affiliations(node))
+      .filter((a) => a.affiliation === "owner" && a.jid !== link.jid)
+      .map((a) => a.jid);
+    const form = buildForm(
+      "form",
+      FORM_SUBSCRIBE_AUTHORIZATION,
+      [
+        { var: "pubsub#subid", type: "hidden", values: [subscription.subid] },
+        { var: "pubsub#node", type: "text-single", label: "Node ID", values: [node] },
+        {
+          var: "pubsub#subscriber_jid",
+          type: "jid-single",
+          label: "Subscriber Address",
+          values: [subscription.jid],
+        },
+        {
+          var: "pubsub#allow",
+          type: "boolean",
+          label: "Allow this JID to subscribe to this pubsub node?",
+          values: ["false"],
+        },
+      ],
+      {
+        title: "PubSub subscriber request",
+        instructions:
+          "To approve this entity's subscription request, set pubsub#allow to true and submit; to deny it, submit false.",
+      },
+    );
+    for (const to of owners.length > 0 ? owners : [...admins])
+      link.send(el("message", { from: link.jid, to, id: `ps${++messageCounter}` }, form));
   }
 
   // --- publish ---------------------------------------------------------------
@@ -290,11 +398,15 @@ export function pubsubService({
 
   // --- retrieval -------------------------------------------------------------
 
-  const parseCount = (text: string | undefined, what: string): number | undefined => {
+  const parseCount = (
+    text: string | undefined,
+    what: string,
+    limit = options.maxItemsLimit,
+  ): number | undefined => {
     if (text === undefined) return undefined;
     if (!/^\d{1,9}$/.test(text.trim()))
       throw pubsubError("JABMON_ERR_INVALID_RSM", `${what} must be an integer`);
-    return Math.min(Number(text.trim()), options.maxItemsLimit);
+    return Math.min(Number(text.trim()), limit);
   };
 
   async function retrieve(req: IqRequest, pubsub: Element): Promise<Element> {
@@ -370,14 +482,14 @@ export function pubsubService({
 
   // --- nodes -----------------------------------------------------------------
 
-  async function create(req: IqRequest, pubsub: Element): Promise<true> {
+  /**
+   * §8.1.1 create, or §8.1.2 an instant node: without a name the service makes
+   * one up (a UUID, never an `agents/` name) and returns it in `<create node/>`.
+   */
+  async function create(req: IqRequest, pubsub: Element): Promise<Element | true> {
     const createEl = only(pubsub, "create");
-    const node = createEl.attrs.node as string | undefined;
-    if (!node)
-      throw pubsubError(
-        "JABMON_ERR_INSTANT_NODES",
-        "instant nodes are not supported: name the node",
-      );
+    const given = createEl.attrs.node as string | undefined;
+    const node = given || randomUUID();
     validateNodeName(node);
     if (node === ALERTPUBLISHERS) throw pubsubError("JABMON_ERR_NODE_EXISTS", "reserved node name");
     const bare = bareOf(req.from);
@@ -393,7 +505,7 @@ export function pubsubService({
       ...(x ? parseConfigForm(x, limits, FORM_NODE_CONFIG) : {}),
     };
     await store.create(node, agentOwner ?? bare, agentOwner !== undefined, configToHash(config));
-    return true;
+    return given ? true : el("pubsub", { xmlns: NS_PUBSUB }, el("create", { node }));
   }
 
   async function ownerNode(req: IqRequest, child: Element) {
@@ -480,15 +592,22 @@ export function pubsubService({
         const current = new Map((await store.subscriptions(record.node)).map((s) => [s.jid, s]));
         for (const { jid, state } of changes) {
           if (state === "none") {
-            if (current.has(jid)) await store.removeSubscription(node, jid);
+            if (!current.has(jid)) continue;
+            await store.removeSubscription(node, jid);
+            notifySubscription(node, jid, "none");
           } else {
             const existing = current.get(jid);
-            await store.setSubscription(node, {
+            const subscription: Subscription = {
               jid,
               state,
               subid: existing?.subid ?? randomUUID(),
               deliver: existing?.deliver ?? true,
-            });
+            };
+            await store.setSubscription(node, subscription);
+            if (existing?.state === state) continue;
+            notifySubscription(node, jid, state, subscription.subid);
+            // An approved (or owner-made) subscription is a new one: §6.1.7 applies.
+            if (state === "subscribed") await sendLastItem(node, record, subscription);
           }
         }
         return true;
@@ -562,6 +681,10 @@ export function pubsubService({
       deliver,
     };
     await store.setSubscription(node, subscription);
+    await sendLastItem(node, record, subscription);
+    // Ask the owners once per request that newly waits for them, not on every retry.
+    if (subscription.state === "pending" && existing?.state !== "pending")
+      await requestAuthorization(node, subscription);
     return el("pubsub", { xmlns: NS_PUBSUB }, subscriptionElement(node, subscription));
   }
 
@@ -647,6 +770,66 @@ export function pubsubService({
     return true;
   }
 
+  // --- subscription authorization (§8.6) ---------------------------------------
+
+  /**
+   * An owner's answer to the authorization form: `pubsub#allow` true subscribes
+   * the pending JID, false removes its request; the subscriber is told either
+   * way. A cancelled form leaves the request pending. Only a pending
+   * subscription can be decided (another owner may have answered first).
+   */
+  async function authorize(from: string, x: Element, fields: Map<string, string[]>) {
+    if (x.attrs.type === "cancel") return;
+    if (x.attrs.type !== "submit")
+      throw pubsubError("JABMON_ERR_BAD_REQUEST", "submit or cancel the form");
+    const node = requireNode(fields.get("pubsub#node")?.[0]);
+    const jid = fields.get("pubsub#subscriber_jid")?.[0];
+    if (!jid || !FULL_JID.test(jid)) throw pubsubError("JABMON_ERR_INVALID_JID");
+    const allow = parseBoolean(fields.get("pubsub#allow")?.[0]);
+    if (allow === undefined)
+      throw pubsubError("JABMON_ERR_BAD_REQUEST", "pubsub#allow must be a boolean");
+    const { record, bare, affiliation } = await loadNode(node, from);
+    if (!isOwner(bare, affiliation)) throw pubsubError("JABMON_ERR_NOT_OWNER", "node owners only");
+    const pending = (await store.subscriptions(node)).find((s) => s.jid === jid);
+    if (pending?.state !== "pending")
+      throw pubsubError("JABMON_ERR_NO_PENDING_SUBSCRIPTION", `no pending subscription of ${jid}`);
+    const subid = fields.get("pubsub#subid")?.[0];
+    if (subid !== undefined && subid !== pending.subid)
+      throw pubsubError("JABMON_ERR_INVALID_SUBID");
+    if (!allow) {
+      await store.removeSubscription(node, jid);
+      notifySubscription(node, jid, "none");
+      return;
+    }
+    const subscription: Subscription = { ...pending, state: "subscribed" };
+    await store.setSubscription(node, subscription);
+    notifySubscription(node, jid, "subscribed", subscription.subid);
+    await sendLastItem(node, record, subscription);
+  }
+
+  /** A refused form comes back to its sender as a message error (RFC 6120 §8.3). */
+  const bounce = (stanza: Element, err: StanzaError) =>
+    el(
+      "message",
+      { from: link.jid, to: stanza.attrs.from, id: stanza.attrs.id, type: "error" },
+      ...stanza.getChildElements(),
+      err.toElement(),
+    );
+
+  link.router.onMessage(async (stanza) => {
+    if (stanza.attrs.type === "error" || stanza.attrs.to !== link.jid) return;
+    const x = stanza.getChild("x", NS_DATA);
+    if (!x) return;
+    const fields = readForm(x);
+    if (fields.get("FORM_TYPE")?.[0] !== FORM_SUBSCRIBE_AUTHORIZATION) return;
+    try {
+      await authorize(stanza.attrs.from, x, fields);
+    } catch (err) {
+      if (!(err instanceof StanzaError)) throw err;
+      link.send(bounce(stanza, err));
+    }
+  });
+
   // --- routing ---------------------------------------------------------------
 
   link.router.set(NS_PUBSUB, "pubsub", (req) => {
@@ -708,6 +891,7 @@ export function pubsubService({
 
   disco.addIdentity({ category: "pubsub", type: "service", name: "jabmon pubsub" });
   disco.addFeature(NS_PUBSUB);
+  disco.addFeature(NS_RSM);
   for (const feature of FEATURES) disco.addFeature(feature);
 
   disco.addInfoProvider(async (node) => {
@@ -726,26 +910,85 @@ export function pubsubService({
     };
   });
 
-  disco.addItemsProvider(async (node, from) => {
-    if (node === "") {
-      const names = await store.nodeNames(options.maxDiscoItems);
-      return [
-        { jid: link.jid, node: ALERTPUBLISHERS, name: "agents publishing results" },
-        ...names.map((n) => ({ jid: link.jid, node: n })),
-      ];
+  /**
+   * The XEP-0059 request in a disco#items `<set/>`: a page of at most `cap`
+   * entries (a bigger `<max/>` gets `cap`, as §2.1 lets the responder do).
+   */
+  function pageRequest(set: Element, cap: number): PageRequest {
+    const max = parseCount(set.getChildText("max") ?? undefined, "max", cap) ?? cap;
+    const after = set.getChild("after");
+    const before = set.getChild("before");
+    if (after) {
+      const id = after.getText();
+      if (id === "") throw pubsubError("JABMON_ERR_INVALID_RSM", "<after/> needs an id");
+      return { mode: "after", id, max };
     }
-    if (node === ALERTPUBLISHERS) {
-      return (await store.agentNodes()).map((n) => ({
-        jid: link.jid,
-        node: n,
-        name: agentOwnerOf(n),
-      }));
+    if (before) {
+      const id = before.getText();
+      return id === "" ? { mode: "last", max } : { mode: "before", id, max };
     }
+    const index = parseCount(set.getChildText("index") ?? undefined, "index", Infinity) ?? 0;
+    return { mode: "index", index, max };
+  }
+
+  async function discoPage(key: string, request: PageRequest, head?: string): Promise<Page> {
+    const page = await store.page(key, request, head);
+    if (!page)
+      throw pubsubError("JABMON_ERR_RSM_ITEM_NOT_FOUND", "no entry with that id to page from");
+    return page;
+  }
+
+  /** The answer's `<set/>`: first (with its index) and last only when the page has entries. */
+  function rsmSet(page: Page): Element {
+    const set = el("set", { xmlns: NS_RSM });
+    const first = page.ids[0];
+    if (first !== undefined) {
+      set.cnode(el("first", { index: page.firstIndex }, first));
+      set.cnode(el("last", {}, page.ids[page.ids.length - 1] as string));
+    }
+    set.cnode(el("count", {}, String(page.count)));
+    return set;
+  }
+
+  /**
+   * The service's node listing: `alertpublishers`, then the nodes oldest first
+   * (ties by name). Without `<set/>`, the first `maxDiscoItems` nodes as always,
+   * plus an unsolicited `<set/>` when that cut the list, so a client knows to page.
+   */
+  async function serviceItems(set: Element | undefined): Promise<DiscoItemsPage> {
+    const request: PageRequest = set
+      ? pageRequest(set, options.maxDiscoItems)
+      : { mode: "index", index: 0, max: options.maxDiscoItems + 1 };
+    const page = await discoPage(keys.psNodes(), request, ALERTPUBLISHERS);
+    const items = page.ids.map((n) =>
+      n === ALERTPUBLISHERS
+        ? { jid: link.jid, node: n, name: "agents publishing results" }
+        : { jid: link.jid, node: n },
+    );
+    const cut = !set && page.count > page.ids.length;
+    return { items, set: set || cut ? rsmSet(page) : undefined };
+  }
+
+  /** Every agent node, oldest first (ties by name); with `<set/>` one page of them. */
+  async function agentItems(set: Element | undefined): Promise<DiscoItemsPage> {
+    const item = (n: string) => ({ jid: link.jid, node: n, name: agentOwnerOf(n) });
+    if (!set) return { items: (await store.agentNodes()).map(item) };
+    const page = await discoPage(keys.psAgents(), pageRequest(set, options.maxDiscoItems));
+    return { items: page.ids.map(item), set: rsmSet(page) };
+  }
+
+  disco.addItemsProvider(async (node, from, query) => {
+    const set = query.getChild("set", NS_RSM);
+    if (node === "") return serviceItems(set);
+    if (node === ALERTPUBLISHERS) return agentItems(set);
     if (!NODE_NAME.test(node)) return undefined;
     const state = await store.nodeFor(node, bareOf(from), from);
     if (!state.record) return undefined;
     checkRead(state.record, bareOf(from), state.affiliation, state.subscription);
-    return (await store.itemIds(node)).map((id) => ({ jid: link.jid, name: id }));
+    const item = (id: string) => ({ jid: link.jid, name: id });
+    if (!set) return (await store.itemIds(node)).map(item);
+    const page = await discoPage(keys.psItems(node), pageRequest(set, options.maxDiscoItems));
+    return { items: page.ids.map(item), set: rsmSet(page) };
   });
 
   // --- ageing out ------------------------------------------------------------
@@ -764,7 +1007,13 @@ export function pubsubService({
     validateNodeName(node);
     if (await store.node(node)) return false;
     try {
-      const full = { ...defaultConfig(limits, false), ...config };
+      // The component's own nodes carry events (alerts): a new subscriber must
+      // not take the last one for a new one.
+      const full: NodeConfig = {
+        ...defaultConfig(limits, false),
+        sendLastPublishedItem: "never",
+        ...config,
+      };
       await store.create(node, link.jid, false, configToHash(full));
       return true;
     } catch (err) {

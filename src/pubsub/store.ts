@@ -11,6 +11,7 @@ import {
   CREATE_NODE,
   DELETE_NODE,
   EXPIRE_ITEMS,
+  PAGE_IDS,
   PUBLISH_ITEM,
   PURGE_NODE,
   REMOVE_SUBSCRIPTION,
@@ -32,6 +33,7 @@ type ScriptedRedis = Redis & {
   psRemoveSubscription: Script;
   psSetAffiliation: Script;
   psExpireItems: Script;
+  psPageIds: Script;
 };
 
 const SCRIPTS: Array<[string, number, string]> = [
@@ -45,6 +47,7 @@ const SCRIPTS: Array<[string, number, string]> = [
   ["psRemoveSubscription", 4, REMOVE_SUBSCRIPTION],
   ["psSetAffiliation", 4, SET_AFFILIATION],
   ["psExpireItems", 3, EXPIRE_ITEMS],
+  ["psPageIds", 1, PAGE_IDS],
 ];
 
 export type Affiliation = "owner" | "publisher" | "member" | "outcast" | "none";
@@ -81,6 +84,19 @@ export interface PublishRequest {
   preconditions: string[];
   /** Hash field/value pairs of the configuration an auto-created node gets. */
   defaults: string[];
+}
+
+/** Which XEP-0059 page: after/before an id, the last page, or from an index. */
+export type PageRequest =
+  | { mode: "after" | "before"; id: string; max: number }
+  | { mode: "last"; max: number }
+  | { mode: "index"; index: number; max: number };
+
+export interface Page {
+  ids: string[];
+  /** Index of ids[0] in the whole list. */
+  firstIndex: number;
+  count: number;
 }
 
 export interface PublishResult {
@@ -423,12 +439,21 @@ export class PubsubStore {
     return out;
   }
 
-  async nodeNames(limit: number): Promise<string[]> {
-    return this.#redis.zrange(this.keys.psNodes(), 0, limit - 1);
-  }
-
   async agentNodes(): Promise<string[]> {
     return this.#redis.zrange(this.keys.psAgents(), 0, -1);
+  }
+
+  /**
+   * One page of a sorted set (see PAGE_IDS), with `head` listed first when given.
+   * Undefined when the after/before id is not in the list.
+   */
+  async page(key: string, request: PageRequest, head = ""): Promise<Page | undefined> {
+    const anchor =
+      request.mode === "index" ? String(request.index) : request.mode === "last" ? "" : request.id;
+    const reply = await this.#redis.psPageIds(key, head, request.mode, anchor, String(request.max));
+    if (typeof reply === "number") return undefined;
+    const [count, firstIndex, ...ids] = reply;
+    return { count: Number(count), firstIndex: Number(firstIndex), ids: ids as string[] };
   }
 
   async itemCount(node: string): Promise<number> {
@@ -448,6 +473,13 @@ export class PubsubStore {
       if (rec) out.push(parseRecord(id, rec));
     });
     return out;
+  }
+
+  /** The item with the highest seq, if any. */
+  async lastItem(node: string): Promise<StoredItem | undefined> {
+    const [id] = await this.idsByRank(node, -1, -1);
+    if (id === undefined) return undefined;
+    return (await this.itemsByIds(node, [id]))[0];
   }
 
   /** Ids by seq rank range (negative = from the end), oldest first. */

@@ -49,8 +49,9 @@ beforeAll(async () => {
   stack = await TestStack.start("alertbot");
   const allAccount = await stack.account("botall");
   const webBotAccount = await stack.account("botweb");
+  // One agent per disco#items page: the bots find both only by paging (XEP-0059).
   await stack.startComponent({
-    pubsub: { subscribers: [allAccount.jid, webBotAccount.jid] },
+    pubsub: { subscribers: [allAccount.jid, webBotAccount.jid], maxDiscoItems: 1 },
   });
   const webAccount = await stack.account("web01");
   const dbAccount = await stack.account("db01");
@@ -67,7 +68,7 @@ afterAll(async () => {
 });
 
 describe("jabmon alertbot", () => {
-  it("finds the agents by disco and subscribes to all, or to those matching the filter", async () => {
+  it("finds the agents by paged disco and subscribes to all, or to those matching the filter", async () => {
     await waitFor(
       () =>
         subscribedTo(botAll, "agents/web01@localhost") &&

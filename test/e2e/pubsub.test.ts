@@ -24,6 +24,8 @@ import {
   eventItems,
   form,
   iq,
+  NS_DATA,
+  NS_DELAY,
   NS_EVENT,
   NS_OWNER,
   NS_RSM,
@@ -39,6 +41,8 @@ const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
 const CONFIG = "http://jabber.org/protocol/pubsub#node_config";
 const PUBLISH_OPTIONS = "http://jabber.org/protocol/pubsub#publish-options";
+/** pubsub.maxDiscoItems of the component under test: the largest disco#items page. */
+const DISCO_PAGE = 5;
 
 let stack: TestStack;
 let component: RunningComponent;
@@ -48,7 +52,9 @@ let service: string;
 
 beforeAll(async () => {
   stack = await TestStack.start("pubsub");
-  component = await stack.startComponent({ pubsub: { maxPayloadBytes: 2048, sweepMs: 200 } });
+  component = await stack.startComponent({
+    pubsub: { maxPayloadBytes: 2048, sweepMs: 200, maxDiscoItems: DISCO_PAGE },
+  });
   redis = createRedis(REDIS_URL, silentLogger());
   keys = new Keys(stack.prefix);
   service = stack.componentJid;
@@ -80,6 +86,45 @@ async function subscribe(c: Client, node: string, jid: string) {
   return set(c, pubsub(xml("subscribe", { node, jid })));
 }
 
+const rsm = (...children: Xml[]) => xml("set", { xmlns: NS_RSM }, ...children);
+
+/** disco#items of a node ("" = the service): nodes (or item names) and the RSM <set/>. */
+async function discoItems(c: Client, node: string, set?: Xml) {
+  const reply = await get(
+    c,
+    xml("query", { xmlns: NS_DISCO_ITEMS, node: node || undefined }, ...(set ? [set] : [])),
+  );
+  expect(errorOf(reply)).toBeUndefined();
+  const query = reply.getChild("query");
+  const page = query?.getChild("set", NS_RSM);
+  return {
+    names: (query?.getChildren("item") ?? []).map((i) => (i.attrs.node ?? i.attrs.name) as string),
+    count: page ? Number(page.getChildText("count")) : undefined,
+    firstIndex: page?.getChild("first")?.attrs.index as string | undefined,
+    first: page?.getChildText("first") ?? undefined,
+    last: page?.getChildText("last") ?? undefined,
+    page,
+  };
+}
+
+/** Every entry of a disco#items listing, fetched `max` at a time with <after>. */
+async function pageThrough(c: Client, node: string, max: number) {
+  const all: string[] = [];
+  let after: string | undefined;
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = await discoItems(
+      c,
+      node,
+      rsm(xml("max", {}, String(max)), ...(after ? [xml("after", {}, after)] : [])),
+    );
+    expect(page.firstIndex).toBe(page.names.length > 0 ? String(all.length) : undefined);
+    all.push(...page.names);
+    if (page.names.length === 0 || all.length >= (page.count ?? 0)) return all;
+    after = page.last;
+  }
+  throw new Error("paging did not end");
+}
+
 async function itemIds(c: Client, node: string, ...extra: Xml[]) {
   const reply = await get(c, pubsub(xml("items", { node }), ...extra));
   expect(errorOf(reply)).toBeUndefined();
@@ -88,6 +133,52 @@ async function itemIds(c: Client, node: string, ...extra: Xml[]) {
 }
 
 const storedCount = (node: string) => redis.zcard(keys.psItems(node));
+
+/** node, jid, subscription of the subscription-state notifications among events. */
+const subscriptionEvents = (events: Xml[]) =>
+  events.flatMap((e) => {
+    const s = e.getChild("event", NS_EVENT)?.getChild("subscription");
+    return s ? [{ node: s.attrs.node, jid: s.attrs.jid, subscription: s.attrs.subscription }] : [];
+  });
+
+const AUTHORIZATION = "http://jabber.org/protocol/pubsub#subscribe_authorization";
+
+/** Messages carrying a pubsub#subscribe_authorization form, arriving at a client. */
+function collectAuthorizationRequests(client: Client): Xml[] {
+  const forms: Xml[] = [];
+  client.on("stanza", (stanza: Xml) => {
+    const x = stanza.is("message") ? stanza.getChild("x", NS_DATA) : undefined;
+    const formType = x?.getChildren("field").find((f) => f.attrs.var === "FORM_TYPE");
+    if (formType?.getChildText("value") === AUTHORIZATION) forms.push(stanza);
+  });
+  return forms;
+}
+
+const formValue = (message: Xml, name: string) =>
+  message
+    .getChild("x", NS_DATA)
+    ?.getChildren("field")
+    .find((f) => f.attrs.var === name)
+    ?.getChildText("value");
+
+/** An owner's answer to an authorization request, as a message to the service. */
+function answer(c: Client, fields: Record<string, string>, type = "submit") {
+  const x = form(AUTHORIZATION, fields);
+  x.attrs.type = type;
+  return c.send(xml("message", { to: service, id: `auth-${Math.random()}` }, x));
+}
+
+/** The next message error a client gets: [condition, application condition]. */
+function nextMessageError(client: Client): Promise<[string | undefined, string | undefined]> {
+  return new Promise((resolve) => {
+    const onStanza = (stanza: Xml) => {
+      if (!stanza.is("message") || stanza.attrs.type !== "error") return;
+      client.removeListener("stanza", onStanza);
+      resolve(errorOf(stanza) as [string | undefined, string | undefined]);
+    };
+    client.on("stanza", onStanza);
+  });
+}
 
 async function ingestEntries(owner: string, node: string) {
   const entries = await redis.xrange(keys.ingest(ingestShard(owner)), "-", "+");
@@ -142,12 +233,14 @@ describe("agent nodes", () => {
     expect(replay.attrs.type).toBe("result");
     expect(replay.getChild("pubsub")?.getChild("publish")?.getChild("item")?.attrs.id).toBe("s2");
     await set(client, publishIq(node, check(4)));
-    await waitFor(() => eventItems(events).length >= 3);
+    await waitFor(() => eventItems(events).length >= 4);
     await sleep(200);
-    expect(eventItems(events).map((e) => [e.id, e.seq])).toEqual([
-      ["s2", 2],
-      ["s3", 3],
-      ["s4", 4],
+    // s1 came on subscribe, as the node's last published item (agent nodes: on_sub).
+    expect(eventItems(events).map((e) => [e.id, e.seq, e.delayed])).toEqual([
+      ["s1", 1, true],
+      ["s2", 2, false],
+      ["s3", 3, false],
+      ["s4", 4, false],
     ]);
     expect(await storedCount(node)).toBe(4);
     const ingested = await ingestEntries(account.jid, node);
@@ -180,6 +273,111 @@ describe("agent nodes", () => {
         ?.getChildren("item")
         .map((i) => i.attrs.node),
     ).toContain("alertpublishers");
+  });
+});
+
+describe("disco#items paging (XEP-0059)", () => {
+  it("pages alertpublishers forwards, backwards and by index in the order of the full listing", async () => {
+    const agents = [await user(), await user(), await user()];
+    for (const a of agents) await set(a.client, publishIq(`agents/${a.account.jid}`, check(1)));
+    const { client } = await user();
+    const full = (await discoItems(client, "alertpublishers")).names;
+    expect(full).toEqual(await redis.zrange(keys.psAgents(), 0, -1));
+    expect(full.length).toBeGreaterThan(DISCO_PAGE);
+
+    expect(await pageThrough(client, "alertpublishers", 2)).toEqual(full);
+    const countOnly = await discoItems(client, "alertpublishers", rsm(xml("max", {}, "0")));
+    expect([countOnly.names, countOnly.count, countOnly.first]).toEqual([
+      [],
+      full.length,
+      undefined,
+    ]);
+    const last = await discoItems(
+      client,
+      "alertpublishers",
+      rsm(xml("max", {}, "2"), xml("before")),
+    );
+    expect(last.names).toEqual(full.slice(-2));
+    expect(last.firstIndex).toBe(String(full.length - 2));
+    const before = await discoItems(
+      client,
+      "alertpublishers",
+      rsm(xml("max", {}, "2"), xml("before", {}, full[3] as string)),
+    );
+    expect([before.names, before.first, before.last]).toEqual([full.slice(1, 3), full[1], full[2]]);
+    const byIndex = await discoItems(
+      client,
+      "alertpublishers",
+      rsm(xml("max", {}, "2"), xml("index", {}, "2")),
+    );
+    expect([byIndex.names, byIndex.firstIndex]).toEqual([full.slice(2, 4), "2"]);
+    const beyond = await discoItems(
+      client,
+      "alertpublishers",
+      rsm(xml("index", {}, String(full.length + 10))),
+    );
+    expect([beyond.names, beyond.count, beyond.first]).toEqual([[], full.length, undefined]);
+    // A page is at most pubsub.maxDiscoItems, whatever <max/> asks.
+    const capped = await discoItems(client, "alertpublishers", rsm(xml("max", {}, "1000")));
+    expect(capped.names).toEqual(full.slice(0, DISCO_PAGE));
+  });
+
+  it("lists the service's nodes after alertpublishers, in pages, and marks a listing it cut", async () => {
+    const { account, client } = await user();
+    for (let i = 0; i < DISCO_PAGE + 1; i++) await createNode(client, `list-${i}-${account.user}`);
+    const all = ["alertpublishers", ...(await redis.zrange(keys.psNodes(), 0, -1))];
+    const plain = await discoItems(client, "");
+    // Without <set/>: the first maxDiscoItems nodes after alertpublishers, as before,
+    // and an unsolicited <set/> saying the listing was cut.
+    expect(plain.names).toEqual(all.slice(0, DISCO_PAGE + 1));
+    expect([plain.count, plain.firstIndex, plain.last]).toEqual([all.length, "0", all[DISCO_PAGE]]);
+    expect(await pageThrough(client, "", 3)).toEqual(all);
+    const second = await discoItems(
+      client,
+      "",
+      rsm(xml("max", {}, "2"), xml("after", {}, "alertpublishers")),
+    );
+    expect([second.names, second.firstIndex]).toEqual([all.slice(1, 3), "1"]);
+    const head = await discoItems(
+      client,
+      "",
+      rsm(xml("max", {}, "2"), xml("before", {}, all[2] as string)),
+    );
+    expect(head.names).toEqual(all.slice(0, 2));
+  });
+
+  it("pages a node's item ids", async () => {
+    const { account, client } = await user();
+    const node = `dpage-${account.user}`;
+    await createNode(client, node);
+    for (const id of ["a", "b", "c"])
+      await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), id));
+    expect((await discoItems(client, node)).names).toEqual(["a", "b", "c"]);
+    const page = await discoItems(client, node, rsm(xml("max", {}, "2"), xml("after", {}, "a")));
+    expect([page.names, page.firstIndex, page.count]).toEqual([["b", "c"], "1", 3]);
+  });
+
+  it("answers item-not-found for an unknown after/before id and bad-request for a bad max", async () => {
+    const { client } = await user();
+    const query = (set: Xml) =>
+      get(client, xml("query", { xmlns: NS_DISCO_ITEMS, node: "alertpublishers" }, set));
+    expect(errorOf(await query(rsm(xml("after", {}, "agents/nobody@localhost"))))).toEqual([
+      "item-not-found",
+      undefined,
+    ]);
+    expect(errorOf(await query(rsm(xml("before", {}, "nope"))))).toEqual([
+      "item-not-found",
+      undefined,
+    ]);
+    expect(errorOf(await query(rsm(xml("max", {}, "-1"))))).toEqual(["bad-request", undefined]);
+    expect(errorOf(await query(rsm(xml("index", {}, "x"))))).toEqual(["bad-request", undefined]);
+    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
+    expect(
+      info
+        .getChild("query")
+        ?.getChildren("feature")
+        .map((f) => f.attrs.var),
+    ).toContain(NS_RSM);
   });
 });
 
@@ -354,8 +552,16 @@ describe("subscriptions and access", () => {
       ),
     );
     await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "after"));
-    await waitFor(() => eventItems(events).length > 0);
-    expect(eventItems(events).map((e) => e.id)).toEqual(["after"]);
+    await waitFor(() => eventItems(events).length > 1);
+    // The approval made a new subscription: it got the last item (on_sub), then the new one.
+    expect(eventItems(events).map((e) => [e.id, e.delayed])).toEqual([
+      ["before", true],
+      ["after", false],
+    ]);
+    // …and was told of it first (§8.8.4 subscription notification).
+    expect(subscriptionEvents(events)).toEqual([
+      { node, jid: other.account.jid, subscription: "subscribed" },
+    ]);
     expect((await itemIds(other.client, node)).ids).toEqual(["before", "after"]);
   });
 
@@ -425,6 +631,228 @@ describe("subscriptions and access", () => {
   });
 });
 
+describe("last published item (pubsub#send_last_published_item)", () => {
+  const lastConfig = async (c: Client, node: string) => {
+    const conf = await get(c, owner(xml("configure", { node })));
+    const field = conf
+      .getChild("pubsub", NS_OWNER)
+      ?.getChild("configure")
+      ?.getChild("x")
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === "pubsub#send_last_published_item");
+    return {
+      value: field?.getChildText("value"),
+      options: field?.getChildren("option").map((o) => o.getChildText("value")),
+    };
+  };
+
+  it("sends a new subscriber the last item after the result, with its jabmon:seq and a delay stamp", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const node = `last-${account.user}`;
+    await createNode(client, node);
+    expect(await lastConfig(client, node)).toEqual({
+      value: "on_sub",
+      options: ["never", "on_sub", "on_sub_and_presence"],
+    });
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x", v: "1" }), "first"));
+    const before = Date.now();
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x", v: "2" }), "second"));
+    const order: string[] = [];
+    sub.client.on("stanza", (s: Xml) => {
+      if (s.is("iq") && s.attrs.type === "result") order.push("result");
+      if (s.is("message")) order.push("event");
+    });
+    const events = collectEvents(sub.client);
+    const reply = await subscribe(sub.client, node, sub.account.jid);
+    expect(errorOf(reply)).toBeUndefined();
+    await waitFor(() => events.length === 1);
+    await sleep(200);
+    expect(order).toEqual(["result", "event"]);
+    expect(eventItems(events).map((e) => [e.id, e.seq, e.delayed, e.payload?.attrs.v])).toEqual([
+      ["second", 2, true, "2"],
+    ]);
+    const stamp = Date.parse(events[0]?.getChild("delay", NS_DELAY)?.attrs.stamp);
+    expect(stamp).toBeGreaterThanOrEqual(before - 1000);
+    expect(stamp).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("sends nothing with never, to a pending subscriber, or from an empty node; on_sub_and_presence acts as on_sub", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const events = collectEvents(sub.client);
+    const never = `last-never-${account.user}`;
+    await createNode(client, never, { "pubsub#send_last_published_item": "never" });
+    await set(client, publishIq(never, xml("n", { xmlns: "urn:x" })));
+    await subscribe(sub.client, never, sub.account.jid);
+    const empty = `last-empty-${account.user}`;
+    await createNode(client, empty);
+    await subscribe(sub.client, empty, sub.account.jid);
+    const authorize = `last-auth-${account.user}`;
+    await createNode(client, authorize, { "pubsub#access_model": "authorize" });
+    await set(client, publishIq(authorize, xml("n", { xmlns: "urn:x" })));
+    const pending = await subscribe(sub.client, authorize, sub.account.jid);
+    expect(pending.getChild("pubsub")?.getChild("subscription")?.attrs.subscription).toBe(
+      "pending",
+    );
+    await sleep(300);
+    expect(events).toHaveLength(0);
+
+    const presence = `last-presence-${account.user}`;
+    await createNode(client, presence, {
+      "pubsub#send_last_published_item": "on_sub_and_presence",
+    });
+    await set(client, publishIq(presence, xml("n", { xmlns: "urn:x" }), "only"));
+    await subscribe(sub.client, presence, sub.account.jid);
+    await waitFor(() => eventItems(events, presence).length === 1);
+    expect(eventItems(events, presence)[0]?.id).toBe("only");
+  });
+
+  it("is a node option: configurable, in disco#info metadata, refused when bad; the alerts node never sends", async () => {
+    const { account, client } = await user();
+    const node = `last-conf-${account.user}`;
+    await createNode(client, node);
+    const bad = await set(
+      client,
+      owner(
+        xml("configure", { node }, form(CONFIG, { "pubsub#send_last_published_item": "always" })),
+      ),
+    );
+    expect(errorOf(bad)).toEqual(["not-acceptable", undefined]);
+    expect(
+      errorOf(
+        await set(
+          client,
+          owner(
+            xml(
+              "configure",
+              { node },
+              form(CONFIG, { "pubsub#send_last_published_item": "never" }),
+            ),
+          ),
+        ),
+      ),
+    ).toBeUndefined();
+    expect((await lastConfig(client, node)).value).toBe("never");
+    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO, node }));
+    const field = info
+      .getChild("query")
+      ?.getChild("x")
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === "pubsub#send_last_published_item");
+    expect(field?.getChildText("value")).toBe("never");
+    const service = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
+    expect(
+      service
+        .getChild("query")
+        ?.getChildren("feature")
+        .map((f) => f.attrs.var),
+    ).toContain("http://jabber.org/protocol/pubsub#last-published");
+    // The component's alerts node carries events: a new subscriber gets no old alert.
+    expect(await redis.hget(keys.psNode("alerts"), "send_last_published_item")).toBe("never");
+    // An agent node's auto-create stores the default.
+    await set(client, publishIq(`agents/${account.jid}`, check(1)));
+    expect(await redis.hget(keys.psNode(`agents/${account.jid}`), "send_last_published_item")).toBe(
+      "on_sub",
+    );
+  });
+});
+
+describe("subscription authorization (XEP-0060 §8.6)", () => {
+  it("asks the owner with the subscribe_authorization form; approving subscribes and tells the subscriber", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const node = `authz-${account.user}`;
+    await createNode(client, node, { "pubsub#access_model": "authorize" });
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "latest"));
+    const requests = collectAuthorizationRequests(client);
+    const events = collectEvents(sub.client);
+    const reply = await subscribe(sub.client, node, sub.account.jid);
+    const subid = reply.getChild("pubsub")?.getChild("subscription")?.attrs.subid;
+    await waitFor(() => requests.length === 1, { what: "the owner's authorization request" });
+    const request = requests[0] as Xml;
+    expect(request.getChild("x", NS_DATA)?.attrs.type).toBe("form");
+    expect(
+      ["pubsub#subid", "pubsub#node", "pubsub#subscriber_jid", "pubsub#allow"].map((f) =>
+        formValue(request, f),
+      ),
+    ).toEqual([subid, node, sub.account.jid, "false"]);
+    // Asking again while pending does not ask the owner again.
+    await subscribe(sub.client, node, sub.account.jid);
+
+    await answer(client, {
+      "pubsub#subid": subid,
+      "pubsub#node": node,
+      "pubsub#subscriber_jid": sub.account.jid,
+      "pubsub#allow": "true",
+    });
+    await waitFor(() => eventItems(events).length === 1, { what: "the last item after approval" });
+    expect(subscriptionEvents(events)).toEqual([
+      { node, jid: sub.account.jid, subscription: "subscribed" },
+    ]);
+    expect(eventItems(events).map((e) => [e.id, e.delayed])).toEqual([["latest", true]]);
+    expect(await redis.hget(keys.psSubscriptions(node), sub.account.jid)).toMatch(/^subscribed /);
+    expect((await itemIds(sub.client, node)).ids).toEqual(["latest"]);
+    expect(requests).toHaveLength(1);
+  });
+
+  it("denies with allow false, keeps the request on cancel, and refuses forms it cannot apply", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const stranger = await user();
+    const node = `authz-deny-${account.user}`;
+    await createNode(client, node, { "pubsub#access_model": "authorize" });
+    const events = collectEvents(sub.client);
+    const reply = await subscribe(sub.client, node, sub.account.jid);
+    const subid = reply.getChild("pubsub")?.getChild("subscription")?.attrs.subid as string;
+    const fields = (allow: string, extra: Record<string, string> = {}) => ({
+      "pubsub#subid": subid,
+      "pubsub#node": node,
+      "pubsub#subscriber_jid": sub.account.jid,
+      "pubsub#allow": allow,
+      ...extra,
+    });
+    const pendingState = () => redis.hget(keys.psSubscriptions(node), sub.account.jid);
+
+    await answer(client, fields("true"), "cancel");
+    let error = nextMessageError(stranger.client);
+    await answer(stranger.client, fields("true"));
+    expect(await error).toEqual(["forbidden", undefined]);
+    error = nextMessageError(client);
+    await answer(client, fields("true", { "pubsub#subid": "wrong" }));
+    expect(await error).toEqual(["not-acceptable", "invalid-subid"]);
+    error = nextMessageError(client);
+    await answer(client, fields("maybe"));
+    expect(await error).toEqual(["bad-request", undefined]);
+    error = nextMessageError(client);
+    await answer(client, fields("true", { "pubsub#node": `nothing-${account.user}` }));
+    expect(await error).toEqual(["item-not-found", undefined]);
+    expect(await pendingState()).toMatch(/^pending /);
+
+    await answer(client, fields("false"));
+    await waitFor(() => subscriptionEvents(events).length === 1, { what: "the denial" });
+    expect(subscriptionEvents(events)).toEqual([
+      { node, jid: sub.account.jid, subscription: "none" },
+    ]);
+    expect(await pendingState()).toBeNull();
+    error = nextMessageError(client);
+    await answer(client, fields("true"));
+    expect(await error).toEqual(["item-not-found", undefined]);
+    expect(eventItems(events)).toEqual([]);
+  });
+
+  it("advertises subscription notifications", async () => {
+    const { client } = await user();
+    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
+    expect(
+      info
+        .getChild("query")
+        ?.getChildren("feature")
+        .map((f) => f.attrs.var),
+    ).toContain("http://jabber.org/protocol/pubsub#subscription-notifications");
+  });
+});
+
 describe("node management", () => {
   it("configures, retracts with notify, purges and deletes with notifications", async () => {
     const { account, client } = await user();
@@ -466,6 +894,35 @@ describe("node management", () => {
       "item-not-found",
       undefined,
     ]);
+  });
+
+  it("creates an instant node under a name it makes up and returns it", async () => {
+    const { account, client } = await user();
+    const nodesBefore = await redis.zcard(keys.psNodes());
+    const reply = await set(
+      client,
+      pubsub(xml("create"), xml("configure", {}, form(CONFIG, { "pubsub#title": "instant" }))),
+    );
+    expect(errorOf(reply)).toBeUndefined();
+    const node = reply.getChild("pubsub")?.getChild("create")?.attrs.node as string;
+    expect(node).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await redis.hget(keys.psNode(node), "owner")).toBe(account.jid);
+    expect(await redis.hget(keys.psNode(node), "title")).toBe("instant");
+    const again = await set(client, pubsub(xml("create")));
+    const other = again.getChild("pubsub")?.getChild("create")?.attrs.node;
+    expect(other).toBeDefined();
+    expect(other).not.toBe(node);
+    expect(await redis.zcard(keys.psNodes())).toBeGreaterThanOrEqual(nodesBefore + 2);
+    // A named create answers an empty result, as before.
+    const named = await set(client, pubsub(xml("create", { node: `named-${account.user}` })));
+    expect([named.attrs.type, named.getChildElements()]).toEqual(["result", []]);
+    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
+    expect(
+      info
+        .getChild("query")
+        ?.getChildren("feature")
+        .map((f) => f.attrs.var),
+    ).toContain("http://jabber.org/protocol/pubsub#instant-nodes");
   });
 
   it("rejects an invalid configuration and keeps the stored one", async () => {
@@ -595,7 +1052,10 @@ describe("malformed and refused requests", () => {
       ],
       [publishIq(" bad name", xml("n", { xmlns: "urn:x" })), ["not-acceptable", undefined]],
       [publishIq(node, check(0)), ["bad-request", "invalid-payload"]],
-      [pubsub(xml("create")), ["not-acceptable", "nodeid-required"]],
+      [
+        pubsub(xml("create"), xml("configure", {}, form(CONFIG, { "pubsub#max_items": "0" }))),
+        ["not-acceptable", undefined],
+      ],
       [
         pubsub(xml("subscribe", { node, jid: "someone@localhost" })),
         ["bad-request", "invalid-jid"],

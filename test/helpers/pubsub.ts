@@ -10,6 +10,7 @@ export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 export const NS_RSM = "http://jabber.org/protocol/rsm";
 export const NS_JABMON = "urn:jabmon:0";
 export const NS_DATA = "jabber:x:data";
+export const NS_DELAY = "urn:xmpp:delay";
 
 let counter = 0;
 
@@ -75,17 +76,22 @@ export function collectEvents(client: Client): Xml[] {
   return events;
 }
 
-/** The published items (with jabmon:seq) of a list of event messages. */
+/**
+ * The published items (with jabmon:seq) of a list of event messages. `delayed`:
+ * the message has a XEP-0203 <delay/> (a last published item sent on subscribe).
+ */
 export function eventItems(events: Xml[], node?: string) {
-  const out: Array<{ id: string; seq: number; payload: Xml | undefined }> = [];
+  const out: Array<{ id: string; seq: number; payload: Xml | undefined; delayed: boolean }> = [];
   for (const message of events) {
     const items = message.getChild("event", NS_EVENT)?.getChild("items");
     if (!items || (node && items.attrs.node !== node)) continue;
+    const delayed = message.getChild("delay", NS_DELAY) !== undefined;
     for (const item of items.getChildren("item"))
       out.push({
         id: item.attrs.id,
         seq: Number(item.attrs["jabmon:seq"]),
         payload: item.getChildElements()[0],
+        delayed,
       });
   }
   return out;
