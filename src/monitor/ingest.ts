@@ -18,10 +18,19 @@ import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type { Logger } from "../log/index.js";
 import { INGEST_SHARDS, type IngestStreamEntry, type Keys, type Redis } from "../store/index.js";
-import { COMMIT_ENTRY, LEASE_ACQUIRE, LEASE_RELEASE } from "../store/monitor-scripts.js";
-import { Plan, type PlanContext, planItem, type Retention } from "./apply.js";
+import { COMMIT_ENTRIES, LEASE_ACQUIRE, LEASE_RELEASE } from "../store/monitor-scripts.js";
+import {
+  type ItemState,
+  KeyTable,
+  Plan,
+  type PlanContext,
+  planArgs,
+  planItem,
+  type Retention,
+  readItemStates,
+} from "./apply.js";
 import type { FlapThresholds } from "./flap.js";
-import { parsePayload } from "./items.js";
+import { parsePayload, type ResultItem } from "./items.js";
 
 export const CONSUMER_GROUP = "monitor";
 
@@ -47,16 +56,18 @@ export interface IngestEvents {
   shardLost: [shard: number];
 }
 
+type Outcome = "applied" | "duplicate" | "invalid" | "stop";
+
 type ScriptedRedis = Redis & {
-  commitEntry(numKeys: number, ...args: string[]): Promise<number>;
+  commitEntries(numKeys: number, ...args: string[]): Promise<number[] | -1>;
   leaseAcquire(key: string, id: string, ttl: string): Promise<number>;
   leaseRelease(key: string, id: string): Promise<number>;
 };
 
 export function withMonitorScripts(redis: Redis): ScriptedRedis {
   const scripted = redis as ScriptedRedis;
-  if (typeof scripted.commitEntry !== "function") {
-    redis.defineCommand("commitEntry", { lua: COMMIT_ENTRY });
+  if (typeof scripted.commitEntries !== "function") {
+    redis.defineCommand("commitEntries", { lua: COMMIT_ENTRIES });
     redis.defineCommand("leaseAcquire", { numberOfKeys: 1, lua: LEASE_ACQUIRE });
     redis.defineCommand("leaseRelease", { numberOfKeys: 1, lua: LEASE_RELEASE });
   }
@@ -359,70 +370,55 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       else byOwner.set(entry.owner, [entry]);
     }
     const acks: string[] = [...orphans];
-    await Promise.all(
-      [...byOwner.entries()].map(async ([owner, entries]) => {
-        for (const entry of entries) {
-          const outcome = await this.#processEntry(shard, entry);
-          if (outcome === "stop") {
-            // Later entries of this agent stay pending and are replayed in order.
-            this.#needPending.add(shard);
-            break;
-          }
-          acks.push(entry.id);
-          if (outcome !== "fenced") this.emit("entry", entry, outcome);
+    // Waves: the next entry of every agent, read and committed together. An
+    // agent's later entry waits for the wave that commits the earlier one, as
+    // its planning reads what the earlier one wrote.
+    let queues = [...byOwner.values()];
+    while (queues.length > 0) {
+      const wave = queues.map((q) => q[0] as IngestStreamEntry);
+      const outcomes = await this.#processWave(shard, wave);
+      const next: IngestStreamEntry[][] = [];
+      wave.forEach((entry, i) => {
+        const outcome = outcomes[i];
+        const queue = queues[i] as IngestStreamEntry[];
+        if (outcome === "stop") {
+          // Later entries of this agent stay pending and are replayed in order.
+          this.#needPending.add(shard);
+          return;
         }
-        if (owner) this.emit("agentUpdated", owner);
-      }),
-    );
+        acks.push(entry.id);
+        this.emit("entry", entry, outcome as "applied" | "duplicate" | "invalid");
+        if (queue.length > 1) next.push(queue.slice(1));
+      });
+      queues = next;
+    }
+    for (const owner of byOwner.keys()) if (owner) this.emit("agentUpdated", owner);
     if (acks.length > 0) await this.#redis.xack(stream, CONSUMER_GROUP, ...acks);
   }
 
-  async #processEntry(
-    shard: number,
-    entry: IngestStreamEntry,
-  ): Promise<"applied" | "duplicate" | "invalid" | "stop" | "fenced"> {
+  /** One entry per agent: commit them together; if that fails, one by one. */
+  async #processWave(shard: number, wave: IngestStreamEntry[]): Promise<Outcome[]> {
+    if (wave.length > 1) {
+      try {
+        return await this.#commit(shard, wave);
+      } catch (err) {
+        this.#o.log.warn(
+          { err: (err as Error).message, entries: wave.length },
+          "cannot apply ingest batch, applying its entries one by one",
+        );
+      }
+    }
+    const outcomes: Outcome[] = [];
+    for (const entry of wave) outcomes.push(await this.#processEntry(shard, entry));
+    return outcomes;
+  }
+
+  async #processEntry(shard: number, entry: IngestStreamEntry): Promise<Outcome> {
     const { keys, instanceId, log } = this.#o;
-    const plan = new Plan(keys.host(entry.owner), keys.monitorLease(shard));
-    let invalid = false;
     try {
-      if (!entry.owner || !Number.isFinite(entry.nodeSeq) || entry.nodeSeq <= 0) {
-        log.error(
-          { id: entry.id, owner: entry.owner },
-          "ingest entry without owner or nodeSeq, dropped",
-        );
-        return "invalid";
-      }
-      const parsed = parsePayload(entry.payload, entry.publishedAt);
-      if ("error" in parsed) {
-        invalid = true;
-        log.warn(
-          { jid: entry.owner, nodeSeq: entry.nodeSeq, error: parsed.error },
-          "item not understood, skipped",
-        );
-      } else {
-        const ctx: PlanContext = {
-          redis: this.#redis,
-          keys,
-          retention: this.#o.retention,
-          flap: this.#o.flap,
-          now: Date.now(),
-        };
-        await planItem(plan, entry, parsed.item, ctx);
-      }
-      const result = await this.#redis.commitEntry(
-        plan.keys.length,
-        ...plan.keys,
-        String(entry.nodeSeq),
-        instanceId,
-        JSON.stringify(plan.ops),
-      );
+      const [outcome] = await this.#commit(shard, [entry]);
       this.#attempts.delete(entry.id);
-      if (result === -1) {
-        this.#lose(shard, "fenced: the lease expired");
-        return "stop";
-      }
-      if (result === 0) return "duplicate";
-      return invalid ? "invalid" : "applied";
+      return outcome as Outcome;
     } catch (err) {
       const attempts = (this.#attempts.get(entry.id) ?? 0) + 1;
       this.#attempts.set(entry.id, attempts);
@@ -433,11 +429,12 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       if (attempts >= MAX_ATTEMPTS) {
         // A poison entry must not block its agent forever: advance past it.
         log.error({ jid: entry.owner, nodeSeq: entry.nodeSeq }, "giving up on ingest entry");
-        const skip = new Plan(keys.host(entry.owner), keys.monitorLease(shard));
+        const table = new KeyTable(keys.monitorLease(shard));
+        const skip = new Plan(table, keys.host(entry.owner), entry.nodeSeq);
         const result = await this.#redis
-          .commitEntry(2, ...skip.keys, String(entry.nodeSeq), instanceId, "[]")
+          .commitEntries(table.keys.length, ...table.keys, instanceId, planArgs([skip]))
           .catch(() => -2);
-        if (result >= 0) {
+        if (result !== -1 && result !== -2) {
           this.#attempts.delete(entry.id);
           return "invalid";
         }
@@ -445,5 +442,71 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       await new Promise((r) => setTimeout(r, 100 * attempts));
       return "stop";
     }
+  }
+
+  /**
+   * Plans and commits entries of different agents: one pipeline of reads, one
+   * commitEntries call. Throws on a Redis error (nothing or part applied: a
+   * retry skips what was, by processedSeq).
+   */
+  async #commit(shard: number, entries: IngestStreamEntry[]): Promise<Outcome[]> {
+    const { keys, instanceId, log } = this.#o;
+    const outcomes: Outcome[] = entries.map(() => "applied");
+    const table = new KeyTable(keys.monitorLease(shard));
+    const plans: Plan[] = [];
+    const planned: number[] = [];
+    const toRead: Array<{ jid: string; item: ResultItem; index: number }> = [];
+    entries.forEach((entry, i) => {
+      if (!entry.owner || !Number.isFinite(entry.nodeSeq) || entry.nodeSeq <= 0) {
+        log.error(
+          { id: entry.id, owner: entry.owner },
+          "ingest entry without owner or nodeSeq, dropped",
+        );
+        outcomes[i] = "invalid";
+        return;
+      }
+      const parsed = parsePayload(entry.payload, entry.publishedAt);
+      if ("error" in parsed) {
+        log.warn(
+          { jid: entry.owner, nodeSeq: entry.nodeSeq, error: parsed.error },
+          "item not understood, skipped",
+        );
+        // Still committed (with no changes) so that the sequence moves on.
+        outcomes[i] = "invalid";
+      } else toRead.push({ jid: entry.owner, item: parsed.item, index: i });
+      plans[i] = new Plan(table, keys.host(entry.owner), entry.nodeSeq);
+      planned.push(i);
+    });
+    const states = await readItemStates(this.#redis, keys, toRead);
+    const ctx: PlanContext = {
+      keys,
+      retention: this.#o.retention,
+      flap: this.#o.flap,
+      now: Date.now(),
+    };
+    toRead.forEach(({ item, index }, k) => {
+      planItem(
+        plans[index] as Plan,
+        entries[index] as IngestStreamEntry,
+        item,
+        states[k] as ItemState,
+        ctx,
+      );
+    });
+    if (planned.length === 0) return outcomes;
+    const result = await this.#redis.commitEntries(
+      table.keys.length,
+      ...table.keys,
+      instanceId,
+      planArgs(planned.map((i) => plans[i] as Plan)),
+    );
+    if (result === -1) {
+      this.#lose(shard, "fenced: the lease expired");
+      return entries.map(() => "stop");
+    }
+    planned.forEach((i, k) => {
+      if ((result as number[])[k] === 0) outcomes[i] = "duplicate";
+    });
+    return outcomes;
   }
 }

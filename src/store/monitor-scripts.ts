@@ -3,16 +3,19 @@
  */
 
 /**
- * commitEntry-N
- * KEYS[1] host hash (holds processedSeq), KEYS[2] the shard's lease key,
- * KEYS[3..] keys the operations refer to (by index into KEYS)
- * ARGV[1] nodeSeq of the entry, ARGV[2] this instance's id, ARGV[3] JSON list of operations
+ * commitEntries-N
+ * KEYS[1] the shard's lease key, KEYS[2..] keys the entries refer to (by index into KEYS)
+ * ARGV[1] this instance's id, ARGV[2] JSON list of entries, in commit order:
+ *   {hostIndex, nodeSeq, operations} (the host hash holds processedSeq)
  *
- * Applies one ingest entry's state changes only if this instance still holds
- * the shard's lease (a fence against a paused instance whose lease expired) and
- * the entry's nodeSeq is past the agent's processedSeq (a redelivered entry is
- * skipped), advancing processedSeq in the same step: that is what makes the
- * processing exactly-once. Returns 1 applied, 0 already processed, -1 fenced.
+ * Applies ingest entries only if this instance still holds the shard's lease
+ * (a fence against a paused instance whose lease expired), each entry's state
+ * changes only if its nodeSeq is past its agent's processedSeq (a redelivered
+ * entry is skipped), advancing processedSeq in the same step: that is what
+ * makes the processing exactly-once. Several entries per call save round
+ * trips; the caller sends at most one entry per agent, or an agent's entries
+ * in order. Returns -1 fenced (nothing applied), else a list with, per entry,
+ * 1 applied or 0 already processed.
  * Operations (all values strings):
  *   {"hset", k, f, v, ...}          {"hdel", k, f, ...}
  *   {"lpush", k, max, v}             LPUSH then LTRIM to max entries
@@ -21,16 +24,9 @@
  *   {"touch", hostKey, hostsKey, now, jid}  lastSeen = now if the host is known
  *   {"metric", raw, agg, idx, time, value, rawCutoff, minute, aggCutoff}
  */
-export const COMMIT_ENTRY = `
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
-local done = tonumber(redis.call('HGET', KEYS[1], 'processedSeq') or '0')
-local seq = tonumber(ARGV[1])
-if seq <= done then return 0 end
-if seq > done + 1 and done > 0 then redis.call('HINCRBY', KEYS[1], 'seqGaps', seq - done - 1) end
-redis.call('HSET', KEYS[1], 'processedSeq', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'processedCount', 1)
-local ops = cjson.decode(ARGV[3])
-for _, op in ipairs(ops) do
+export const COMMIT_ENTRIES = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local function apply(op)
   local name = op[1]
   local key = KEYS[tonumber(op[2])]
   if name == 'hset' then
@@ -63,7 +59,22 @@ for _, op in ipairs(ops) do
     if #old > 0 then redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. op[9]) end
   end
 end
-return 1
+local results = {}
+for i, entry in ipairs(cjson.decode(ARGV[2])) do
+  local host = KEYS[tonumber(entry[1])]
+  local done = tonumber(redis.call('HGET', host, 'processedSeq') or '0')
+  local seq = tonumber(entry[2])
+  if seq <= done then
+    results[i] = 0
+  else
+    if seq > done + 1 and done > 0 then redis.call('HINCRBY', host, 'seqGaps', seq - done - 1) end
+    redis.call('HSET', host, 'processedSeq', entry[2])
+    redis.call('HINCRBY', host, 'processedCount', 1)
+    for _, op in ipairs(entry[3]) do apply(op) end
+    results[i] = 1
+  end
+end
+return results
 `;
 
 /**
