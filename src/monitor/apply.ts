@@ -43,10 +43,6 @@ export class KeyTable {
   readonly keys: string[] = [];
   readonly #index = new Map<string, string>();
 
-  constructor(leaseKey: string) {
-    this.k(leaseKey);
-  }
-
   k(key: string): string {
     let idx = this.#index.get(key);
     if (!idx) {
@@ -61,14 +57,18 @@ export class KeyTable {
 /** One entry's operations for commitEntries. */
 export class Plan {
   readonly ops: string[][] = [];
+  /** Index of the shard's lease key in the table. */
+  readonly lease: string;
   /** Index of the host hash (it holds processedSeq) in the table. */
   readonly host: string;
 
   constructor(
     readonly table: KeyTable,
+    leaseKey: string,
     hostKey: string,
     readonly nodeSeq: number,
   ) {
+    this.lease = table.k(leaseKey);
     this.host = table.k(hostKey);
   }
 
@@ -83,7 +83,7 @@ export class Plan {
 
 /** The commitEntries argument for some plans, in commit order. */
 export function planArgs(plans: Plan[]): string {
-  return JSON.stringify(plans.map((p) => [p.host, String(p.nodeSeq), p.ops]));
+  return JSON.stringify(plans.map((p) => [p.lease, p.host, String(p.nodeSeq), p.ops]));
 }
 
 export interface PlanContext {

@@ -45,6 +45,13 @@ export interface IngestOptions {
   flap: FlapThresholds;
   /** Entries read per shard per round. */
   batch?: number;
+  /**
+   * A round that found entries is followed by the next no sooner than this
+   * (ms): under load, entries then come in batches that cost a few round
+   * trips each rather than a few per entry. Adds at most this to the delay
+   * between a publish and its processing.
+   */
+  pacingMs?: number;
 }
 
 export interface IngestEvents {
@@ -58,8 +65,21 @@ export interface IngestEvents {
 
 type Outcome = "applied" | "duplicate" | "invalid" | "stop";
 
+/** An entry with the shard it came from and the list its id is acknowledged in. */
+interface ShardEntry {
+  shard: number;
+  entry: IngestStreamEntry;
+  acks: string[];
+}
+
+interface ShardEntries {
+  shard: number;
+  stream: string;
+  raw: Array<[string, string[]]>;
+}
+
 type ScriptedRedis = Redis & {
-  commitEntries(numKeys: number, ...args: string[]): Promise<number[] | -1>;
+  commitEntries(numKeys: number, ...args: string[]): Promise<number[]>;
   leaseAcquire(key: string, id: string, ttl: string): Promise<number>;
   leaseRelease(key: string, id: string): Promise<number>;
 };
@@ -292,9 +312,14 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
 
   async #run(): Promise<void> {
     const { log } = this.#o;
+    const pacingMs = this.#o.pacingMs ?? 50;
     while (this.#running) {
       try {
-        await this.#round();
+        const started = Date.now();
+        if ((await this.#round()) > 0) {
+          const rest = started + pacingMs - Date.now();
+          if (rest > 0) await new Promise((r) => setTimeout(r, rest));
+        }
       } catch (err) {
         log.warn({ err: (err as Error).message }, "ingest round failed");
         await new Promise((r) => setTimeout(r, 500));
@@ -302,13 +327,14 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     }
   }
 
-  async #round(): Promise<void> {
+  /** Returns the number of entries read. */
+  async #round(): Promise<number> {
     const { keys, instanceId } = this.#o;
     const count = this.#o.batch ?? 200;
     const shards = this.heldShards();
     if (shards.length === 0) {
       await new Promise((r) => setTimeout(r, 200));
-      return;
+      return 0;
     }
     const pending = shards.filter((s) => this.#needPending.has(s));
     let reply: StreamReply;
@@ -341,66 +367,76 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
         ...shards.map(() => ">"),
       )) as StreamReply;
     }
-    if (!reply) return;
-    await Promise.all(
-      reply.map(([stream, entries]) => {
-        const shard = shards.find((s) => keys.ingest(s) === stream);
-        if (shard === undefined || entries.length === 0) return undefined;
-        return this.#processShardBatch(shard, stream, entries);
-      }),
-    );
+    if (!reply) return 0;
+    const batch: ShardEntries[] = [];
+    let read = 0;
+    for (const [stream, entries] of reply) {
+      const shard = shards.find((s) => keys.ingest(s) === stream);
+      if (shard !== undefined && entries.length > 0) batch.push({ shard, stream, raw: entries });
+      read += entries.length;
+    }
+    if (batch.length > 0) await this.#processBatch(batch);
+    return read;
   }
 
-  async #processShardBatch(
-    shard: number,
-    stream: string,
-    raw: Array<[string, string[]]>,
-  ): Promise<void> {
+  /** A round's entries, all shards together: a few round trips for the lot. */
+  async #processBatch(batch: ShardEntries[]): Promise<void> {
     // Pending replays can contain entries already acknowledged as deleted (nil fields).
-    const byOwner = new Map<string, IngestStreamEntry[]>();
-    const orphans: string[] = [];
-    for (const [id, fields] of raw) {
-      if (!fields) {
-        orphans.push(id);
-        continue;
+    const byOwner = new Map<string, ShardEntry[]>();
+    const acks = new Map<string, string[]>();
+    for (const { shard, stream, raw } of batch) {
+      const shardAcks: string[] = [];
+      acks.set(stream, shardAcks);
+      for (const [id, fields] of raw) {
+        if (!fields) {
+          shardAcks.push(id);
+          continue;
+        }
+        const entry = { shard, entry: toEntry(id, fields), acks: shardAcks };
+        // An owner maps to one shard; "" (invalid entries) may sit in several.
+        const owner = `${shard}|${entry.entry.owner}`;
+        const list = byOwner.get(owner);
+        if (list) list.push(entry);
+        else byOwner.set(owner, [entry]);
       }
-      const entry = toEntry(id, fields);
-      const list = byOwner.get(entry.owner);
-      if (list) list.push(entry);
-      else byOwner.set(entry.owner, [entry]);
     }
-    const acks: string[] = [...orphans];
     // Waves: the next entry of every agent, read and committed together. An
     // agent's later entry waits for the wave that commits the earlier one, as
     // its planning reads what the earlier one wrote.
     let queues = [...byOwner.values()];
     while (queues.length > 0) {
-      const wave = queues.map((q) => q[0] as IngestStreamEntry);
-      const outcomes = await this.#processWave(shard, wave);
-      const next: IngestStreamEntry[][] = [];
-      wave.forEach((entry, i) => {
+      const wave = queues.map((q) => q[0] as ShardEntry);
+      const outcomes = await this.#processWave(wave);
+      const next: ShardEntry[][] = [];
+      wave.forEach(({ shard, entry, acks: shardAcks }, i) => {
         const outcome = outcomes[i];
-        const queue = queues[i] as IngestStreamEntry[];
+        const queue = queues[i] as ShardEntry[];
         if (outcome === "stop") {
           // Later entries of this agent stay pending and are replayed in order.
-          this.#needPending.add(shard);
+          if (this.#held.has(shard)) this.#needPending.add(shard);
           return;
         }
-        acks.push(entry.id);
+        shardAcks.push(entry.id);
         this.emit("entry", entry, outcome as "applied" | "duplicate" | "invalid");
         if (queue.length > 1) next.push(queue.slice(1));
       });
       queues = next;
     }
-    for (const owner of byOwner.keys()) if (owner) this.emit("agentUpdated", owner);
-    if (acks.length > 0) await this.#redis.xack(stream, CONSUMER_GROUP, ...acks);
+    for (const queue of byOwner.values()) {
+      const owner = queue[0]?.entry.owner;
+      if (owner) this.emit("agentUpdated", owner);
+    }
+    const pipeline = this.#redis.pipeline();
+    for (const [stream, ids] of acks)
+      if (ids.length > 0) pipeline.xack(stream, CONSUMER_GROUP, ...ids);
+    if (pipeline.length > 0) await pipeline.exec();
   }
 
   /** One entry per agent: commit them together; if that fails, one by one. */
-  async #processWave(shard: number, wave: IngestStreamEntry[]): Promise<Outcome[]> {
+  async #processWave(wave: ShardEntry[]): Promise<Outcome[]> {
     if (wave.length > 1) {
       try {
-        return await this.#commit(shard, wave);
+        return await this.#commit(wave);
       } catch (err) {
         this.#o.log.warn(
           { err: (err as Error).message, entries: wave.length },
@@ -409,14 +445,15 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       }
     }
     const outcomes: Outcome[] = [];
-    for (const entry of wave) outcomes.push(await this.#processEntry(shard, entry));
+    for (const entry of wave) outcomes.push(await this.#processEntry(entry));
     return outcomes;
   }
 
-  async #processEntry(shard: number, entry: IngestStreamEntry): Promise<Outcome> {
+  async #processEntry(one: ShardEntry): Promise<Outcome> {
     const { keys, instanceId, log } = this.#o;
+    const { shard, entry } = one;
     try {
-      const [outcome] = await this.#commit(shard, [entry]);
+      const [outcome] = await this.#commit([one]);
       this.#attempts.delete(entry.id);
       return outcome as Outcome;
     } catch (err) {
@@ -429,12 +466,17 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       if (attempts >= MAX_ATTEMPTS) {
         // A poison entry must not block its agent forever: advance past it.
         log.error({ jid: entry.owner, nodeSeq: entry.nodeSeq }, "giving up on ingest entry");
-        const table = new KeyTable(keys.monitorLease(shard));
-        const skip = new Plan(table, keys.host(entry.owner), entry.nodeSeq);
+        const table = new KeyTable();
+        const skip = new Plan(
+          table,
+          keys.monitorLease(shard),
+          keys.host(entry.owner),
+          entry.nodeSeq,
+        );
         const result = await this.#redis
           .commitEntries(table.keys.length, ...table.keys, instanceId, planArgs([skip]))
-          .catch(() => -2);
-        if (result !== -1 && result !== -2) {
+          .catch(() => undefined);
+        if (result && result[0] !== -1) {
           this.#attempts.delete(entry.id);
           return "invalid";
         }
@@ -449,14 +491,14 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
    * commitEntries call. Throws on a Redis error (nothing or part applied: a
    * retry skips what was, by processedSeq).
    */
-  async #commit(shard: number, entries: IngestStreamEntry[]): Promise<Outcome[]> {
+  async #commit(entries: ShardEntry[]): Promise<Outcome[]> {
     const { keys, instanceId, log } = this.#o;
     const outcomes: Outcome[] = entries.map(() => "applied");
-    const table = new KeyTable(keys.monitorLease(shard));
+    const table = new KeyTable();
     const plans: Plan[] = [];
     const planned: number[] = [];
     const toRead: Array<{ jid: string; item: ResultItem; index: number }> = [];
-    entries.forEach((entry, i) => {
+    entries.forEach(({ shard, entry }, i) => {
       if (!entry.owner || !Number.isFinite(entry.nodeSeq) || entry.nodeSeq <= 0) {
         log.error(
           { id: entry.id, owner: entry.owner },
@@ -474,7 +516,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
         // Still committed (with no changes) so that the sequence moves on.
         outcomes[i] = "invalid";
       } else toRead.push({ jid: entry.owner, item: parsed.item, index: i });
-      plans[i] = new Plan(table, keys.host(entry.owner), entry.nodeSeq);
+      plans[i] = new Plan(table, keys.monitorLease(shard), keys.host(entry.owner), entry.nodeSeq);
       planned.push(i);
     });
     const states = await readItemStates(this.#redis, keys, toRead);
@@ -487,25 +529,26 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     toRead.forEach(({ item, index }, k) => {
       planItem(
         plans[index] as Plan,
-        entries[index] as IngestStreamEntry,
+        (entries[index] as ShardEntry).entry,
         item,
         states[k] as ItemState,
         ctx,
       );
     });
     if (planned.length === 0) return outcomes;
-    const result = await this.#redis.commitEntries(
+    const results = await this.#redis.commitEntries(
       table.keys.length,
       ...table.keys,
       instanceId,
       planArgs(planned.map((i) => plans[i] as Plan)),
     );
-    if (result === -1) {
-      this.#lose(shard, "fenced: the lease expired");
-      return entries.map(() => "stop");
-    }
     planned.forEach((i, k) => {
-      if ((result as number[])[k] === 0) outcomes[i] = "duplicate";
+      const result = results[k];
+      if (result === 0) outcomes[i] = "duplicate";
+      else if (result === -1) {
+        this.#lose((entries[i] as ShardEntry).shard, "fenced: the lease expired");
+        outcomes[i] = "stop";
+      }
     });
     return outcomes;
   }

@@ -243,7 +243,7 @@ export class Scorer {
       return result;
     });
     const replies = ((await pipeline.exec()) ?? []) as Replies;
-    replies.forEach((_, i) => replyAt(replies, i));
+    for (let i = 0; i < replies.length; i++) replyAt(replies, i);
     return results;
   }
 }

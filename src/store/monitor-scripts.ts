@@ -4,18 +4,18 @@
 
 /**
  * commitEntries-N
- * KEYS[1] the shard's lease key, KEYS[2..] keys the entries refer to (by index into KEYS)
+ * KEYS: the keys the entries refer to (by index into KEYS)
  * ARGV[1] this instance's id, ARGV[2] JSON list of entries, in commit order:
- *   {hostIndex, nodeSeq, operations} (the host hash holds processedSeq)
+ *   {leaseIndex, hostIndex, nodeSeq, operations} (the lease key of the entry's
+ *   shard; the host hash holds processedSeq)
  *
- * Applies ingest entries only if this instance still holds the shard's lease
- * (a fence against a paused instance whose lease expired), each entry's state
- * changes only if its nodeSeq is past its agent's processedSeq (a redelivered
- * entry is skipped), advancing processedSeq in the same step: that is what
- * makes the processing exactly-once. Several entries per call save round
- * trips; the caller sends at most one entry per agent, or an agent's entries
- * in order. Returns -1 fenced (nothing applied), else a list with, per entry,
- * 1 applied or 0 already processed.
+ * Applies each ingest entry only if this instance still holds its shard's
+ * lease (a fence against a paused instance whose lease expired), and only if
+ * its nodeSeq is past its agent's processedSeq (a redelivered entry is
+ * skipped), advancing processedSeq in the same step: that is what makes the
+ * processing exactly-once. Several entries per call save round trips; the
+ * caller sends at most one entry per agent, or an agent's entries in order.
+ * Returns, per entry, 1 applied, 0 already processed or -1 fenced.
  * Operations (all values strings):
  *   {"hset", k, f, v, ...}          {"hdel", k, f, ...}
  *   {"lpush", k, max, v}             LPUSH then LTRIM to max entries
@@ -25,7 +25,6 @@
  *   {"metric", raw, agg, idx, time, value, rawCutoff, minute, aggCutoff}
  */
 export const COMMIT_ENTRIES = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local function apply(op)
   local name = op[1]
   local key = KEYS[tonumber(op[2])]
@@ -60,17 +59,22 @@ local function apply(op)
   end
 end
 local results = {}
+local held = {}
 for i, entry in ipairs(cjson.decode(ARGV[2])) do
-  local host = KEYS[tonumber(entry[1])]
-  local done = tonumber(redis.call('HGET', host, 'processedSeq') or '0')
-  local seq = tonumber(entry[2])
-  if seq <= done then
+  local lease = KEYS[tonumber(entry[1])]
+  if held[lease] == nil then held[lease] = redis.call('GET', lease) == ARGV[1] end
+  local host = KEYS[tonumber(entry[2])]
+  local seq = tonumber(entry[3])
+  local done = held[lease] and tonumber(redis.call('HGET', host, 'processedSeq') or '0')
+  if not held[lease] then
+    results[i] = -1
+  elseif seq <= done then
     results[i] = 0
   else
     if seq > done + 1 and done > 0 then redis.call('HINCRBY', host, 'seqGaps', seq - done - 1) end
-    redis.call('HSET', host, 'processedSeq', entry[2])
+    redis.call('HSET', host, 'processedSeq', entry[3])
     redis.call('HINCRBY', host, 'processedCount', 1)
-    for _, op in ipairs(entry[3]) do apply(op) end
+    for _, op in ipairs(entry[4]) do apply(op) end
     results[i] = 1
   end
 end
