@@ -52,12 +52,14 @@ const MOD_PUBSUB = "pubsub.localhost";
 const log = (line) => process.stderr.write(`bench:pubsub ${line}\n`);
 
 
+// The metric value varies per publish (as real results do), so the monitor's
+// per-item work cannot be cut short by "nothing changed" shortcuts.
 const payload = (k) =>
   xml(
     "check",
     { xmlns: "urn:jabmon:0", time: "2026-11-25T23:50:00.000Z", name: "disk_var", state: "ok", duration_ms: "12", k: String(k) },
     xml("output", {}, "DISK OK - free space: /var 41% (inode=88%)"),
-    xml("metric", { name: "/var", value: "59", uom: "%", warn: "90", crit: "95", min: "0", max: "100" }),
+    xml("metric", { name: "/var", value: String(k % 100), uom: "%", warn: "90", crit: "95", min: "0", max: "100" }),
   );
 
 async function connect(ej, account) {

@@ -1,9 +1,9 @@
 /**
- * Turns one ingest entry into the Redis operations that apply it (run by the
- * commitEntry script, all or nothing, only if the entry is the next one for
- * its agent). Planning reads the current check state first; that read is
- * consistent because only the holder of the agent's shard lease writes these
- * keys, and the commit re-checks the lease.
+ * Turns ingest entries into the Redis operations that apply them (run by the
+ * commitEntries script, each entry only if it is the next one for its agent).
+ * Planning reads the current check state first (readItemStates, one pipeline
+ * for a batch); that read is consistent because only the holder of the
+ * agent's shard lease writes these keys, and the commit re-checks the lease.
  */
 import { randomUUID } from "node:crypto";
 import type { IngestStreamEntry, Keys, Redis } from "../store/index.js";
@@ -35,16 +35,13 @@ export const DEFAULT_RETENTION: Retention = {
   outbox: 100_000,
 };
 
-/** Operations for commitEntry: keys are referenced by their (1-based) index in KEYS. */
-export class Plan {
-  readonly keys: string[];
-  readonly ops: string[][] = [];
+/**
+ * The keys of one commitEntries call: operations refer to a key by its
+ * (1-based) index in KEYS, so a key used by several entries is sent once.
+ */
+export class KeyTable {
+  readonly keys: string[] = [];
   readonly #index = new Map<string, string>();
-
-  constructor(hostKey: string, leaseKey: string) {
-    this.keys = [hostKey, leaseKey];
-    this.#index.set(hostKey, "1");
-  }
 
   k(key: string): string {
     let idx = this.#index.get(key);
@@ -55,49 +52,116 @@ export class Plan {
     }
     return idx;
   }
+}
+
+/** One entry's operations for commitEntries. */
+export class Plan {
+  readonly ops: string[][] = [];
+  /** Index of the shard's lease key in the table. */
+  readonly lease: string;
+  /** Index of the host hash (it holds processedSeq) in the table. */
+  readonly host: string;
+
+  constructor(
+    readonly table: KeyTable,
+    leaseKey: string,
+    hostKey: string,
+    readonly nodeSeq: number,
+  ) {
+    this.lease = table.k(leaseKey);
+    this.host = table.k(hostKey);
+  }
+
+  k(key: string): string {
+    return this.table.k(key);
+  }
 
   op(name: string, key: string, ...args: Array<string | number>): void {
     this.ops.push([name, this.k(key), ...args.map(String)]);
   }
 }
 
+/** The commitEntries argument for some plans, in commit order. */
+export function planArgs(plans: Plan[]): string {
+  return JSON.stringify(plans.map((p) => [p.lease, p.host, String(p.nodeSeq), p.ops]));
+}
+
 export interface PlanContext {
-  redis: Redis;
   keys: Keys;
   retention: Retention;
   flap: FlapThresholds;
   now: number;
 }
 
+/** What planning an item needs from the status database (read by readItemStates). */
+export interface ItemState {
+  hostName: string;
+  /** Check items: the stored state, flapping flag and since of the check. */
+  check?: Array<string | null>;
+  /** Check items: the states before this one, newest first. */
+  window?: string[];
+  /** Backup items: the job's latest report (JSON). */
+  backupLatest?: string | null;
+}
+
+/**
+ * Reads the state of several items in one round trip. Items of one agent must
+ * not be planned from one read if an earlier one changes what a later one
+ * reads: the caller reads at most one item per agent at a time.
+ */
+export async function readItemStates(
+  redis: Redis,
+  keys: Keys,
+  items: Array<{ jid: string; item: ResultItem }>,
+): Promise<ItemState[]> {
+  const pipeline = redis.pipeline();
+  for (const { jid, item } of items) {
+    pipeline.hget(keys.host(jid), "host");
+    if (item.kind === "check") {
+      pipeline.hmget(keys.check(jid, item.name), "state", "flapping", "since");
+      pipeline.lrange(keys.flapWindow(jid, item.name), 0, FLAP_WINDOW - 2);
+    } else if (item.kind === "backup") pipeline.hget(keys.backupLatest(jid), item.job);
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  let i = 0;
+  const next = () => {
+    const [err, value] = replies[i++] ?? [new Error("missing pipeline reply"), null];
+    if (err) throw err;
+    return value;
+  };
+  return items.map(({ jid, item }) => {
+    const state: ItemState = { hostName: (next() as string | null) || jid.split("@")[0] || jid };
+    if (item.kind === "check") {
+      state.check = next() as Array<string | null>;
+      state.window = next() as string[];
+    } else if (item.kind === "backup") state.backupLatest = next() as string | null;
+    return state;
+  });
+}
+
 const json = (v: unknown) => JSON.stringify(v);
 
-export async function planItem(
+export function planItem(
   plan: Plan,
   entry: IngestStreamEntry,
   item: ResultItem,
+  state: ItemState,
   ctx: PlanContext,
-): Promise<void> {
+): void {
   const { keys, now } = ctx;
   const jid = entry.owner;
   plan.op("touch", keys.host(jid), plan.k(keys.hosts()), now, jid);
-  if (item.kind === "check") await planCheck(plan, jid, item, ctx);
+  if (item.kind === "check") planCheck(plan, jid, item, state, ctx);
   else if (item.kind === "event") planEvent(plan, jid, item, ctx);
-  else await planBackup(plan, jid, item, ctx);
+  else planBackup(plan, jid, item, state, ctx);
 }
 
-async function hostName(ctx: PlanContext, jid: string): Promise<string> {
-  return (await ctx.redis.hget(ctx.keys.host(jid), "host")) || jid.split("@")[0] || jid;
-}
-
-async function planCheck(plan: Plan, jid: string, item: CheckItem, ctx: PlanContext) {
-  const { redis, keys, retention, now } = ctx;
+function planCheck(plan: Plan, jid: string, item: CheckItem, state: ItemState, ctx: PlanContext) {
+  const { keys, retention, now } = ctx;
   const checkKey = keys.check(jid, item.name);
   const flapKey = keys.flapWindow(jid, item.name);
-  const [current, window] = await Promise.all([
-    redis.hmget(checkKey, "state", "flapping", "since"),
-    redis.lrange(flapKey, 0, FLAP_WINDOW - 2),
-  ]);
-  const [previous, flappingRaw, since] = current;
+  const [previous = null, flappingRaw, since] = state.check ?? [];
+  const window = state.window ?? [];
   const wasFlapping = flappingRaw === "1";
   // A new check is taken to have been ok before (as Nagios assumes): a new
   // failing check alerts, a new passing one does not.
@@ -190,7 +254,7 @@ async function planCheck(plan: Plan, jid: string, item: CheckItem, ctx: PlanCont
       ...alertFields({
         id: randomUUID(),
         jid,
-        host: await hostName(ctx, jid),
+        host: state.hostName,
         check: item.name,
         time: item.time,
         ...alert,
@@ -204,10 +268,10 @@ function planEvent(plan: Plan, jid: string, item: EventItem, ctx: PlanContext) {
   plan.op("lpush", ctx.keys.events(jid), ctx.retention.events, json(event));
 }
 
-async function planBackup(plan: Plan, jid: string, item: BackupItem, ctx: PlanContext) {
-  const { redis, keys, retention } = ctx;
+function planBackup(plan: Plan, jid: string, item: BackupItem, state: ItemState, ctx: PlanContext) {
+  const { keys, retention } = ctx;
   const { kind: _kind, ...backup } = item;
-  const latest = await redis.hget(keys.backupLatest(jid), item.job);
+  const latest = state.backupLatest;
   const previous = latest ? (JSON.parse(latest) as { status?: string }).status : undefined;
   plan.op("lpush", keys.backups(jid), retention.backups, json(backup));
   plan.op("hset", keys.backupLatest(jid), item.job, json(backup));
@@ -221,7 +285,7 @@ async function planBackup(plan: Plan, jid: string, item: BackupItem, ctx: PlanCo
         id: randomUUID(),
         kind: "backup",
         jid,
-        host: await hostName(ctx, jid),
+        host: state.hostName,
         check: item.job,
         state: item.status,
         previous: previous ?? "",

@@ -18,10 +18,19 @@ import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type { Logger } from "../log/index.js";
 import { INGEST_SHARDS, type IngestStreamEntry, type Keys, type Redis } from "../store/index.js";
-import { COMMIT_ENTRY, LEASE_ACQUIRE, LEASE_RELEASE } from "../store/monitor-scripts.js";
-import { Plan, type PlanContext, planItem, type Retention } from "./apply.js";
+import { COMMIT_ENTRIES, LEASE_ACQUIRE, LEASE_RELEASE } from "../store/monitor-scripts.js";
+import {
+  type ItemState,
+  KeyTable,
+  Plan,
+  type PlanContext,
+  planArgs,
+  planItem,
+  type Retention,
+  readItemStates,
+} from "./apply.js";
 import type { FlapThresholds } from "./flap.js";
-import { parsePayload } from "./items.js";
+import { parsePayload, type ResultItem } from "./items.js";
 
 export const CONSUMER_GROUP = "monitor";
 
@@ -36,6 +45,13 @@ export interface IngestOptions {
   flap: FlapThresholds;
   /** Entries read per shard per round. */
   batch?: number;
+  /**
+   * A round that found entries is followed by the next no sooner than this
+   * (ms): under load, entries then come in batches that cost a few round
+   * trips each rather than a few per entry. Adds at most this to the delay
+   * between a publish and its processing.
+   */
+  pacingMs?: number;
 }
 
 export interface IngestEvents {
@@ -47,16 +63,31 @@ export interface IngestEvents {
   shardLost: [shard: number];
 }
 
+type Outcome = "applied" | "duplicate" | "invalid" | "stop";
+
+/** An entry with the shard it came from and the list its id is acknowledged in. */
+interface ShardEntry {
+  shard: number;
+  entry: IngestStreamEntry;
+  acks: string[];
+}
+
+interface ShardEntries {
+  shard: number;
+  stream: string;
+  raw: Array<[string, string[]]>;
+}
+
 type ScriptedRedis = Redis & {
-  commitEntry(numKeys: number, ...args: string[]): Promise<number>;
+  commitEntries(numKeys: number, ...args: string[]): Promise<number[]>;
   leaseAcquire(key: string, id: string, ttl: string): Promise<number>;
   leaseRelease(key: string, id: string): Promise<number>;
 };
 
 export function withMonitorScripts(redis: Redis): ScriptedRedis {
   const scripted = redis as ScriptedRedis;
-  if (typeof scripted.commitEntry !== "function") {
-    redis.defineCommand("commitEntry", { lua: COMMIT_ENTRY });
+  if (typeof scripted.commitEntries !== "function") {
+    redis.defineCommand("commitEntries", { lua: COMMIT_ENTRIES });
     redis.defineCommand("leaseAcquire", { numberOfKeys: 1, lua: LEASE_ACQUIRE });
     redis.defineCommand("leaseRelease", { numberOfKeys: 1, lua: LEASE_RELEASE });
   }
@@ -281,9 +312,14 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
 
   async #run(): Promise<void> {
     const { log } = this.#o;
+    const pacingMs = this.#o.pacingMs ?? 50;
     while (this.#running) {
       try {
-        await this.#round();
+        const started = Date.now();
+        if ((await this.#round()) > 0) {
+          const rest = started + pacingMs - Date.now();
+          if (rest > 0) await new Promise((r) => setTimeout(r, rest));
+        }
       } catch (err) {
         log.warn({ err: (err as Error).message }, "ingest round failed");
         await new Promise((r) => setTimeout(r, 500));
@@ -291,13 +327,14 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     }
   }
 
-  async #round(): Promise<void> {
+  /** Returns the number of entries read. */
+  async #round(): Promise<number> {
     const { keys, instanceId } = this.#o;
     const count = this.#o.batch ?? 200;
     const shards = this.heldShards();
     if (shards.length === 0) {
       await new Promise((r) => setTimeout(r, 200));
-      return;
+      return 0;
     }
     const pending = shards.filter((s) => this.#needPending.has(s));
     let reply: StreamReply;
@@ -330,99 +367,95 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
         ...shards.map(() => ">"),
       )) as StreamReply;
     }
-    if (!reply) return;
-    await Promise.all(
-      reply.map(([stream, entries]) => {
-        const shard = shards.find((s) => keys.ingest(s) === stream);
-        if (shard === undefined || entries.length === 0) return undefined;
-        return this.#processShardBatch(shard, stream, entries);
-      }),
-    );
-  }
-
-  async #processShardBatch(
-    shard: number,
-    stream: string,
-    raw: Array<[string, string[]]>,
-  ): Promise<void> {
-    // Pending replays can contain entries already acknowledged as deleted (nil fields).
-    const byOwner = new Map<string, IngestStreamEntry[]>();
-    const orphans: string[] = [];
-    for (const [id, fields] of raw) {
-      if (!fields) {
-        orphans.push(id);
-        continue;
-      }
-      const entry = toEntry(id, fields);
-      const list = byOwner.get(entry.owner);
-      if (list) list.push(entry);
-      else byOwner.set(entry.owner, [entry]);
+    if (!reply) return 0;
+    const batch: ShardEntries[] = [];
+    let read = 0;
+    for (const [stream, entries] of reply) {
+      const shard = shards.find((s) => keys.ingest(s) === stream);
+      if (shard !== undefined && entries.length > 0) batch.push({ shard, stream, raw: entries });
+      read += entries.length;
     }
-    const acks: string[] = [...orphans];
-    await Promise.all(
-      [...byOwner.entries()].map(async ([owner, entries]) => {
-        for (const entry of entries) {
-          const outcome = await this.#processEntry(shard, entry);
-          if (outcome === "stop") {
-            // Later entries of this agent stay pending and are replayed in order.
-            this.#needPending.add(shard);
-            break;
-          }
-          acks.push(entry.id);
-          if (outcome !== "fenced") this.emit("entry", entry, outcome);
-        }
-        if (owner) this.emit("agentUpdated", owner);
-      }),
-    );
-    if (acks.length > 0) await this.#redis.xack(stream, CONSUMER_GROUP, ...acks);
+    if (batch.length > 0) await this.#processBatch(batch);
+    return read;
   }
 
-  async #processEntry(
-    shard: number,
-    entry: IngestStreamEntry,
-  ): Promise<"applied" | "duplicate" | "invalid" | "stop" | "fenced"> {
+  /** A round's entries, all shards together: a few round trips for the lot. */
+  async #processBatch(batch: ShardEntries[]): Promise<void> {
+    // Pending replays can contain entries already acknowledged as deleted (nil fields).
+    const byOwner = new Map<string, ShardEntry[]>();
+    const acks = new Map<string, string[]>();
+    for (const { shard, stream, raw } of batch) {
+      const shardAcks: string[] = [];
+      acks.set(stream, shardAcks);
+      for (const [id, fields] of raw) {
+        if (!fields) {
+          shardAcks.push(id);
+          continue;
+        }
+        const entry = { shard, entry: toEntry(id, fields), acks: shardAcks };
+        // An owner maps to one shard; "" (invalid entries) may sit in several.
+        const owner = `${shard}|${entry.entry.owner}`;
+        const list = byOwner.get(owner);
+        if (list) list.push(entry);
+        else byOwner.set(owner, [entry]);
+      }
+    }
+    // Waves: the next entry of every agent, read and committed together. An
+    // agent's later entry waits for the wave that commits the earlier one, as
+    // its planning reads what the earlier one wrote.
+    let queues = [...byOwner.values()];
+    while (queues.length > 0) {
+      const wave = queues.map((q) => q[0] as ShardEntry);
+      const outcomes = await this.#processWave(wave);
+      const next: ShardEntry[][] = [];
+      wave.forEach(({ shard, entry, acks: shardAcks }, i) => {
+        const outcome = outcomes[i];
+        const queue = queues[i] as ShardEntry[];
+        if (outcome === "stop") {
+          // Later entries of this agent stay pending and are replayed in order.
+          if (this.#held.has(shard)) this.#needPending.add(shard);
+          return;
+        }
+        shardAcks.push(entry.id);
+        this.emit("entry", entry, outcome as "applied" | "duplicate" | "invalid");
+        if (queue.length > 1) next.push(queue.slice(1));
+      });
+      queues = next;
+    }
+    for (const queue of byOwner.values()) {
+      const owner = queue[0]?.entry.owner;
+      if (owner) this.emit("agentUpdated", owner);
+    }
+    const pipeline = this.#redis.pipeline();
+    for (const [stream, ids] of acks)
+      if (ids.length > 0) pipeline.xack(stream, CONSUMER_GROUP, ...ids);
+    if (pipeline.length > 0) await pipeline.exec();
+  }
+
+  /** One entry per agent: commit them together; if that fails, one by one. */
+  async #processWave(wave: ShardEntry[]): Promise<Outcome[]> {
+    if (wave.length > 1) {
+      try {
+        return await this.#commit(wave);
+      } catch (err) {
+        this.#o.log.warn(
+          { err: (err as Error).message, entries: wave.length },
+          "cannot apply ingest batch, applying its entries one by one",
+        );
+      }
+    }
+    const outcomes: Outcome[] = [];
+    for (const entry of wave) outcomes.push(await this.#processEntry(entry));
+    return outcomes;
+  }
+
+  async #processEntry(one: ShardEntry): Promise<Outcome> {
     const { keys, instanceId, log } = this.#o;
-    const plan = new Plan(keys.host(entry.owner), keys.monitorLease(shard));
-    let invalid = false;
+    const { shard, entry } = one;
     try {
-      if (!entry.owner || !Number.isFinite(entry.nodeSeq) || entry.nodeSeq <= 0) {
-        log.error(
-          { id: entry.id, owner: entry.owner },
-          "ingest entry without owner or nodeSeq, dropped",
-        );
-        return "invalid";
-      }
-      const parsed = parsePayload(entry.payload, entry.publishedAt);
-      if ("error" in parsed) {
-        invalid = true;
-        log.warn(
-          { jid: entry.owner, nodeSeq: entry.nodeSeq, error: parsed.error },
-          "item not understood, skipped",
-        );
-      } else {
-        const ctx: PlanContext = {
-          redis: this.#redis,
-          keys,
-          retention: this.#o.retention,
-          flap: this.#o.flap,
-          now: Date.now(),
-        };
-        await planItem(plan, entry, parsed.item, ctx);
-      }
-      const result = await this.#redis.commitEntry(
-        plan.keys.length,
-        ...plan.keys,
-        String(entry.nodeSeq),
-        instanceId,
-        JSON.stringify(plan.ops),
-      );
+      const [outcome] = await this.#commit([one]);
       this.#attempts.delete(entry.id);
-      if (result === -1) {
-        this.#lose(shard, "fenced: the lease expired");
-        return "stop";
-      }
-      if (result === 0) return "duplicate";
-      return invalid ? "invalid" : "applied";
+      return outcome as Outcome;
     } catch (err) {
       const attempts = (this.#attempts.get(entry.id) ?? 0) + 1;
       this.#attempts.set(entry.id, attempts);
@@ -433,11 +466,17 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       if (attempts >= MAX_ATTEMPTS) {
         // A poison entry must not block its agent forever: advance past it.
         log.error({ jid: entry.owner, nodeSeq: entry.nodeSeq }, "giving up on ingest entry");
-        const skip = new Plan(keys.host(entry.owner), keys.monitorLease(shard));
+        const table = new KeyTable();
+        const skip = new Plan(
+          table,
+          keys.monitorLease(shard),
+          keys.host(entry.owner),
+          entry.nodeSeq,
+        );
         const result = await this.#redis
-          .commitEntry(2, ...skip.keys, String(entry.nodeSeq), instanceId, "[]")
-          .catch(() => -2);
-        if (result >= 0) {
+          .commitEntries(table.keys.length, ...table.keys, instanceId, planArgs([skip]))
+          .catch(() => undefined);
+        if (result && result[0] !== -1) {
           this.#attempts.delete(entry.id);
           return "invalid";
         }
@@ -445,5 +484,72 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       await new Promise((r) => setTimeout(r, 100 * attempts));
       return "stop";
     }
+  }
+
+  /**
+   * Plans and commits entries of different agents: one pipeline of reads, one
+   * commitEntries call. Throws on a Redis error (nothing or part applied: a
+   * retry skips what was, by processedSeq).
+   */
+  async #commit(entries: ShardEntry[]): Promise<Outcome[]> {
+    const { keys, instanceId, log } = this.#o;
+    const outcomes: Outcome[] = entries.map(() => "applied");
+    const table = new KeyTable();
+    const plans: Plan[] = [];
+    const planned: number[] = [];
+    const toRead: Array<{ jid: string; item: ResultItem; index: number }> = [];
+    entries.forEach(({ shard, entry }, i) => {
+      if (!entry.owner || !Number.isFinite(entry.nodeSeq) || entry.nodeSeq <= 0) {
+        log.error(
+          { id: entry.id, owner: entry.owner },
+          "ingest entry without owner or nodeSeq, dropped",
+        );
+        outcomes[i] = "invalid";
+        return;
+      }
+      const parsed = parsePayload(entry.payload, entry.publishedAt);
+      if ("error" in parsed) {
+        log.warn(
+          { jid: entry.owner, nodeSeq: entry.nodeSeq, error: parsed.error },
+          "item not understood, skipped",
+        );
+        // Still committed (with no changes) so that the sequence moves on.
+        outcomes[i] = "invalid";
+      } else toRead.push({ jid: entry.owner, item: parsed.item, index: i });
+      plans[i] = new Plan(table, keys.monitorLease(shard), keys.host(entry.owner), entry.nodeSeq);
+      planned.push(i);
+    });
+    const states = await readItemStates(this.#redis, keys, toRead);
+    const ctx: PlanContext = {
+      keys,
+      retention: this.#o.retention,
+      flap: this.#o.flap,
+      now: Date.now(),
+    };
+    toRead.forEach(({ item, index }, k) => {
+      planItem(
+        plans[index] as Plan,
+        (entries[index] as ShardEntry).entry,
+        item,
+        states[k] as ItemState,
+        ctx,
+      );
+    });
+    if (planned.length === 0) return outcomes;
+    const results = await this.#redis.commitEntries(
+      table.keys.length,
+      ...table.keys,
+      instanceId,
+      planArgs(planned.map((i) => plans[i] as Plan)),
+    );
+    planned.forEach((i, k) => {
+      const result = results[k];
+      if (result === 0) outcomes[i] = "duplicate";
+      else if (result === -1) {
+        this.#lose((entries[i] as ShardEntry).shard, "fenced: the lease expired");
+        outcomes[i] = "stop";
+      }
+    });
+    return outcomes;
   }
 }

@@ -63,8 +63,26 @@ export class Liveness extends EventEmitter<LivenessEvents> {
     clearInterval(this.#timer);
   }
 
-  /** Data arrived from the agent: a host marked stale is evidently back. */
-  async dataSeen(jid: string): Promise<void> {
+  /**
+   * Data arrived from these agents: a host marked stale is evidently back.
+   * One round trip for all of them; the few found stale are re-read and
+   * brought back one by one.
+   */
+  async dataSeen(jids: string[]): Promise<void> {
+    try {
+      const pipeline = this.#redis.pipeline();
+      for (const jid of jids) pipeline.hget(this.#o.keys.host(jid), "offlineReason");
+      const replies = (await pipeline.exec()) ?? [];
+      for (const [i, jid] of jids.entries()) {
+        const [err, reason] = replies[i] ?? [];
+        if (!err && reason === STALE_REASON) await this.#back(jid);
+      }
+    } catch (err) {
+      this.#o.log.warn({ err: (err as Error).message }, "cannot check hosts for data seen");
+    }
+  }
+
+  async #back(jid: string): Promise<void> {
     const host = await this.#o.hosts.get(jid);
     if (!host || host.online || host.offlineReason !== STALE_REASON || !host.fullJid) return;
     if (await this.#o.hosts.recordPresence(jid, host.fullJid, {})) await this.#up(jid);

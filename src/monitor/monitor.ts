@@ -175,17 +175,28 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     flap: settings.flap,
   });
 
-  // Rescoring is debounced per host: a burst of results costs one evaluation.
+  // Rescoring is debounced per host: a burst of results costs one evaluation,
+  // and the hosts of one flush are read and written in a few round trips.
   const dirty = new Set<string>();
   const rescoreSoon = (jid: string) => dirty.add(jid);
   const flushTimer = setInterval(() => {
     const jids = [...dirty];
     dirty.clear();
-    for (const jid of jids)
-      scorer
-        .rescore(jid)
-        .catch((err: Error) => log.warn({ jid, err: err.message }, "rescore failed"));
+    scorer.rescoreMany(jids).catch(async (err: Error) => {
+      log.warn({ hosts: jids.length, err: err.message }, "rescore failed, rescoring one by one");
+      for (const jid of jids)
+        await scorer
+          .rescore(jid)
+          .catch((e: Error) => log.warn({ jid, err: e.message }, "rescore failed"));
+    });
   }, 250);
+  // Data seen from hosts, checked for a stale host's return once per turn.
+  let seen = new Set<string>();
+  const takeSeen = () => {
+    const jids = [...seen];
+    seen = new Set();
+    void liveness.dataSeen(jids);
+  };
   const sweepTimer = setInterval(async () => {
     try {
       const held = new Set(ingest.heldShards());
@@ -198,7 +209,8 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
 
   ingest.on("agentUpdated", (jid) => {
     rescoreSoon(jid);
-    void liveness.dataSeen(jid);
+    if (seen.size === 0) setImmediate(takeSeen);
+    seen.add(jid);
   });
   liveness.on("down", rescoreSoon);
   liveness.on("up", (jid) => {

@@ -19,24 +19,74 @@ type ScriptedRedis = Redis & {
 /** Events older than this are not given to rules. */
 const EVENT_HORIZON_MS = 86_400_000;
 
+type Replies = Array<[Error | null, unknown]>;
+
+function replyAt(replies: Replies, i: number): unknown {
+  const [err, value] = replies[i] ?? [new Error("missing pipeline reply"), null];
+  if (err) throw err;
+  return value;
+}
+
+/** Gathers several hosts' rule contexts in two round trips. */
+export async function buildScoreContexts(
+  redis: Redis,
+  keys: Keys,
+  jids: string[],
+  now = Date.now(),
+): Promise<ScoreContext[]> {
+  const first = redis.pipeline();
+  for (const jid of jids) {
+    first.hgetall(keys.host(jid));
+    first.hgetall(keys.checks(jid));
+    first.lrange(keys.events(jid), 0, -1);
+    first.hgetall(keys.backupLatest(jid));
+  }
+  const stored = ((await first.exec()) ?? []) as Replies;
+  const second = redis.pipeline();
+  const names = jids.map((jid, j) => {
+    const checkStates = replyAt(stored, 4 * j + 1) as Record<string, string>;
+    const list = Object.keys(checkStates);
+    for (const name of list)
+      second.hmget(keys.check(jid, name), "state", "output", "lastResult", "flapping", "metrics");
+    return list;
+  });
+  const details = names.some((list) => list.length > 0)
+    ? (((await second.exec()) ?? []) as Replies)
+    : [];
+  let d = 0;
+  return jids.map((jid, j) => {
+    return toScoreContext(
+      jid,
+      replyAt(stored, 4 * j) as Record<string, string>,
+      replyAt(stored, 4 * j + 1) as Record<string, string>,
+      (names[j] ?? []).map(() => replyAt(details, d++) as Array<string | null>),
+      replyAt(stored, 4 * j + 2) as string[],
+      replyAt(stored, 4 * j + 3) as Record<string, string>,
+      now,
+    );
+  });
+}
+
 export async function buildScoreContext(
   redis: Redis,
   keys: Keys,
   jid: string,
   now = Date.now(),
 ): Promise<ScoreContext> {
-  const [host, checkStates, events, backups] = await Promise.all([
-    redis.hgetall(keys.host(jid)),
-    redis.hgetall(keys.checks(jid)),
-    redis.lrange(keys.events(jid), 0, -1),
-    redis.hgetall(keys.backupLatest(jid)),
-  ]);
-  const names = Object.keys(checkStates);
-  const pipeline = redis.pipeline();
-  for (const name of names)
-    pipeline.hmget(keys.check(jid, name), "state", "output", "lastResult", "flapping", "metrics");
-  const details = ((await pipeline.exec()) ?? []).map(([, v]) => v as Array<string | null>);
+  const [context] = await buildScoreContexts(redis, keys, [jid], now);
+  return context as ScoreContext;
+}
 
+function toScoreContext(
+  jid: string,
+  host: Record<string, string>,
+  checkStates: Record<string, string>,
+  details: Array<Array<string | null>>,
+  events: string[],
+  backups: Record<string, string>,
+  now: number,
+): ScoreContext {
+  const names = Object.keys(checkStates);
   const context: ScoreContext = {
     host: {
       jid,
@@ -148,36 +198,52 @@ export class Scorer {
 
   /** Score one host now and store the result. */
   async rescore(jid: string, now = Date.now()): Promise<ScoreResult> {
-    const context = await buildScoreContext(this.#redis, this.#keys, jid, now);
-    const result = scoreHost(this.#rules, context);
-    if (result.errors.length > 0)
-      this.#log.debug({ jid, errors: result.errors }, "some rules could not be evaluated");
-    const top = result.breakdown
-      .slice()
-      .sort((a, b) => b.weight - a.weight)
-      .slice(0, 3)
-      .map((h) => h.rule)
-      .join(", ");
-    await this.#redis.setScore(
-      this.#keys.host(jid),
-      this.#keys.alertOutbox(),
-      this.#keys.changes(),
-      String(result.score),
-      result.state,
-      JSON.stringify(result.breakdown),
-      String(now),
-      String(this.#outboxMax),
-      ...alertFields({
-        id: randomUUID(),
-        kind: "score",
-        jid,
-        host: context.host.name,
-        check: "",
-        state: result.state,
-        text: `score ${result.score}${top ? ` (${top})` : ""}`,
-        time: now,
-      }),
-    );
-    return result;
+    const [result] = await this.rescoreMany([jid], now);
+    return result as ScoreResult;
+  }
+
+  /** Score hosts now and store the results: three round trips however many. */
+  async rescoreMany(jids: string[], now = Date.now()): Promise<ScoreResult[]> {
+    if (jids.length === 0) return [];
+    const contexts = await buildScoreContexts(this.#redis, this.#keys, jids, now);
+    const pipeline = this.#redis.pipeline() as ReturnType<Redis["pipeline"]> & {
+      setScore(k1: string, k2: string, k3: string, ...argv: string[]): unknown;
+    };
+    const results = contexts.map((context, j) => {
+      const jid = jids[j] as string;
+      const result = scoreHost(this.#rules, context);
+      if (result.errors.length > 0)
+        this.#log.debug({ jid, errors: result.errors }, "some rules could not be evaluated");
+      const top = result.breakdown
+        .slice()
+        .sort((a, b) => b.weight - a.weight)
+        .slice(0, 3)
+        .map((h) => h.rule)
+        .join(", ");
+      pipeline.setScore(
+        this.#keys.host(jid),
+        this.#keys.alertOutbox(),
+        this.#keys.changes(),
+        String(result.score),
+        result.state,
+        JSON.stringify(result.breakdown),
+        String(now),
+        String(this.#outboxMax),
+        ...alertFields({
+          id: randomUUID(),
+          kind: "score",
+          jid,
+          host: context.host.name,
+          check: "",
+          state: result.state,
+          text: `score ${result.score}${top ? ` (${top})` : ""}`,
+          time: now,
+        }),
+      );
+      return result;
+    });
+    const replies = ((await pipeline.exec()) ?? []) as Replies;
+    for (let i = 0; i < replies.length; i++) replyAt(replies, i);
+    return results;
   }
 }

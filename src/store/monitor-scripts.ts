@@ -3,16 +3,19 @@
  */
 
 /**
- * commitEntry-N
- * KEYS[1] host hash (holds processedSeq), KEYS[2] the shard's lease key,
- * KEYS[3..] keys the operations refer to (by index into KEYS)
- * ARGV[1] nodeSeq of the entry, ARGV[2] this instance's id, ARGV[3] JSON list of operations
+ * commitEntries-N
+ * KEYS: the keys the entries refer to (by index into KEYS)
+ * ARGV[1] this instance's id, ARGV[2] JSON list of entries, in commit order:
+ *   {leaseIndex, hostIndex, nodeSeq, operations} (the lease key of the entry's
+ *   shard; the host hash holds processedSeq)
  *
- * Applies one ingest entry's state changes only if this instance still holds
- * the shard's lease (a fence against a paused instance whose lease expired) and
- * the entry's nodeSeq is past the agent's processedSeq (a redelivered entry is
+ * Applies each ingest entry only if this instance still holds its shard's
+ * lease (a fence against a paused instance whose lease expired), and only if
+ * its nodeSeq is past its agent's processedSeq (a redelivered entry is
  * skipped), advancing processedSeq in the same step: that is what makes the
- * processing exactly-once. Returns 1 applied, 0 already processed, -1 fenced.
+ * processing exactly-once. Several entries per call save round trips; the
+ * caller sends at most one entry per agent, or an agent's entries in order.
+ * Returns, per entry, 1 applied, 0 already processed or -1 fenced.
  * Operations (all values strings):
  *   {"hset", k, f, v, ...}          {"hdel", k, f, ...}
  *   {"lpush", k, max, v}             LPUSH then LTRIM to max entries
@@ -21,16 +24,8 @@
  *   {"touch", hostKey, hostsKey, now, jid}  lastSeen = now if the host is known
  *   {"metric", raw, agg, idx, time, value, rawCutoff, minute, aggCutoff}
  */
-export const COMMIT_ENTRY = `
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return -1 end
-local done = tonumber(redis.call('HGET', KEYS[1], 'processedSeq') or '0')
-local seq = tonumber(ARGV[1])
-if seq <= done then return 0 end
-if seq > done + 1 and done > 0 then redis.call('HINCRBY', KEYS[1], 'seqGaps', seq - done - 1) end
-redis.call('HSET', KEYS[1], 'processedSeq', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'processedCount', 1)
-local ops = cjson.decode(ARGV[3])
-for _, op in ipairs(ops) do
+export const COMMIT_ENTRIES = `
+local function apply(op)
   local name = op[1]
   local key = KEYS[tonumber(op[2])]
   if name == 'hset' then
@@ -63,7 +58,27 @@ for _, op in ipairs(ops) do
     if #old > 0 then redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. op[9]) end
   end
 end
-return 1
+local results = {}
+local held = {}
+for i, entry in ipairs(cjson.decode(ARGV[2])) do
+  local lease = KEYS[tonumber(entry[1])]
+  if held[lease] == nil then held[lease] = redis.call('GET', lease) == ARGV[1] end
+  local host = KEYS[tonumber(entry[2])]
+  local seq = tonumber(entry[3])
+  local done = held[lease] and tonumber(redis.call('HGET', host, 'processedSeq') or '0')
+  if not held[lease] then
+    results[i] = -1
+  elseif seq <= done then
+    results[i] = 0
+  else
+    if seq > done + 1 and done > 0 then redis.call('HINCRBY', host, 'seqGaps', seq - done - 1) end
+    redis.call('HSET', host, 'processedSeq', entry[3])
+    redis.call('HINCRBY', host, 'processedCount', 1)
+    for _, op in ipairs(entry[4]) do apply(op) end
+    results[i] = 1
+  end
+end
+return results
 `;
 
 /**

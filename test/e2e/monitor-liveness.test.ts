@@ -4,6 +4,7 @@ import { xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import { el } from "../../src/xmpp/index.js";
+import { check, errorOf, iq, publishIq } from "../helpers/pubsub.js";
 import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -77,6 +78,27 @@ describe("stale hosts", () => {
     });
     const alerts = (await component.monitor.alerts.recent(50)).filter((a) => a.jid === account.jid);
     expect(alerts.map((a) => a.state)).toEqual(["up", "down"]);
+  });
+
+  it("brings a stale host back when data arrives from it", async () => {
+    const account = await stack.account("silent02");
+    const client = await online(account);
+    await waitForHost(component.httpUrl as string, account.jid, (h) => h.online === false, 5000);
+    const reply = await iq(
+      client,
+      stack.componentJid,
+      "set",
+      publishIq(`agents/${account.jid}`, check(1, { name: "load", state: "ok" })),
+    );
+    expect(errorOf(reply)).toBeUndefined();
+    await waitForHost(component.httpUrl as string, account.jid, (h) => h.online === true, 5000);
+    await waitFor(
+      async () =>
+        (await component.monitor.alerts.recent(50)).find(
+          (a) => a.jid === account.jid && a.state === "up",
+        ),
+      { timeoutMs: 5000, what: "recovery alert" },
+    );
   });
 });
 
