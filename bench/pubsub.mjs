@@ -110,8 +110,52 @@ async function iqFlood(xmpp, count, window, build, deadline = Number.POSITIVE_IN
   });
 }
 
+/**
+ * CPU seconds (user + system) used so far by each process of the system under
+ * test: ejabberd, the component (when running), Redis, and this load generator.
+ * Throughput on two shared cores is noisy; CPU time per publish is not, and it
+ * shows what each publish costs whichever process pays for it.
+ */
+const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64
+function processCpuSeconds(pid) {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+async function redisCpuSeconds(redis) {
+  const info = await redis.info("cpu");
+  const field = (name) => Number(info.match(new RegExp(`${name}:([\\d.]+)`))?.[1] ?? 0);
+  return field("used_cpu_sys") + field("used_cpu_user");
+}
+async function cpuSnapshot(procs) {
+  const own = process.cpuUsage();
+  return {
+    ejabberd: processCpuSeconds(procs.ejabberdPid),
+    component: processCpuSeconds(procs.componentPid),
+    redis: await redisCpuSeconds(procs.redis),
+    generator: (own.user + own.system) / 1e6,
+  };
+}
+
+/** Flat result keys: CPU µs per publish for each process and in total. */
+function recordCpu(results, key, cpu) {
+  if (!cpu) return;
+  let total = 0;
+  for (const [proc, us] of Object.entries(cpu)) {
+    results[`${key}_cpu_us_per_publish_${proc}`] = us;
+    total += us;
+  }
+  results[`${key}_cpu_us_per_publish`] = total;
+}
+
 /** The measured run: WINDOW publishes in flight, each completed by its notification. */
-async function measure(pub, sub, to, nodeName, nodes, count) {
+async function measure(pub, sub, to, nodeName, nodes, count, procs) {
+  const cpuBefore = procs ? await cpuSnapshot(procs) : undefined;
   const started = new Map();
   const latencies = [];
   let sent = 0;
@@ -129,7 +173,13 @@ async function measure(pub, sub, to, nodeName, nodes, count) {
         const seconds = (performance.now() - t0) / 1000;
         latencies.sort((a, b) => a - b);
         const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? Number.NaN;
-        resolve({ perSecond: count / seconds, p50: q(0.5), p99: q(0.99), errors });
+        const result = { perSecond: count / seconds, p50: q(0.5), p99: q(0.99), errors };
+        if (!cpuBefore) return resolve(result);
+        cpuSnapshot(procs).then((cpuAfter) => {
+          const usPerPublish = (k) => Math.round(((cpuAfter[k] - cpuBefore[k]) * 1e6) / count);
+          result.cpu = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, usPerPublish(k)]));
+          resolve(result);
+        }, reject);
       } else pump();
     };
     const onEvent = (s) => {
@@ -179,6 +229,7 @@ async function main() {
   const yaml = readFileSync(yamlPath, "utf8").replace(/ {2}mod_stream_mgmt:\n {4}resume_timeout: 0\n/, "");
   writeFileSync(yamlPath, yaml);
   await ej.start();
+  const ejabberdPid = Number(readFileSync(join(ej.dir, "spool", "ejabberd.pid"), "utf8").trim());
   const redis = createRedis(REDIS_URL, silentLogger());
   const keys = new Keys(prefix);
   const store = new PubsubStore(redis, keys);
@@ -248,13 +299,15 @@ async function main() {
         }
         log(`ours (${kind} nodes): ${size} nodes ready in ${Date.now() - t} ms`);
         await measure(pub, sub, COMPONENT, ourNode, size, WARMUP);
-        const r = await measure(pub, sub, COMPONENT, ourNode, size, PUBLISHES);
+        const procs = { ejabberdPid, componentPid: componentProcess.pid, redis };
+        const r = await measure(pub, sub, COMPONENT, ourNode, size, PUBLISHES, procs);
         log(`ours ${kind} ${size} nodes: ${r.perSecond.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors}`);
         const key = kind === "agent" ? `ours_${size}_nodes` : `ours_plain_${size}_nodes`;
         results[`${key}_per_s`] = Math.round(r.perSecond);
         results[`${key}_p50_ms`] = Number(r.p50.toFixed(2));
         results[`${key}_p99_ms`] = Number(r.p99.toFixed(2));
         results[`${key}_errors`] = r.errors;
+        recordCpu(results, key, r.cpu);
       }
     }
     componentProcess.kill("SIGINT");
@@ -288,12 +341,13 @@ async function main() {
         log(`ejabberd: setup budget ${EJ_SETUP_BUDGET_MS / 1000} s reached at ${ejMade} nodes; measuring with those`);
       }
       await measure(pub, sub, MOD_PUBSUB, ejNode, ejMade, WARMUP);
-      const r = await measure(pub, sub, MOD_PUBSUB, ejNode, ejMade, PUBLISHES);
+      const r = await measure(pub, sub, MOD_PUBSUB, ejNode, ejMade, PUBLISHES, { ejabberdPid, redis });
       log(`ejabberd ${size} nodes: ${r.perSecond.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors}`);
       results[`ejabberd_${size}_nodes_per_s`] = Math.round(r.perSecond);
       results[`ejabberd_${size}_nodes_p50_ms`] = Number(r.p50.toFixed(2));
       results[`ejabberd_${size}_nodes_p99_ms`] = Number(r.p99.toFixed(2));
       results[`ejabberd_${size}_nodes_errors`] = r.errors;
+      recordCpu(results, `ejabberd_${size}_nodes`, r.cpu);
     }
     for (const size of SIZES) {
       const ours = results[`ours_${size}_nodes_per_s`];
@@ -301,6 +355,14 @@ async function main() {
       if (ours && theirs) {
         results[`ratio_vs_ejabberd_${size}_nodes`] = Number((ours / theirs).toFixed(2));
         process.stdout.write(`${size} nodes: ours (agent nodes, with monitoring) ${ours}/s vs mod_pubsub ${theirs}/s = ${(ours / theirs).toFixed(2)}x\n`);
+      }
+      for (const [kind, key] of [["plain", `ours_plain_${size}_nodes`], ["agent", `ours_${size}_nodes`]]) {
+        const ourCpu = results[`${key}_cpu_us_per_publish`];
+        const theirCpu = results[`ejabberd_${size}_nodes_cpu_us_per_publish`];
+        if (ourCpu && theirCpu) {
+          results[`cpu_ratio_${kind}_vs_ejabberd_${size}_nodes`] = Number((theirCpu / ourCpu).toFixed(2));
+          process.stdout.write(`${size} nodes: CPU per publish, all processes: ours (${kind}) ${ourCpu} µs vs mod_pubsub ${theirCpu} µs = ${(theirCpu / ourCpu).toFixed(2)}x less\n`);
+        }
       }
       const plain = results[`ours_plain_${size}_nodes_per_s`];
       if (plain && theirs) {
