@@ -24,12 +24,17 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-/** A port free on 127.0.0.1 right now, outside the ephemeral range. */
+/** Ports this process has handed out: nothing listens on them yet, so a probe cannot tell. */
+const handedOut = new Set<number>();
+
+/** A port free on 127.0.0.1 right now, outside the ephemeral range, never the same one twice. */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const port =
       PRIVATE_PORT_MIN + Math.floor(Math.random() * (PRIVATE_PORT_MAX - PRIVATE_PORT_MIN + 1));
-    if (await canListen(port)) return port;
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
   }
   throw new Error(`no free port between ${PRIVATE_PORT_MIN} and ${PRIVATE_PORT_MAX}`);
 }

@@ -2,6 +2,7 @@ import { type Client, xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REFUSAL } from "../../src/adminbot/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
+import { askBot } from "../helpers/chat.js";
 import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -64,35 +65,8 @@ function botState(): string {
 }
 
 /** Send a chat message to the bot and return the body of its next reply. */
-async function ask(client: Client, text: string, timeoutMs = 10_000): Promise<string> {
-  const reply = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`no reply to "${text}"${botState()}`)),
-      timeoutMs,
-    );
-    const onStanza = (stanza: Stanza) => {
-      // A bounce (the bot has no session) must fail loudly, not pass for an answer.
-      if (stanza.is("message") && stanza.attrs.type === "error") {
-        clearTimeout(timer);
-        client.removeListener("stanza", onStanza);
-        reject(new Error(`"${text}" bounced: ${stanza.toString()}${botState()}`));
-        return;
-      }
-      if (
-        stanza.is("message") &&
-        stanza.attrs.from?.startsWith(bot.jid) &&
-        stanza.getChildText("body")
-      ) {
-        clearTimeout(timer);
-        client.removeListener("stanza", onStanza);
-        resolve(stanza.getChildText("body") as string);
-      }
-    };
-    client.on("stanza", onStanza);
-  });
-  await client.send(xml("message", { to: bot.jid, type: "chat" }, xml("body", {}, text)));
-  return reply;
-}
+const ask = (client: Client, text: string) =>
+  askBot(client, bot.jid, text, { diagnostics: botState });
 
 const clients = new Map<string, Client>();
 async function clientFor(account: Account): Promise<Client> {
