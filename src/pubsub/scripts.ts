@@ -55,7 +55,9 @@ end
  *       (auto-create, ingest), 11 admin '1'/'0', 12 key prefix, 13 number of precondition
  *       pairs P, 14.. P field/value pairs, then default config field/value pairs (auto-create)
  * Returns a negative code, or {nodeSeq, duplicate(0/1), deliver JIDs...}. A duplicate
- * (agentSeq not above the highest stored) changes nothing and returns {0, 1}.
+ * (an agentSeq already stored, or one more than 1000 below the highest stored)
+ * changes nothing and returns {0, 1}. `${prefix}ps:aseqs:<node>` remembers the
+ * recent agentSeqs, so one that arrives after a higher one is still stored.
  */
 export const PUBLISH_ITEM = `${EXPIRE_FN}${TRIM_FN}
 local npre = tonumber(ARGV[13])
@@ -95,11 +97,23 @@ else
   end
 end
 local conf = redis.call('HMGET', KEYS[1], 'agentSeq', 'max_items', 'persist_items', 'item_expire')
-if ARGV[7] ~= '' then
-  if tonumber(ARGV[7]) <= tonumber(conf[1] or '0') then return {0, 1} end
+-- Idempotency by agentSeq. Below the highest stored is not always a replay:
+-- an agent keeps several publishes in flight, and when several components
+-- share the JID ejabberd may deliver them out of order. So the agentSeqs of
+-- the last REORDER_SPAN are remembered one by one; older ones are replays.
+local REORDER_SPAN = 1000
+local aseq = tonumber(ARGV[7])
+local high = tonumber(conf[1] or '0')
+local seen = ARGV[12] .. 'ps:aseqs:' .. ARGV[1]
+if aseq and aseq <= high then
+  if aseq <= high - REORDER_SPAN or redis.call('ZSCORE', seen, ARGV[7]) then return {0, 1} end
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'agentSeq', ARGV[7]) end
+if aseq then
+  if aseq > high then redis.call('HSET', KEYS[1], 'agentSeq', ARGV[7]) end
+  redis.call('ZADD', seen, aseq, ARGV[7])
+  redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. (math.max(aseq, high) - REORDER_SPAN))
+end
 if conf[3] ~= '0' then
   redis.call('ZADD', KEYS[2], seq, ARGV[4])
   redis.call('HSET', KEYS[3], ARGV[4], seq .. ' ' .. ARGV[6] .. ' ' .. ARGV[2] .. ' ' .. ARGV[5])
@@ -179,7 +193,7 @@ end
 for _, bare in ipairs(redis.call('HKEYS', KEYS[4])) do
   redis.call('SREM', ARGV[2] .. 'ps:user-nodes:' .. bare, ARGV[1])
 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], ARGV[2] .. 'ps:aseqs:' .. ARGV[1])
 redis.call('ZREM', KEYS[7], ARGV[1])
 redis.call('ZREM', KEYS[8], ARGV[1])
 redis.call('SREM', KEYS[9], ARGV[1])

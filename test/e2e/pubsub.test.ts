@@ -253,6 +253,26 @@ describe("agent nodes", () => {
     expect(ingested[0]?.payload).toMatch(/^<check xmlns="urn:jabmon:0" seq="1"/);
   });
 
+  it("stores a seq that arrives after a higher one (publishes overtaking each other), once", async () => {
+    const { account, client } = await user();
+    const node = `agents/${account.jid}`;
+    for (const seq of [1, 3, 2, 2, 3]) {
+      const reply = await set(client, publishIq(node, check(seq)));
+      expect(reply.attrs.type).toBe("result");
+    }
+    expect(await storedCount(node)).toBe(3);
+    const ingested = await ingestEntries(account.jid, node);
+    expect(ingested.map((e) => [e.nodeSeq, e.agentSeq, e.itemId])).toEqual([
+      [1, 1, "s1"],
+      [2, 3, "s3"],
+      [3, 2, "s2"],
+    ]);
+    // Far below the highest stored (over 1,000): a replay, not an overtaken publish.
+    await set(client, publishIq(node, check(1500)));
+    await set(client, publishIq(node, check(400)));
+    expect(await storedCount(node)).toBe(4);
+  });
+
   it("lists every agent node under alertpublishers by disco#items", async () => {
     const agents = [await user(), await user()];
     for (const a of agents) await set(a.client, publishIq(`agents/${a.account.jid}`, check(1)));
