@@ -108,6 +108,8 @@ export interface SpoolOptions {
   /** Compact once this many acknowledged bytes sit at the head of the file. */
   compactBytes?: number;
   stateSaveMs?: number;
+  /** Where a brand-new spool starts numbering (default: the current time in ms). */
+  firstSeq?: () => number;
 }
 
 export interface SpoolEntry {
@@ -178,12 +180,23 @@ export class Spool {
     }
     this.#ackedSeq = state.ackedSeq;
     this.#ackOffset = this.#entries[0]?.offset ?? this.#end;
-    this.#nextSeq = maxSeq + 1;
+    // A brand-new spool (first start, or a host reinstalled under the same JID)
+    // numbers from the current time in ms, not from 1: the service takes a seq
+    // at or below what it has stored for the node as a replay, so a reinstalled
+    // agent counting from 1 would be ignored until it passed its old self. An
+    // agent makes far fewer than one result per ms, so its old seqs stay below.
+    const fresh = maxSeq === 0 && records.length === 0;
+    this.#nextSeq = fresh ? Math.max(1, opts.firstSeq()) : maxSeq + 1;
     this.recovery = { records: this.#entries.length, truncatedBytes };
   }
 
   static open(options: SpoolOptions): Spool {
-    const opts: Required<SpoolOptions> = { compactBytes: 1 << 20, stateSaveMs: 2000, ...options };
+    const opts: Required<SpoolOptions> = {
+      compactBytes: 1 << 20,
+      stateSaveMs: 2000,
+      firstSeq: Date.now,
+      ...options,
+    };
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
     let state: State = { gen: 0, offset: 0, ackedSeq: 0 };
     try {

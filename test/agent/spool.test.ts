@@ -154,12 +154,33 @@ describe("the spool", () => {
 
   it("drops the oldest results past its size bound and reports how many", () => {
     const spool = Spool.open({ dir: tempDir(), maxBytes: 1000, maxAgeMs: 1e12, fsync: "never" });
+    const firstSeq = spool.nextSeq;
     for (let i = 0; i < 50; i++) spool.append((s) => `item ${s} ${"x".repeat(50)}`, Date.now());
     const dropped = spool.dropOverLimits(Date.now());
     expect(dropped).toBeGreaterThan(0);
     expect(spool.pendingBytes).toBeLessThanOrEqual(1000);
-    expect(spool.first()?.seq).toBe(dropped + 1);
+    expect(spool.first()?.seq).toBe(firstSeq + dropped);
     spool.close();
+  });
+
+  it("numbers a brand-new spool from the current time, and an existing one onwards", () => {
+    const dir = tempDir();
+    const before = Date.now();
+    const spool = Spool.open({ dir, maxBytes: 1 << 20, maxAgeMs: 1e12, fsync: "never" });
+    // A host reinstalled under the same JID must not restart below its old seqs.
+    expect(spool.nextSeq).toBeGreaterThanOrEqual(before);
+    const last = spool.append((s) => `item ${s}`, Date.now());
+    spool.ack(last);
+    spool.close();
+    const reopened = Spool.open({
+      dir,
+      maxBytes: 1 << 20,
+      maxAgeMs: 1e12,
+      fsync: "never",
+      firstSeq: () => 1,
+    });
+    expect(reopened.nextSeq).toBe(last + 1);
+    reopened.close();
   });
 
   it("loses no acknowledged-durable result when its process is killed with SIGKILL mid-write", async () => {
