@@ -4,7 +4,7 @@
  */
 import { type Client, xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { askBot } from "../helpers/chat.js";
+import { askBot, startAdminBot, type TestAdminBot } from "../helpers/chat.js";
 import { type Account, TestStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -15,32 +15,14 @@ const ROOM = "ops@conference.localhost";
 let stack: TestStack;
 let bot: Account;
 let alice: Account;
-let botProcess: ReturnType<TestStack["spawnCli"]>;
-
-const botState = () =>
-  `\nAdminBot exit code ${botProcess.exitCode}, last output:\n${botProcess.output().slice(-3000)}`;
-/** How often the bot has logged a line (e.g. "online": first connection and each reconnection). */
-const logCount = (msg: string) => botProcess.output().split(`"msg":"${msg}"`).length - 1;
+let adminBot: TestAdminBot;
 
 beforeAll(async () => {
   stack = await TestStack.start("adminbot-restart");
   bot = await stack.account("adminbot");
   alice = await stack.account("alice");
   await stack.startComponent({ rpc: { admins: [bot.jid] } });
-  botProcess = stack.spawnCli(["adminbot"], {
-    ...process.env,
-    JABMON_LOG_LEVEL: "info",
-    JABMON_ADMINBOT_SERVICE: stack.ejabberd.c2sService,
-    JABMON_ADMINBOT_JID: bot.jid,
-    JABMON_ADMINBOT_PASSWORD: bot.password,
-    JABMON_COMPONENT_JID: stack.componentJid,
-    JABMON_ADMINBOT_ADMINS: alice.jid,
-    JABMON_ADMINBOT_ROOMS: ROOM,
-  });
-  await waitFor(() => botProcess.output().includes("room created and configured"), {
-    timeoutMs: 15_000,
-    what: `the AdminBot in ${ROOM}${botState()}`,
-  });
+  adminBot = await startAdminBot(stack, bot, { admins: alice.jid, room: ROOM });
 });
 afterAll(async () => {
   await stack?.cleanup();
@@ -67,7 +49,10 @@ async function askInRoom(client: Client, text: string): Promise<string> {
   await client.send(xml("presence", { to: `${ROOM}/alice` }, xml("x", { xmlns: NS_MUC })));
   await joined;
   const answer = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer in the room${botState()}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`no answer in the room${adminBot.state()}`)),
+      10_000,
+    );
     const onStanza = (s: Stanza) => {
       const body = s.getChildText("body");
       if (s.is("message") && s.attrs.from === `${ROOM}/adminbot` && body?.startsWith("alice: ")) {
@@ -85,29 +70,29 @@ async function askInRoom(client: Client, text: string): Promise<string> {
 describe("the AdminBot across an ejabberd restart", () => {
   it("reconnects by itself, answers chats again and rejoins its room", async () => {
     const before = await aliceOnline();
-    expect(await askBot(before, bot.jid, "help", { diagnostics: botState })).toMatch(
+    expect(await askBot(before, bot.jid, "help", { diagnostics: adminBot.state })).toMatch(
       /^I understand:/,
     );
-    const onlineBefore = logCount("online");
-    const joinsBefore = logCount("joined room");
+    const onlineBefore = adminBot.logCount("online");
+    const joinsBefore = adminBot.logCount("joined room");
 
     await stack.ejabberd.stop();
     await stack.ejabberd.start();
-    await waitFor(() => logCount("online") > onlineBefore, {
+    await waitFor(() => adminBot.logCount("online") > onlineBefore, {
       timeoutMs: 40_000,
-      what: `the AdminBot back online${botState()}`,
+      what: `the AdminBot back online${adminBot.state()}`,
     });
     // Its presence and room join follow the "online" log line.
-    await waitFor(() => logCount("joined room") > joinsBefore, {
+    await waitFor(() => adminBot.logCount("joined room") > joinsBefore, {
       timeoutMs: 10_000,
       what: "the AdminBot in its room again",
     });
 
     const after = await aliceOnline();
-    expect(await askBot(after, bot.jid, "help", { diagnostics: botState })).toMatch(
+    expect(await askBot(after, bot.jid, "help", { diagnostics: adminBot.state })).toMatch(
       /^I understand:/,
     );
     expect(await askInRoom(after, "adminbot: help")).toMatch(/^I understand:/);
-    expect(botProcess.exitCode).toBeNull();
+    expect(adminBot.process.exitCode).toBeNull();
   }, 90_000);
 });

@@ -2,7 +2,7 @@ import { type Client, xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REFUSAL } from "../../src/adminbot/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { askBot } from "../helpers/chat.js";
+import { askBot, startAdminBot, type TestAdminBot } from "../helpers/chat.js";
 import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -17,7 +17,7 @@ let bot: Account;
 let alice: Account;
 let victor: Account;
 let mallory: Account;
-let botProcess: ReturnType<TestStack["spawnCli"]>;
+let adminBot: TestAdminBot;
 const room = "ops@conference.localhost";
 
 beforeAll(async () => {
@@ -39,34 +39,19 @@ beforeAll(async () => {
     }
   }
 
-  botProcess = stack.spawnCli(["adminbot"], {
-    ...process.env,
-    JABMON_LOG_LEVEL: "info",
-    JABMON_ADMINBOT_SERVICE: stack.ejabberd.c2sService,
-    JABMON_ADMINBOT_JID: bot.jid,
-    JABMON_ADMINBOT_PASSWORD: bot.password,
-    JABMON_COMPONENT_JID: stack.componentJid,
-    JABMON_ADMINBOT_ADMINS: alice.jid,
-    JABMON_ADMINBOT_VIEWERS: victor.jid,
-    JABMON_ADMINBOT_ROOMS: room,
-  });
-  await waitFor(() => botProcess.output().includes("room created and configured"), {
-    timeoutMs: 15_000,
-    what: `the AdminBot in ${room} (output: ${botProcess.output().slice(-500)})`,
+  adminBot = await startAdminBot(stack, bot, {
+    admins: alice.jid,
+    viewers: victor.jid,
+    room,
   });
 });
 afterAll(async () => {
   await stack?.cleanup();
 });
 
-/** What the bot process printed lately, for failure messages: a bounce means its session was gone. */
-function botState(): string {
-  return `\nAdminBot exit code ${botProcess.exitCode}, last output:\n${botProcess.output().slice(-3000)}`;
-}
-
 /** Send a chat message to the bot and return the body of its next reply. */
 const ask = (client: Client, text: string) =>
-  askBot(client, bot.jid, text, { diagnostics: botState });
+  askBot(client, bot.jid, text, { diagnostics: adminBot.state });
 
 const clients = new Map<string, Client>();
 async function clientFor(account: Account): Promise<Client> {
@@ -220,7 +205,7 @@ describe("the AdminBot in a MUC room", () => {
   async function say(c: Client, nick: string, text: string): Promise<string> {
     const reply = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no reply in the room to "${text}"${botState()}`)),
+        () => reject(new Error(`no reply in the room to "${text}"${adminBot.state()}`)),
         10_000,
       );
       const onStanza = (s: Stanza) => {

@@ -5,9 +5,9 @@
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sendRange, socketUp } from "../helpers/agent-socket.js";
 import { type PublishSink, startPublishSink } from "../helpers/sink.js";
 import { type Account, TestStack } from "../helpers/stack.js";
 import { sleep } from "../helpers/wait.js";
@@ -24,40 +24,6 @@ afterAll(async () => {
   await stack?.cleanup();
 });
 
-/** Send `send` requests n=from..to through the socket, one after the other; resolves with the seqs. */
-async function sendRange(
-  socketPath: string,
-  from: number,
-  to: number,
-  gapMs = 0,
-): Promise<number[]> {
-  const s = connect(socketPath);
-  await once(s, "connect");
-  s.setEncoding("utf8");
-  const seqs: number[] = [];
-  let buffer = "";
-  const replies: Array<(line: string) => void> = [];
-  s.on("data", (d: string) => {
-    buffer += d;
-    let nl = buffer.indexOf("\n");
-    while (nl >= 0) {
-      replies.shift()?.(buffer.slice(0, nl));
-      buffer = buffer.slice(nl + 1);
-      nl = buffer.indexOf("\n");
-    }
-  });
-  for (let n = from; n <= to; n++) {
-    const reply = new Promise<string>((resolve) => replies.push(resolve));
-    s.write(`${JSON.stringify({ op: "send", text: `n=${n}` })}\n`);
-    const answer = JSON.parse(await reply) as { ok: boolean; seq: number };
-    expect(answer.ok).toBe(true);
-    seqs.push(answer.seq);
-    if (gapMs) await sleep(gapMs);
-  }
-  s.destroy();
-  return seqs;
-}
-
 async function agentFor(account: Account): Promise<{ start(): ChildProcess; socket: string }> {
   const dir = stack.agentDir(account);
   const config = join(dir, "agent.yml");
@@ -72,18 +38,6 @@ async function agentFor(account: Account): Promise<{ start(): ChildProcess; sock
     socket: env.JABMON_AGENT_SOCKET as string,
     start: () => stack.spawnCli(["agent", "-c", config], env),
   };
-}
-
-async function socketUp(path: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      await sendRange(path, 0, 0);
-      return;
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error(`socket ${path} never came up`);
 }
 
 /** The 300 numbered messages arrived in order, each once, with increasing seqs. */

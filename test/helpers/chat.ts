@@ -1,9 +1,11 @@
 /**
- * Chatting with a bot from a test client: send a message, wait for the bot's
- * next reply. A bounce (the bot has no session) fails at once, with whatever
+ * The AdminBot in tests: starting it, and chatting with it from a test client
+ * (send a message, wait for the bot's next reply). A bounce (the bot has no session) fails at once, with whatever
  * the caller can say about the bot, instead of passing for an answer.
  */
 import { type Client, xml } from "@xmpp/client";
+import type { Account, TestStack } from "./stack.js";
+import { waitFor } from "./wait.js";
 
 type Stanza = ReturnType<typeof xml>;
 
@@ -42,4 +44,43 @@ export async function askBot(
   });
   await client.send(xml("message", { to: botJid, type: "chat" }, xml("body", {}, text)));
   return reply;
+}
+
+/** A `jabmon adminbot` child process, with what tests need to explain a failure. */
+export interface TestAdminBot {
+  process: ReturnType<TestStack["spawnCli"]>;
+  /** Exit code and last output, appended to failure messages. */
+  state(): string;
+  /** How often the bot has logged a message (e.g. "online": each (re)connection). */
+  logCount(msg: string): number;
+}
+
+/** Start the AdminBot as `bot` for these people; resolves once it has set up its room. */
+export async function startAdminBot(
+  stack: TestStack,
+  bot: Account,
+  people: { admins: string; viewers?: string; room: string },
+): Promise<TestAdminBot> {
+  const child = stack.spawnCli(["adminbot"], {
+    ...process.env,
+    JABMON_LOG_LEVEL: "info",
+    JABMON_ADMINBOT_SERVICE: stack.ejabberd.c2sService,
+    JABMON_ADMINBOT_JID: bot.jid,
+    JABMON_ADMINBOT_PASSWORD: bot.password,
+    JABMON_COMPONENT_JID: stack.componentJid,
+    JABMON_ADMINBOT_ADMINS: people.admins,
+    ...(people.viewers ? { JABMON_ADMINBOT_VIEWERS: people.viewers } : {}),
+    JABMON_ADMINBOT_ROOMS: people.room,
+  });
+  const running: TestAdminBot = {
+    process: child,
+    state: () =>
+      `\nAdminBot exit code ${child.exitCode}, last output:\n${child.output().slice(-3000)}`,
+    logCount: (msg) => child.output().split(`"msg":"${msg}"`).length - 1,
+  };
+  await waitFor(() => child.output().includes("room created and configured"), {
+    timeoutMs: 15_000,
+    what: `the AdminBot in ${people.room}${running.state()}`,
+  });
+  return running;
 }
