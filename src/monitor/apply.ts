@@ -6,7 +6,13 @@
  * agent's shard lease writes these keys, and the commit re-checks the lease.
  */
 import { randomUUID } from "node:crypto";
-import type { IngestStreamEntry, Keys, Redis } from "../store/index.js";
+import {
+  type IngestStreamEntry,
+  type Keys,
+  type PipelineReplies,
+  pipelineReply,
+  type Redis,
+} from "../store/index.js";
 import { alertFields } from "./alert-types.js";
 import { FLAP_WINDOW, type FlapThresholds, isFlapping, percentStateChange } from "./flap.js";
 import type { BackupItem, CheckItem, EventItem, ResultItem } from "./items.js";
@@ -122,13 +128,9 @@ export async function readItemStates(
       pipeline.lrange(keys.flapWindow(jid, item.name), 0, FLAP_WINDOW - 2);
     } else if (item.kind === "backup") pipeline.hget(keys.backupLatest(jid), item.job);
   }
-  const replies = (await pipeline.exec()) ?? [];
+  const replies = ((await pipeline.exec()) ?? []) as PipelineReplies;
   let i = 0;
-  const next = () => {
-    const [err, value] = replies[i++] ?? [new Error("missing pipeline reply"), null];
-    if (err) throw err;
-    return value;
-  };
+  const next = () => pipelineReply(replies, i++);
   return items.map(({ jid, item }) => {
     const state: ItemState = { hostName: (next() as string | null) || jid.split("@")[0] || jid };
     if (item.kind === "check") {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../log/index.js";
-import type { Keys, Redis } from "../store/index.js";
+import { type Keys, type PipelineReplies, pipelineReply, type Redis } from "../store/index.js";
 import { SET_SCORE } from "../store/monitor-scripts.js";
 import { alertFields } from "./alert-types.js";
 import type { Metric } from "./items.js";
@@ -18,14 +18,6 @@ type ScriptedRedis = Redis & {
 
 /** Events older than this are not given to rules. */
 const EVENT_HORIZON_MS = 86_400_000;
-
-type Replies = Array<[Error | null, unknown]>;
-
-function replyAt(replies: Replies, i: number): unknown {
-  const [err, value] = replies[i] ?? [new Error("missing pipeline reply"), null];
-  if (err) throw err;
-  return value;
-}
 
 /** Gathers several hosts' rule contexts in two round trips. */
 export async function buildScoreContexts(
@@ -41,27 +33,27 @@ export async function buildScoreContexts(
     first.lrange(keys.events(jid), 0, -1);
     first.hgetall(keys.backupLatest(jid));
   }
-  const stored = ((await first.exec()) ?? []) as Replies;
+  const stored = ((await first.exec()) ?? []) as PipelineReplies;
   const second = redis.pipeline();
   const names = jids.map((jid, j) => {
-    const checkStates = replyAt(stored, 4 * j + 1) as Record<string, string>;
+    const checkStates = pipelineReply(stored, 4 * j + 1) as Record<string, string>;
     const list = Object.keys(checkStates);
     for (const name of list)
       second.hmget(keys.check(jid, name), "state", "output", "lastResult", "flapping", "metrics");
     return list;
   });
   const details = names.some((list) => list.length > 0)
-    ? (((await second.exec()) ?? []) as Replies)
+    ? (((await second.exec()) ?? []) as PipelineReplies)
     : [];
   let d = 0;
   return jids.map((jid, j) => {
     return toScoreContext(
       jid,
-      replyAt(stored, 4 * j) as Record<string, string>,
-      replyAt(stored, 4 * j + 1) as Record<string, string>,
-      (names[j] ?? []).map(() => replyAt(details, d++) as Array<string | null>),
-      replyAt(stored, 4 * j + 2) as string[],
-      replyAt(stored, 4 * j + 3) as Record<string, string>,
+      pipelineReply(stored, 4 * j) as Record<string, string>,
+      pipelineReply(stored, 4 * j + 1) as Record<string, string>,
+      (names[j] ?? []).map(() => pipelineReply(details, d++) as Array<string | null>),
+      pipelineReply(stored, 4 * j + 2) as string[],
+      pipelineReply(stored, 4 * j + 3) as Record<string, string>,
       now,
     );
   });
@@ -242,8 +234,8 @@ export class Scorer {
       );
       return result;
     });
-    const replies = ((await pipeline.exec()) ?? []) as Replies;
-    for (let i = 0; i < replies.length; i++) replyAt(replies, i);
+    const replies = ((await pipeline.exec()) ?? []) as PipelineReplies;
+    for (let i = 0; i < replies.length; i++) pipelineReply(replies, i);
     return results;
   }
 }

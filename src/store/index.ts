@@ -8,4 +8,10 @@ export {
   parseIngestFields,
 } from "./ingest.js";
 export { Keys } from "./keys.js";
-export { createRedis, deletePrefix, type Redis } from "./redis.js";
+export {
+  createRedis,
+  deletePrefix,
+  type PipelineReplies,
+  pipelineReply,
+  type Redis,
+} from "./redis.js";

@@ -22,6 +22,16 @@ export function createRedis(url: string, log: Logger, name = "jabmon"): Redis {
   return redis;
 }
 
+/** What `pipeline.exec()` resolves to: one [error, value] per queued command. */
+export type PipelineReplies = Array<[Error | null, unknown]>;
+
+/** The value of a pipeline's i-th command; its error, or a missing reply, throws. */
+export function pipelineReply(replies: PipelineReplies, i: number): unknown {
+  const [err, value] = replies[i] ?? [new Error("missing pipeline reply"), null];
+  if (err) throw err;
+  return value;
+}
+
 /** Delete every key under a prefix (tests and `jabmon demo` cleanup). */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<number> {
   let cursor = "0";
