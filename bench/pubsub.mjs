@@ -6,21 +6,26 @@
  * same in-flight window. Writes bench/results/pubsub.json.
  *
  * Run after `npm run build`: `npm run bench:pubsub`. Knobs (env):
- *   BENCH_SIZES=100,10000,100000  BENCH_WINDOW=32  BENCH_PUBLISHES=5000
+ *   BENCH_SIZES=100,10000,100000  BENCH_WINDOW=128  BENCH_PUBLISHES=5000  BENCH_ROUNDS=3
  *   BENCH_EJABBERD_SETUP_S=300 (setup budget per size for mod_pubsub; see below)
+ *   BENCH_KINDS=plain,agent (our node kinds)  BENCH_ONLY=ours (skip mod_pubsub)
+ *   (either of the last two makes a partial run: printed, not written)
  *   JABMON_REDIS_URL=redis://127.0.0.1:6379
  *
- * How it measures: one publisher client keeps BENCH_WINDOW publishes in flight;
- * each publish goes to a random one of the N nodes; one subscriber (subscribed
- * to all N) timestamps each notification. Latency = publish sent → notification
- * received; throughput = publishes / wall time of the measured run (after a warm-up).
- * Nodes accumulate across sizes (100 → 10,000 → 100,000), so at size N exactly N exist.
+ * How it measures: one publisher client keeps BENCH_WINDOW publishes in flight
+ * (a fleet keeps far more: 10,000 agents with a few each), so throughput is
+ * the system's at saturation; each publish goes to a random one of the N
+ * nodes; one subscriber (subscribed to all N) timestamps each notification.
+ * Latency = publish sent → notification received; throughput = publishes /
+ * wall time of the measured run (after a warm-up). At each size the systems
+ * take turns for BENCH_ROUNDS rounds, and results are medians; each round's
+ * ratio is kept, so the spread shows. Nodes accumulate across sizes
+ * (100 → 10,000 → 100,000), so at size N exactly N exist.
  *
  * Setup (not measured): mod_pubsub nodes and subscriptions are made by IQs;
- * ours are written straight to Redis with the service's own scripts (faster),
- * and our nodes are `agents/<jid>` nodes so every publish also does the
- * ingest-stream XADD the monitor needs. XEP-0198 is off in the bench's ejabberd
- * (ejabberd 23.01 + xmpp.js stalls with many IQs in flight, see ejabberd-notes).
+ * ours are written straight to Redis with the service's own scripts (faster).
+ * XEP-0198 is off in the bench's ejabberd (ejabberd 23.01 + xmpp.js stalls
+ * with many IQs in flight, see ejabberd-notes).
  */
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -39,7 +44,8 @@ const { silentLogger } = await import(dist("log/index.js"));
 const { registerAccount } = await import(dist("xmpp/index.js"));
 
 const SIZES = (process.env.BENCH_SIZES ?? "100,10000,100000").split(",").map(Number);
-const WINDOW = Number(process.env.BENCH_WINDOW ?? 32);
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 128);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PUBLISHES = Number(process.env.BENCH_PUBLISHES ?? 5000);
 const WARMUP = Math.min(1000, Math.ceil(PUBLISHES / 5));
 const EJ_SETUP_BUDGET_MS = Number(process.env.BENCH_EJABBERD_SETUP_S ?? 300) * 1000;
@@ -55,12 +61,62 @@ const log = (line) => process.stderr.write(`bench:pubsub ${line}\n`);
 // The metric value varies per publish (as real results do), so the monitor's
 // per-item work cannot be cut short by "nothing changed" shortcuts.
 const payload = (k) =>
-  xml(
-    "check",
-    { xmlns: "urn:jabmon:0", time: "2026-11-25T23:50:00.000Z", name: "disk_var", state: "ok", duration_ms: "12", k: String(k) },
-    xml("output", {}, "DISK OK - free space: /var 41% (inode=88%)"),
-    xml("metric", { name: "/var", value: String(k % 100), uom: "%", warn: "90", crit: "95", min: "0", max: "100" }),
-  );
+  `<check xmlns='urn:jabmon:0' time='2026-11-25T23:50:00.000Z' name='disk_var' state='ok' duration_ms='12' k='${k}'>` +
+  "<output>DISK OK - free space: /var 41% (inode=88%)</output>" +
+  `<metric name='/var' value='${k % 100}' uom='%' warn='90' crit='95' min='0' max='100'/></check>`;
+
+const publishIq = (to, id, node, k) =>
+  `<iq type='set' to='${to}' id='${id}'><pubsub xmlns='${NS_PUBSUB}'><publish node='${node}'><item id='${id}'>${payload(k)}</item></publish></pubsub></iq>`;
+
+/**
+ * The load generator's lean wire path, for the measured runs only. Parsing
+ * every stanza into elements and serialising every publish cost the generator
+ * ~100 µs of CPU per publish: on two cores that is CPU taken from the systems
+ * under test, and more of it from the lighter one. So while a run lasts, the
+ * client's socket gets pre-formatted publishes, and its input is split into
+ * top-level stanzas by a pattern and handed over as strings. Connection,
+ * login and setup stay with xmpp.js. Returns a function that gives the
+ * client its parser back (with any partial stanza still buffered).
+ */
+const TOP_LEVEL_STANZA = /<(iq|message|presence)\b[^>]*?(?:\/>|>[\s\S]*?<\/\1>)/g;
+function tapStanzas(xmpp, onStanza) {
+  const parser = xmpp.parser;
+  let buffer = "";
+  parser.write = (chunk) => {
+    buffer += chunk;
+    TOP_LEVEL_STANZA.lastIndex = 0;
+    let end = 0;
+    for (let m = TOP_LEVEL_STANZA.exec(buffer); m; m = TOP_LEVEL_STANZA.exec(buffer)) {
+      end = TOP_LEVEL_STANZA.lastIndex;
+      onStanza(m[0]);
+    }
+    buffer = buffer.slice(end);
+  };
+  return () => {
+    delete parser.write;
+    if (buffer) parser.write(buffer);
+  };
+}
+
+/** Writes made in one event-loop turn leave in one syscall (as the component does). */
+function corkedWriter(socket) {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  return (text) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    socket.write(text);
+  };
+}
+
+const attr = (stanza, name) => new RegExp(`\\s${name}='([^']*)'`).exec(stanza)?.[1];
+const ITEM_ID = /<item\b[^>]*?\sid='([^']*)'/;
 
 async function connect(ej, account) {
   const xmpp = client({
@@ -142,6 +198,8 @@ async function cpuSnapshot(procs) {
   };
 }
 
+const sumCpu = (cpu) => Object.values(cpu).reduce((a, b) => a + b, 0);
+
 /** Flat result keys: CPU µs per publish for each process and in total. */
 function recordCpu(results, key, cpu) {
   if (!cpu) return;
@@ -158,18 +216,25 @@ async function measure(pub, sub, to, nodeName, nodes, count, procs) {
   const cpuBefore = procs ? await cpuSnapshot(procs) : undefined;
   const started = new Map();
   const latencies = [];
+  const write = corkedWriter(pub.socket);
   let sent = 0;
   let completed = 0;
   let errors = 0;
+  let untapSub;
+  let untapPub;
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`stalled at ${completed}/${count}`)), 120_000);
+    const timer = setTimeout(() => {
+      untapSub();
+      untapPub();
+      reject(new Error(`stalled at ${completed}/${count}`));
+    }, 120_000);
     const finish = () => {
       completed++;
       if (completed === count) {
         clearTimeout(timer);
-        sub.removeListener("stanza", onEvent);
-        pub.removeListener("stanza", onIq);
+        untapSub();
+        untapPub();
         const seconds = (performance.now() - t0) / 1000;
         latencies.sort((a, b) => a - b);
         const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? Number.NaN;
@@ -182,37 +247,59 @@ async function measure(pub, sub, to, nodeName, nodes, count, procs) {
         }, reject);
       } else pump();
     };
-    const onEvent = (s) => {
-      if (!s.is("message")) return;
-      const item = s.getChild("event", NS_EVENT)?.getChild("items")?.getChild("item");
-      const t = item && started.get(item.attrs.id);
+    const onEvent = (stanza) => {
+      if (!stanza.startsWith("<message")) return;
+      const id = ITEM_ID.exec(stanza)?.[1];
+      const t = id && started.get(id);
       if (t === undefined) return;
-      started.delete(item.attrs.id);
+      started.delete(id);
       latencies.push(performance.now() - t);
       finish();
     };
-    const onIq = (s) => {
-      if (s.is("iq") && s.attrs.type === "error" && started.has(s.attrs.id)) {
+    const onIq = (stanza) => {
+      if (!stanza.startsWith("<iq") || attr(stanza, "type") !== "error") return;
+      const id = attr(stanza, "id");
+      if (started.has(id)) {
         errors++;
-        started.delete(s.attrs.id);
+        started.delete(id);
         finish();
       }
     };
-    sub.on("stanza", onEvent);
-    pub.on("stanza", onIq);
+    untapSub = tapStanzas(sub, onEvent);
+    untapPub = tapStanzas(pub, onIq);
+    let idCounter = 0;
+    const idBase = randomBytes(4).toString("hex");
     const pump = () => {
       while (sent < count && sent - completed < WINDOW) {
-        const id = `b${randomBytes(6).toString("hex")}`;
+        const id = `b${idBase}${(idCounter++).toString(36)}`;
         const node = nodeName(Math.floor(Math.random() * nodes));
         started.set(id, performance.now());
-        pub
-          .send(xml("iq", { type: "set", to, id }, xml("pubsub", { xmlns: NS_PUBSUB }, xml("publish", { node }, xml("item", { id }, payload(sent))))))
-          .catch(() => {});
+        write(publishIq(to, id, node, sent));
         sent++;
       }
     };
     pump();
   });
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+};
+
+/**
+ * Wait until the component is idle (under 5% of a core over 250 ms): after a
+ * run on agent nodes the monitor may still be working through the ingest
+ * stream, and that CPU must not be charged to the next measurement.
+ */
+async function settle(pid, maxMs = 60_000) {
+  const until = Date.now() + maxMs;
+  while (Date.now() < until) {
+    const before = processCpuSeconds(pid);
+    await new Promise((r) => setTimeout(r, 250));
+    if (processCpuSeconds(pid) - before < 0.0125) return;
+  }
+  log(`component still busy after ${maxMs / 1000} s; measuring anyway`);
 }
 
 async function main() {
@@ -236,6 +323,7 @@ async function main() {
   const results = {
     window: WINDOW,
     publishes_per_run: PUBLISHES,
+    rounds: ROUNDS,
     cpu_cores: (await import("node:os")).cpus().length,
     // Other work on the machine skews both systems; keep it visible next to the numbers.
     loadavg_1m_at_start: Number((await import("node:os")).loadavg()[0].toFixed(2)),
@@ -274,20 +362,26 @@ async function main() {
     const pub = await connect(ej, pubAccount);
     const sub = await connect(ej, subAccount);
 
-    // --- ours ---
-    // Two kinds of node: plain nodes measure the pubsub service alone (what
+    // Two kinds of our node: plain nodes measure the pubsub service alone (what
     // mod_pubsub does); agent nodes (`agents/<jid>`) add what the monitor needs
     // per publish: the ingest-stream entry, and the monitor processing and
     // scoring it in the same component process.
-    const kinds = { plain: (i) => `bench/node${i}`, agent: (i) => `agents/bench${i}@localhost` };
+    const wantedKinds = (process.env.BENCH_KINDS ?? "plain,agent").split(",");
+    const ourKinds = Object.entries({ plain: (i) => `bench/node${i}`, agent: (i) => `agents/bench${i}@localhost` }).filter(
+      ([kind]) => wantedKinds.includes(kind),
+    );
+    const withEjabberd = process.env.BENCH_ONLY !== "ours";
     const config = ["title", "", "max_items", "1000", "persist_items", "1", "access_model", "open", "publish_model", "publishers", "notify_retract", "1", "notify_delete", "1", "item_expire", "0"];
-    for (const [kind, ourNode] of Object.entries(kinds)) {
-      let made = 0;
-      for (const size of SIZES) {
-        const t = Date.now();
-        while (made < size) {
+    const ejNode = (i) => `bench${i}`;
+    let ourMade = 0;
+    let ejMade = 0;
+    for (const size of SIZES) {
+      // --- setup, not measured: nodes accumulate across sizes ---
+      const t = Date.now();
+      for (const [kind, ourNode] of ourKinds) {
+        for (let from = ourMade; from < size; from += 2000) {
           const batch = [];
-          for (let i = made; i < Math.min(size, made + 2000); i++) {
+          for (let i = from; i < Math.min(size, from + 2000); i++) {
             batch.push(
               store
                 .create(ourNode(i), `bench${i}@localhost`, kind === "agent", config)
@@ -295,79 +389,75 @@ async function main() {
             );
           }
           await Promise.all(batch);
-          made = Math.min(size, made + 2000);
         }
-        log(`ours (${kind} nodes): ${size} nodes ready in ${Date.now() - t} ms`);
-        await measure(pub, sub, COMPONENT, ourNode, size, WARMUP);
-        const procs = { ejabberdPid, componentPid: componentProcess.pid, redis };
-        const r = await measure(pub, sub, COMPONENT, ourNode, size, PUBLISHES, procs);
-        log(`ours ${kind} ${size} nodes: ${r.perSecond.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors}`);
-        const key = kind === "agent" ? `ours_${size}_nodes` : `ours_plain_${size}_nodes`;
-        results[`${key}_per_s`] = Math.round(r.perSecond);
-        results[`${key}_p50_ms`] = Number(r.p50.toFixed(2));
-        results[`${key}_p99_ms`] = Number(r.p99.toFixed(2));
-        results[`${key}_errors`] = r.errors;
-        recordCpu(results, key, r.cpu);
       }
-    }
-    componentProcess.kill("SIGINT");
-    await new Promise((r) => componentProcess.once("exit", r));
-    componentProcess = undefined;
-    if (process.env.BENCH_ONLY === "ours") throw new Error("BENCH_ONLY=ours: stopping before mod_pubsub");
+      ourMade = size;
+      log(`ours: ${size} nodes of each kind ready in ${Date.now() - t} ms`);
+      if (withEjabberd && ejMade < size) {
+        const te = Date.now();
+        const created = await iqFlood(pub, size - ejMade, 64, (k, id) =>
+          xml("iq", { type: "set", to: MOD_PUBSUB, id }, xml("pubsub", { xmlns: NS_PUBSUB }, xml("create", { node: ejNode(ejMade + k) }))),
+          te + EJ_SETUP_BUDGET_MS,
+        );
+        const subscribed = await iqFlood(sub, created.done, 64, (k, id) =>
+          xml("iq", { type: "set", to: MOD_PUBSUB, id }, xml("pubsub", { xmlns: NS_PUBSUB }, xml("subscribe", { node: ejNode(ejMade + k), jid: subAccount.jid }))),
+        );
+        ejMade += created.done;
+        const setupMs = Date.now() - te;
+        log(`ejabberd: ${ejMade} nodes ready in ${setupMs} ms (create errors ${created.errors}, subscribe errors ${subscribed.errors})`);
+        results[`ejabberd_${size}_nodes_setup_s`] = Math.round(setupMs / 1000);
+        if (ejMade < size) {
+          results[`ejabberd_${size}_nodes_actual_nodes`] = ejMade;
+          log(`ejabberd: setup budget ${EJ_SETUP_BUDGET_MS / 1000} s reached at ${ejMade} nodes; measuring with those`);
+        }
+      }
 
-    // --- ejabberd mod_pubsub ---
-    const ejNode = (i) => `bench${i}`;
-    let ejMade = 0;
-    let capped = false;
-    for (const size of SIZES) {
-      if (capped) break;
-      const t = Date.now();
-      const deadline = t + EJ_SETUP_BUDGET_MS;
-      const want = size - ejMade;
-      const created = await iqFlood(pub, want, 64, (k, id) =>
-        xml("iq", { type: "set", to: MOD_PUBSUB, id }, xml("pubsub", { xmlns: NS_PUBSUB }, xml("create", { node: ejNode(ejMade + k) }))),
-        deadline,
-      );
-      const subscribed = await iqFlood(sub, created.done, 64, (k, id) =>
-        xml("iq", { type: "set", to: MOD_PUBSUB, id }, xml("pubsub", { xmlns: NS_PUBSUB }, xml("subscribe", { node: ejNode(ejMade + k), jid: subAccount.jid }))),
-      );
-      ejMade += created.done;
-      const setupMs = Date.now() - t;
-      log(`ejabberd: ${ejMade} nodes ready in ${setupMs} ms (create errors ${created.errors}, subscribe errors ${subscribed.errors})`);
-      results[`ejabberd_${size}_nodes_setup_s`] = Math.round(setupMs / 1000);
-      if (ejMade < size) {
-        capped = true;
-        results[`ejabberd_${size}_nodes_actual_nodes`] = ejMade;
-        log(`ejabberd: setup budget ${EJ_SETUP_BUDGET_MS / 1000} s reached at ${ejMade} nodes; measuring with those`);
-      }
-      await measure(pub, sub, MOD_PUBSUB, ejNode, ejMade, WARMUP);
-      const r = await measure(pub, sub, MOD_PUBSUB, ejNode, ejMade, PUBLISHES, { ejabberdPid, redis });
-      log(`ejabberd ${size} nodes: ${r.perSecond.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors}`);
-      results[`ejabberd_${size}_nodes_per_s`] = Math.round(r.perSecond);
-      results[`ejabberd_${size}_nodes_p50_ms`] = Number(r.p50.toFixed(2));
-      results[`ejabberd_${size}_nodes_p99_ms`] = Number(r.p99.toFixed(2));
-      results[`ejabberd_${size}_nodes_errors`] = r.errors;
-      recordCpu(results, `ejabberd_${size}_nodes`, r.cpu);
-    }
-    for (const size of SIZES) {
-      const ours = results[`ours_${size}_nodes_per_s`];
-      const theirs = results[`ejabberd_${size}_nodes_per_s`];
-      if (ours && theirs) {
-        results[`ratio_vs_ejabberd_${size}_nodes`] = Number((ours / theirs).toFixed(2));
-        process.stdout.write(`${size} nodes: ours (agent nodes, with monitoring) ${ours}/s vs mod_pubsub ${theirs}/s = ${(ours / theirs).toFixed(2)}x\n`);
-      }
-      for (const [kind, key] of [["plain", `ours_plain_${size}_nodes`], ["agent", `ours_${size}_nodes`]]) {
-        const ourCpu = results[`${key}_cpu_us_per_publish`];
-        const theirCpu = results[`ejabberd_${size}_nodes_cpu_us_per_publish`];
-        if (ourCpu && theirCpu) {
-          results[`cpu_ratio_${kind}_vs_ejabberd_${size}_nodes`] = Number((theirCpu / ourCpu).toFixed(2));
-          process.stdout.write(`${size} nodes: CPU per publish, all processes: ours (${kind}) ${ourCpu} µs vs mod_pubsub ${theirCpu} µs = ${(theirCpu / ourCpu).toFixed(2)}x less\n`);
+      // --- measured: the systems take turns, round after round, so a slow
+      // spell of the shared machine falls on all of them, not on one ---
+      const systems = [
+        ...ourKinds.map(([kind, ourNode]) => ({
+          key: kind === "agent" ? `ours_${size}_nodes` : `ours_plain_${size}_nodes`,
+          label: `ours ${kind}`,
+          to: COMPONENT,
+          node: ourNode,
+          nodes: size,
+          procs: { ejabberdPid, componentPid: componentProcess.pid, redis },
+        })),
+        ...(withEjabberd ? [{ key: `ejabberd_${size}_nodes`, label: "ejabberd mod_pubsub", to: MOD_PUBSUB, node: ejNode, nodes: ejMade, procs: { ejabberdPid, redis } }] : []),
+      ];
+      const runs = new Map(systems.map((system) => [system.key, []]));
+      for (const system of systems) await measure(pub, sub, system.to, system.node, system.nodes, WARMUP);
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const system of systems) {
+          await settle(componentProcess.pid);
+          const r = await measure(pub, sub, system.to, system.node, system.nodes, PUBLISHES, system.procs);
+          runs.get(system.key).push(r);
+          log(`round ${round} ${system.label} ${size} nodes: ${r.perSecond.toFixed(0)}/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms errors ${r.errors} cpu µs/publish ${JSON.stringify(r.cpu)}`);
         }
       }
-      const plain = results[`ours_plain_${size}_nodes_per_s`];
-      if (plain && theirs) {
-        results[`ratio_plain_vs_ejabberd_${size}_nodes`] = Number((plain / theirs).toFixed(2));
-        process.stdout.write(`${size} nodes: ours (plain nodes, pubsub alone) ${plain}/s vs mod_pubsub ${theirs}/s = ${(plain / theirs).toFixed(2)}x\n`);
+      for (const [key, rs] of runs) {
+        results[`${key}_per_s`] = Math.round(median(rs.map((r) => r.perSecond)));
+        results[`${key}_p50_ms`] = Number(median(rs.map((r) => r.p50)).toFixed(2));
+        results[`${key}_p99_ms`] = Number(median(rs.map((r) => r.p99)).toFixed(2));
+        results[`${key}_errors`] = rs.reduce((sum, r) => sum + r.errors, 0);
+        recordCpu(results, key, Object.fromEntries(Object.keys(rs[0].cpu).map((proc) => [proc, median(rs.map((r) => r.cpu[proc]))])));
+      }
+      // Ratios per round (the systems ran back to back), then their spread.
+      const theirs = runs.get(`ejabberd_${size}_nodes`);
+      for (const [kind, key] of [["plain", `ours_plain_${size}_nodes`], ["agent", `ours_${size}_nodes`]]) {
+        const ours = runs.get(key);
+        if (!ours || !theirs) continue;
+        const ratios = ours.map((r, i) => r.perSecond / theirs[i].perSecond);
+        const cpuRatios = ours.map((r, i) => sumCpu(theirs[i].cpu) / sumCpu(r.cpu));
+        results[`ratio_${kind}_vs_ejabberd_${size}_nodes`] = Number(median(ratios).toFixed(2));
+        results[`ratio_${kind}_vs_ejabberd_${size}_nodes_min`] = Number(Math.min(...ratios).toFixed(2));
+        results[`ratio_${kind}_vs_ejabberd_${size}_nodes_max`] = Number(Math.max(...ratios).toFixed(2));
+        results[`cpu_ratio_${kind}_vs_ejabberd_${size}_nodes`] = Number(median(cpuRatios).toFixed(2));
+        process.stdout.write(
+          `${size} nodes, ours (${kind === "plain" ? "plain nodes, pubsub alone" : "agent nodes, with monitoring"}) vs mod_pubsub: ` +
+            `throughput ${median(ratios).toFixed(2)}x (rounds ${ratios.map((x) => x.toFixed(2)).join(", ")}), ` +
+            `CPU per publish ${median(cpuRatios).toFixed(2)}x less\n`,
+        );
       }
     }
     await pub.stop().catch(() => {});
@@ -385,6 +475,10 @@ async function main() {
     redis.disconnect();
   }
   results.loadavg_1m_at_end = Number((await import("node:os")).loadavg()[0].toFixed(2));
+  if (process.env.BENCH_ONLY === "ours" || process.env.BENCH_KINDS) {
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n(partial run: bench/results/pubsub.json not written)\n`);
+    return;
+  }
   mkdirSync(join(root, "bench", "results"), { recursive: true });
   writeFileSync(join(root, "bench", "results", "pubsub.json"), `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

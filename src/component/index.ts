@@ -7,6 +7,7 @@
 import type { Socket } from "node:net";
 import { component as xmppComponent } from "@xmpp/component";
 import type { Logger } from "../log/index.js";
+import { coalesceWrites } from "../net/index.js";
 import type { Element } from "../xmpp/index.js";
 import { type ConnectionKeeper, guardLateData, keepConnected } from "../xmpp/index.js";
 import { Router } from "./router.js";
@@ -59,20 +60,7 @@ export function componentLink(options: ComponentOptions): ComponentLink {
     const socket = (xmpp as { socket?: Socket }).socket;
     if (!socket || typeof socket.setNoDelay !== "function") return;
     socket.setNoDelay(true);
-    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-    let corked = false;
-    const uncork = () => {
-      corked = false;
-      socket.uncork();
-    };
-    socket.write = ((...args: unknown[]) => {
-      if (!corked) {
-        corked = true;
-        socket.cork();
-        process.nextTick(uncork);
-      }
-      return write(...args);
-    }) as Socket["write"];
+    coalesceWrites(socket);
   });
   const onlineListeners: Array<() => void> = [];
   let keeper: ConnectionKeeper | undefined;

@@ -1,5 +1,7 @@
+import type { Socket } from "node:net";
 import { Redis } from "ioredis";
 import type { Logger } from "../log/index.js";
+import { coalesceWrites } from "../net/index.js";
 
 export type { Redis };
 
@@ -19,6 +21,10 @@ export function createRedis(url: string, log: Logger, name = "jabmon"): Redis {
     },
   });
   redis.on("error", (err) => log.debug({ err: err.message }, "redis error"));
+  // ioredis writes each command with its own syscall; the commands one burst
+  // of stanzas produces (e.g. a publish script each) leave together instead.
+  // A reconnect brings a new socket, so this runs on every connect.
+  redis.on("connect", () => coalesceWrites((redis as unknown as { stream: Socket }).stream));
   return redis;
 }
 
