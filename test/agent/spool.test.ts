@@ -204,7 +204,12 @@ describe("the spool", () => {
       child.stdout.on("data", (d) => {
         out += d.toString();
       });
-      await new Promise((r) => setTimeout(r, 400 + round * 200));
+      // Kill it mid-run: once it is writing (node's start-up takes a while on
+      // a busy machine), then a little later each round.
+      const started = Date.now();
+      while (!/(^|\n)s\d+\n(.*\n){20}/.test(out) && Date.now() - started < 15_000)
+        await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100 + round * 150));
       child.kill("SIGKILL");
       await new Promise((r) => child.on("exit", r));
       const lines = out.split("\n").filter((l) => /^[sa]\d+$/.test(l));
