@@ -102,7 +102,7 @@ export interface PlanContext {
 /** What planning an item needs from the status database (read by readItemStates). */
 export interface ItemState {
   hostName: string;
-  /** Check items: the stored state, flapping flag and since of the check. */
+  /** Check items: the stored state, flapping flag, since and lastSeq of the check. */
   check?: Array<string | null>;
   /** Check items: the states before this one, newest first. */
   window?: string[];
@@ -124,7 +124,7 @@ export async function readItemStates(
   for (const { jid, item } of items) {
     pipeline.hget(keys.host(jid), "host");
     if (item.kind === "check") {
-      pipeline.hmget(keys.check(jid, item.name), "state", "flapping", "since");
+      pipeline.hmget(keys.check(jid, item.name), "state", "flapping", "since", "lastSeq");
       pipeline.lrange(keys.flapWindow(jid, item.name), 0, FLAP_WINDOW - 2);
     } else if (item.kind === "backup") pipeline.hget(keys.backupLatest(jid), item.job);
   }
@@ -158,11 +158,50 @@ export function planItem(
   else planBackup(plan, jid, item, state, ctx);
 }
 
-function planCheck(plan: Plan, jid: string, item: CheckItem, state: ItemState, ctx: PlanContext) {
+/** Each metric sample: raw (kept rawMs) and into its one-minute average (kept aggMs). */
+function planMetrics(plan: Plan, jid: string, item: CheckItem, ctx: PlanContext) {
   const { keys, retention, now } = ctx;
+  for (const metric of item.metrics) {
+    const series = `${item.name}/${metric.name}`;
+    const minute = Math.floor(item.time / 60_000) * 60_000;
+    plan.op("sadd", keys.metricSeries(jid), series);
+    plan.op(
+      "metric",
+      keys.metricRaw(jid, series),
+      plan.k(keys.metricAgg(jid, series)),
+      plan.k(keys.metricAggIndex(jid, series)),
+      item.time,
+      metric.value,
+      now - retention.rawMs,
+      minute,
+      now - retention.aggMs,
+    );
+  }
+}
+
+/** How far below a check's last agent seq a result is still taken as overtaken (as pubsub's REORDER_SPAN). */
+const REORDER_SPAN = 1000;
+
+/**
+ * A result the agent made before the one the check shows, but processed after
+ * it: with several component connections, ejabberd may deliver an agent's
+ * in-flight publishes out of order. It must not set the check back to an older
+ * state (nor alert on it); its metric samples are still good data.
+ */
+function overtaken(item: CheckItem, lastSeqRaw: string | null | undefined): boolean {
+  const lastSeq = Number(lastSeqRaw ?? 0);
+  return item.seq > 0 && item.seq < lastSeq && lastSeq - item.seq <= REORDER_SPAN;
+}
+
+function planCheck(plan: Plan, jid: string, item: CheckItem, state: ItemState, ctx: PlanContext) {
+  const { keys, retention } = ctx;
   const checkKey = keys.check(jid, item.name);
   const flapKey = keys.flapWindow(jid, item.name);
-  const [previous = null, flappingRaw, since] = state.check ?? [];
+  const [previous = null, flappingRaw, since, lastSeq] = state.check ?? [];
+  if (overtaken(item, lastSeq)) {
+    planMetrics(plan, jid, item, ctx);
+    return;
+  }
   const window = state.window ?? [];
   const wasFlapping = flappingRaw === "1";
   // A new check is taken to have been ok before (as Nagios assumes): a new
@@ -212,22 +251,7 @@ function planCheck(plan: Plan, jid: string, item: CheckItem, state: ItemState, c
       json({ time: item.time, from: previous, to: item.state, output: item.output, seq: item.seq }),
     );
 
-  for (const metric of item.metrics) {
-    const series = `${item.name}/${metric.name}`;
-    const minute = Math.floor(item.time / 60_000) * 60_000;
-    plan.op("sadd", keys.metricSeries(jid), series);
-    plan.op(
-      "metric",
-      keys.metricRaw(jid, series),
-      plan.k(keys.metricAgg(jid, series)),
-      plan.k(keys.metricAggIndex(jid, series)),
-      item.time,
-      metric.value,
-      now - retention.rawMs,
-      minute,
-      now - retention.aggMs,
-    );
-  }
+  planMetrics(plan, jid, item, ctx);
 
   let alert:
     | { state: string; previous: string; text: string; kind: "check" | "flapping" }

@@ -33,6 +33,15 @@ import type { FlapThresholds } from "./flap.js";
 import { parsePayload, type ResultItem } from "./items.js";
 
 export const CONSUMER_GROUP = "monitor";
+/** How long a read waits for new entries. */
+const READ_BLOCK_MS = 500;
+/**
+ * A newly held shard is not read for this long: a blocking read the previous
+ * holder sent before letting go may still deliver entries to it. After that,
+ * whatever it got is pending in its name, and is claimed and replayed here
+ * before anything newer (see #acquired).
+ */
+const HANDOVER_MS = 2 * READ_BLOCK_MS;
 
 export interface IngestOptions {
   redis: Redis;
@@ -131,6 +140,8 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
   readonly #held = new Set<number>();
   /** Shards whose pending entries (ours) must be replayed before reading new ones. */
   readonly #needPending = new Set<number>();
+  /** Shards held but not read yet (HANDOVER_MS), and when they may be. */
+  readonly #handover = new Map<number, number>();
   readonly #seenFree = new Set<number>();
   #roundsSinceTrim = 0;
   readonly #attempts = new Map<string, number>();
@@ -185,6 +196,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       await this.#redis.hdel(keys.monitorInstanceInfo(), instanceId).catch(() => 0);
     }
     this.#held.clear();
+    this.#handover.clear();
     this.#reader.disconnect();
   }
 
@@ -228,6 +240,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       }
       this.#seenFree.clear();
       for (const s of freeNow) if (!this.#held.has(s)) this.#seenFree.add(s);
+      await this.#reclaimAbandoned();
       // About every 30 s with the default lease: drop what every instance is done with.
       if (++this.#roundsSinceTrim >= 15) {
         this.#roundsSinceTrim = 0;
@@ -271,16 +284,72 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     return removed;
   }
 
-  async #acquired(shard: number): Promise<void> {
+  /**
+   * The safety net of the hand-over wait: an instance paused for longer than
+   * its lease (and HANDOVER_MS) can still send a read for a shard it lost and
+   * be delivered entries; its commit is fenced, and nobody would read them
+   * again. Entries of a held shard pending with another consumer are claimed
+   * and replayed here (`processedSeq` makes one already applied a no-op; one
+   * that a later entry of its agent overtook meanwhile is skipped and counted
+   * in seqGaps). One XPENDING summary per held shard and lease round.
+   */
+  async #reclaimAbandoned(): Promise<void> {
     const { keys, instanceId, log } = this.#o;
+    for (const shard of [...this.#held]) {
+      if (this.#handover.has(shard)) continue;
+      const stream = keys.ingest(shard);
+      const summary = (await this.#redis.xpending(stream, CONSUMER_GROUP)) as [
+        number,
+        string | null,
+        string | null,
+        Array<[string, string]> | null,
+      ];
+      const others = (summary[3] ?? []).filter(([consumer]) => consumer !== instanceId);
+      let claimed = 0;
+      for (const [consumer] of others) {
+        const rows = (await this.#redis.xpending(
+          stream,
+          CONSUMER_GROUP,
+          "-",
+          "+",
+          1000,
+          consumer,
+        )) as Array<[string, string, number, number]>;
+        if (rows.length === 0) continue;
+        const ids = rows.map(([id]) => id);
+        await this.#redis.xclaim(stream, CONSUMER_GROUP, instanceId, 0, ...ids, "JUSTID");
+        claimed += ids.length;
+      }
+      if (claimed > 0) {
+        this.#needPending.add(shard);
+        log.warn({ shard, claimed }, "claimed entries left pending by a former holder");
+      }
+    }
+  }
+
+  async #acquired(shard: number): Promise<void> {
+    const { keys, log } = this.#o;
     const stream = keys.ingest(shard);
     try {
       await this.#redis.xgroup("CREATE", stream, CONSUMER_GROUP, "0", "MKSTREAM");
     } catch (err) {
       if (!String((err as Error).message).includes("BUSYGROUP")) throw err;
     }
-    // Whatever a previous holder read but did not acknowledge becomes ours, to
-    // be replayed (in stream order) before anything new.
+    this.#held.add(shard);
+    this.#handover.set(shard, Date.now() + HANDOVER_MS);
+    log.info({ shard }, "ingest shard acquired");
+    this.emit("shardAcquired", shard);
+  }
+
+  /**
+   * After the hand-over wait: whatever a previous holder read but did not
+   * acknowledge becomes ours, to be replayed (in stream order) before
+   * anything new. Everything it was delivered is older than what the group
+   * delivers to us next, so per-agent order holds.
+   */
+  async #claimPending(shard: number): Promise<void> {
+    const { keys, instanceId, log } = this.#o;
+    const stream = keys.ingest(shard);
     let cursor = "0-0";
     let claimed = 0;
     do {
@@ -297,15 +366,24 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
       cursor = reply[0];
       claimed += reply[1].length;
     } while (cursor !== "0-0");
-    this.#held.add(shard);
     this.#needPending.add(shard);
-    log.info({ shard, claimed }, "ingest shard acquired");
-    this.emit("shardAcquired", shard);
+    if (claimed > 0) log.info({ shard, claimed }, "claimed the entries of a former holder");
+  }
+
+  /** Shards whose hand-over wait is over: claim what is pending, then read them. */
+  async #endHandovers(): Promise<void> {
+    const now = Date.now();
+    for (const [shard, at] of [...this.#handover]) {
+      if (at > now) continue;
+      if (this.#held.has(shard)) await this.#claimPending(shard);
+      this.#handover.delete(shard);
+    }
   }
 
   #lose(shard: number, why: string): void {
     if (!this.#held.delete(shard)) return;
     this.#needPending.delete(shard);
+    this.#handover.delete(shard);
     this.#o.log.info({ shard, why }, "ingest shard released");
     this.emit("shardLost", shard);
   }
@@ -331,7 +409,8 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
   async #round(): Promise<number> {
     const { keys, instanceId } = this.#o;
     const count = this.#o.batch ?? 200;
-    const shards = this.heldShards();
+    await this.#endHandovers();
+    const shards = this.heldShards().filter((s) => !this.#handover.has(s));
     if (shards.length === 0) {
       await new Promise((r) => setTimeout(r, 200));
       return 0;
@@ -361,7 +440,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
         "COUNT",
         count,
         "BLOCK",
-        500,
+        READ_BLOCK_MS,
         "STREAMS",
         ...shards.map((s) => keys.ingest(s)),
         ...shards.map(() => ">"),

@@ -796,13 +796,14 @@ export function pubsubService({
     const subid = fields.get("pubsub#subid")?.[0];
     if (subid !== undefined && subid !== pending.subid)
       throw pubsubError("JABMON_ERR_INVALID_SUBID");
+    // Decided in one script: of two answers at once, one applies, the other is refused.
+    if (!(await store.decideSubscription(node, jid, pending.subid, allow)))
+      throw pubsubError("JABMON_ERR_NO_PENDING_SUBSCRIPTION", `no pending subscription of ${jid}`);
     if (!allow) {
-      await store.removeSubscription(node, jid);
       notifySubscription(node, jid, "none");
       return;
     }
     const subscription: Subscription = { ...pending, state: "subscribed" };
-    await store.setSubscription(node, subscription);
     notifySubscription(node, jid, "subscribed", subscription.subid);
     await sendLastItem(node, record, subscription);
   }

@@ -18,6 +18,7 @@ import {
   RETRACT_ITEM,
   SET_AFFILIATION,
   SET_SUBSCRIPTION,
+  DECIDE_SUBSCRIPTION,
 } from "./scripts.js";
 
 type Reply = number | Array<number | string>;
@@ -30,6 +31,7 @@ type ScriptedRedis = Redis & {
   psPurgeNode: Script;
   psRetractItem: Script;
   psSetSubscription: Script;
+  psDecideSubscription: Script;
   psRemoveSubscription: Script;
   psSetAffiliation: Script;
   psExpireItems: Script;
@@ -44,6 +46,7 @@ const SCRIPTS: Array<[string, number, string]> = [
   ["psPurgeNode", 4, PURGE_NODE],
   ["psRetractItem", 5, RETRACT_ITEM],
   ["psSetSubscription", 4, SET_SUBSCRIPTION],
+  ["psDecideSubscription", 4, DECIDE_SUBSCRIPTION],
   ["psRemoveSubscription", 4, REMOVE_SUBSCRIPTION],
   ["psSetAffiliation", 4, SET_AFFILIATION],
   ["psExpireItems", 3, EXPIRE_ITEMS],
@@ -341,6 +344,31 @@ export class PubsubStore {
       ),
       node,
     );
+  }
+
+  /**
+   * Subscribe (allow) or remove (deny) a pending subscription, atomically:
+   * false if it was no longer pending with that subid (already decided).
+   */
+  async decideSubscription(
+    node: string,
+    jid: string,
+    subid: string,
+    allow: boolean,
+  ): Promise<boolean> {
+    const k = this.keys;
+    const bare = jid.split("/")[0] as string;
+    const reply = await this.#redis.psDecideSubscription(
+      k.psNode(node),
+      k.psSubscriptions(node),
+      k.psDeliver(node),
+      k.psUserSubs(bare),
+      jid,
+      subid,
+      allow ? "1" : "0",
+      node,
+    );
+    return Number(check(reply, node)) === 1;
   }
 
   async removeSubscription(node: string, jid: string): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/index.js";
+import { CONSUMER_GROUP } from "../../src/monitor/ingest.js";
 import {
   createRedis,
   INGEST_SHARDS,
@@ -103,6 +104,54 @@ describe("ordered, exactly-once processing", () => {
     const events = await redis.lrange(keys.events(jids[0] as string), 0, -1);
     expect(events.some((e) => e.includes("duplicate"))).toBe(false);
     first.kill("SIGKILL");
+  });
+});
+
+describe("entries left pending by a former holder", () => {
+  it("are claimed and processed by the instance that holds the shard now", async () => {
+    const prefix = `${stack.prefix}ghost:`;
+    const keys = new Keys(prefix);
+    const component = spawnComponent(prefix);
+    await waitFor(async () => (await leaseHolders(keys)).every(Boolean), {
+      timeoutMs: 20_000,
+      what: "the instance holding every shard",
+    });
+    await sleep(1500); // past the hand-over wait: the instance reads every shard
+    // A former holder's read that spanned the hand-over: the entry is delivered
+    // to it (XADD and its read in one transaction, so the live instance's
+    // blocked read cannot get it first), and it never commits.
+    const jid = "ghost1@localhost";
+    const stream = keys.ingest(ingestShard(jid));
+    const entry = eventXml(1, "read by a former holder");
+    const [, [, delivered]] = (await redis
+      .multi()
+      .xadd(
+        stream,
+        "*",
+        "node",
+        `agents/${jid}`,
+        "owner",
+        jid,
+        "nodeSeq",
+        "1",
+        "agentSeq",
+        "1",
+        "itemId",
+        "i1",
+        "payload",
+        entry,
+        "publishedAt",
+        String(Date.now()),
+      )
+      .xreadgroup("GROUP", CONSUMER_GROUP, "former-holder", "COUNT", 10, "STREAMS", stream, ">")
+      .exec()) as [unknown, [null, Array<[string, unknown[]]>]];
+    expect(delivered[0]?.[1]).toHaveLength(1);
+    await waitFor(async () => (await processed(keys, [jid]))[0] === 1, {
+      timeoutMs: 10_000,
+      what: "the abandoned entry processed",
+    });
+    expect(await storedSeqs(keys, jid)).toEqual([1]);
+    component.kill("SIGKILL");
   });
 });
 

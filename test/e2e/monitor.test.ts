@@ -3,7 +3,7 @@ import { xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, type Redis } from "../../src/store/index.js";
+import { createRedis, Keys, type Redis } from "../../src/store/index.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
 import { type Account, REDIS_URL, TestStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
@@ -100,6 +100,43 @@ describe("check alerts", () => {
     expect(received(/steady01/).map((m) => m.body.replace(/: .*? check/, " check"))).toEqual([
       expect.stringMatching(/^PROBLEM check http is CRITICAL \(was ok\): http critical \[#\d+\]$/),
       "RECOVERY check http is OK (was critical): http ok",
+    ]);
+  });
+
+  it("keeps a check at its newer result when an older one is processed after it (overtaken publish)", async () => {
+    // As when ejabberd spreads an agent's in-flight publishes over several
+    // component connections: node order 1, 2, 3 carries agent seqs 10, 12, 11.
+    const jid = "overtaken01@localhost";
+    const keys = new Keys(stack.prefix);
+    await publishEntry(redis, stack.prefix, jid, 1, checkXml(10, "disk", "ok"));
+    await publishEntry(
+      redis,
+      stack.prefix,
+      jid,
+      2,
+      checkXml(12, "disk", "critical", "disk critical", [{ name: "/", value: 97 }]),
+    );
+    await publishEntry(
+      redis,
+      stack.prefix,
+      jid,
+      3,
+      checkXml(11, "disk", "ok", "disk ok", [{ name: "/", value: 41 }]),
+    );
+    await waitFor(async () => (await redis.hget(keys.host(jid), "processedSeq")) === "3", {
+      timeoutMs: 5000,
+      what: "all three processed",
+    });
+    expect(await redis.hmget(keys.check(jid, "disk"), "state", "lastSeq", "output")).toEqual([
+      "critical",
+      "12",
+      "disk critical",
+    ]);
+    // The older result's sample is still recorded; its state alerted nobody.
+    expect(await redis.zcard(keys.metricRaw(jid, "disk//"))).toBe(2);
+    await sleep(500);
+    expect(received(/overtaken01/).map((m) => m.body)).toEqual([
+      expect.stringMatching(/^PROBLEM: .*check disk is CRITICAL \(was ok\)/),
     ]);
   });
 

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { type Client, xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/index.js";
-import { PUBSUB_ERRORS } from "../../src/pubsub/index.js";
+import { PUBSUB_ERRORS, PubsubStore } from "../../src/pubsub/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import {
   createRedis,
@@ -859,6 +859,51 @@ describe("subscription authorization (XEP-0060 §8.6)", () => {
     await answer(client, fields("true"));
     expect(await error).toEqual(["item-not-found", undefined]);
     expect(eventItems(events)).toEqual([]);
+  });
+
+  it("decides a pending subscription once: a second answer is refused, the subscriber told once", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const node = `authz-twice-${account.user}`;
+    await createNode(client, node, { "pubsub#access_model": "authorize" });
+    await set(client, publishIq(node, xml("n", { xmlns: "urn:x" }), "latest"));
+    const events = collectEvents(sub.client);
+    const reply = await subscribe(sub.client, node, sub.account.jid);
+    const subid = reply.getChild("pubsub")?.getChild("subscription")?.attrs.subid as string;
+    const fields = {
+      "pubsub#subid": subid,
+      "pubsub#node": node,
+      "pubsub#subscriber_jid": sub.account.jid,
+      "pubsub#allow": "true",
+    };
+    const error = nextMessageError(client);
+    await Promise.all([answer(client, fields), answer(client, fields)]);
+    expect(await error).toEqual(["item-not-found", undefined]);
+    await waitFor(() => eventItems(events).length >= 1, { what: "the last item after approval" });
+    await sleep(300);
+    expect(subscriptionEvents(events)).toEqual([
+      { node, jid: sub.account.jid, subscription: "subscribed" },
+    ]);
+    expect(eventItems(events)).toHaveLength(1);
+  });
+
+  it("applies one of two concurrent decisions on a pending subscription (two owners at once)", async () => {
+    const { account, client } = await user();
+    const sub = await user();
+    const node = `authz-race-${account.user}`;
+    await createNode(client, node, { "pubsub#access_model": "authorize" });
+    const reply = await subscribe(sub.client, node, sub.account.jid);
+    const subid = reply.getChild("pubsub")?.getChild("subscription")?.attrs.subid as string;
+    const store = new PubsubStore(redis, keys);
+    // In one round trip each, so Redis runs them back to back: one allow, one deny.
+    const decided = await Promise.all([
+      store.decideSubscription(node, sub.account.jid, subid, true),
+      store.decideSubscription(node, sub.account.jid, subid, false),
+    ]);
+    expect(decided).toEqual([true, false]);
+    expect(await redis.hget(keys.psSubscriptions(node), sub.account.jid)).toMatch(/^subscribed /);
+    expect(await redis.sismember(keys.psDeliver(node), sub.account.jid)).toBe(1);
+    expect(await store.decideSubscription(node, sub.account.jid, "wrong-subid", false)).toBe(false);
   });
 
   it("advertises subscription notifications", async () => {
