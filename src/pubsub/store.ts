@@ -9,6 +9,7 @@ import { scriptError } from "./errors.js";
 import {
   CONFIGURE_NODE,
   CREATE_NODE,
+  DECIDE_SUBSCRIPTION,
   DELETE_NODE,
   EXPIRE_ITEMS,
   PAGE_IDS,
@@ -18,7 +19,6 @@ import {
   RETRACT_ITEM,
   SET_AFFILIATION,
   SET_SUBSCRIPTION,
-  DECIDE_SUBSCRIPTION,
 } from "./scripts.js";
 
 type Reply = number | Array<number | string>;
