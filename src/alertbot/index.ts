@@ -8,8 +8,11 @@
  * item per agent (jid = the component, node = `agents/<bare JID>`), paged with
  * XEP-0059 result set management; the bot
  * subscribes to each matching node (XEP-0060 §6.1) and prints each published
- * item, optionally forwarding it as a chat message. It rediscovers
- * periodically to pick up new agents. It also subscribes to the component's
+ * item, optionally forwarding it as a chat message. It subscribes to
+ * `alertpublishers` itself first, so the service tells it of each new agent
+ * node (`<collection><associate node/></collection>`, as XEP-0248) and it
+ * subscribes at once; it still rediscovers periodically, in case a
+ * notification was lost. It also subscribes to the component's
  * `alerts` node and passes on the alerts about matching agents (the filter
  * applies to the `<alert jid/>` attribute there).
  *
@@ -24,7 +27,7 @@ import { xml } from "@xmpp/client";
 import { createClient } from "../client/index.js";
 import type { Logger } from "../log/index.js";
 import { NS_DELAY, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT, NS_RSM } from "../protocol/index.js";
-import { keepConnected } from "../xmpp/index.js";
+import { type Element, keepConnected } from "../xmpp/index.js";
 
 export interface AlertbotOptions {
   service: string;
@@ -47,6 +50,8 @@ export interface AlertbotOptions {
 
 /** The component's node of alerts (src/monitor ALERTS_NODE). */
 export const ALERTS_NODE = "alerts";
+/** The component's listing of agent nodes (src/pubsub ALERTPUBLISHERS). */
+export const ALERTPUBLISHERS = "alertpublishers";
 
 export function globToRegExp(pattern: string): RegExp {
   const body = pattern
@@ -73,14 +78,21 @@ export async function startAlertbot(options: AlertbotOptions) {
     options.onItem ??
     ((agent: string, payload: string) => process.stdout.write(`${agent} ${payload}\n`));
 
+  /** Nodes we subscribed to because the service told us they are new. */
+  const brandNew = new Set<string>();
+
   xmpp.on("stanza", (stanza) => {
     if (!stanza.is("message") || stanza.attrs.from !== component) return;
-    // A node's last item, sent because we (re)subscribed (XEP-0060 §6.1.7, marked
-    // with <delay/>), is old news: the bot reports what is published from now on.
-    if (stanza.getChild("delay", NS_DELAY)) return;
-    const items = stanza.getChild("event", NS_PUBSUB_EVENT)?.getChild("items");
+    const event = stanza.getChild("event", NS_PUBSUB_EVENT);
+    const collection = event?.getChild("collection");
+    if (collection?.attrs.node === ALERTPUBLISHERS) return followListing(collection);
+    const items = event?.getChild("items");
     const node = items?.attrs.node as string | undefined;
     if (!node) return;
+    // A node's last item, sent because we (re)subscribed (XEP-0060 §6.1.7, marked
+    // with <delay/>), is old news: the bot reports what is published from now on.
+    // Except on a node that was just created: its last item is its first result.
+    if (stanza.getChild("delay", NS_DELAY) && !brandNew.delete(node)) return;
     if (!node.startsWith("agents/") && node !== ALERTS_NODE) return;
     for (const item of items?.getChildren("item") ?? []) {
       const element = item.getChildElements()[0];
@@ -134,30 +146,48 @@ export async function startAlertbot(options: AlertbotOptions) {
     }
   };
 
-  const discover = async () => {
-    const nodes = (await agentNodes()).filter(
-      (n) => n.startsWith("agents/") && filter.test(n.slice("agents/".length)),
-    );
-    for (const node of [ALERTS_NODE, ...nodes]) {
-      if (subscribed.has(node)) continue;
-      try {
-        await xmpp.iqCaller.request(
-          xml(
-            "iq",
-            { type: "set", to: component },
-            xml("pubsub", { xmlns: NS_PUBSUB }, xml("subscribe", { node, jid: options.jid })),
-          ),
-        );
-      } catch (err) {
-        // One refused node (e.g. not-allowed: this JID is not in pubsub.subscribers)
-        // must not stop the others; it is tried again on the next discovery.
-        log.warn({ node, err: (err as Error).message }, "cannot subscribe");
-        continue;
-      }
-      subscribed.add(node);
-      log.info({ node }, "subscribed");
-      options.onSubscribed?.(node);
+  const wanted = (node: string) =>
+    node.startsWith("agents/") && filter.test(node.slice("agents/".length));
+
+  const subscribe = async (node: string) => {
+    if (subscribed.has(node)) return;
+    try {
+      await xmpp.iqCaller.request(
+        xml(
+          "iq",
+          { type: "set", to: component },
+          xml("pubsub", { xmlns: NS_PUBSUB }, xml("subscribe", { node, jid: options.jid })),
+        ),
+      );
+    } catch (err) {
+      // One refused node (e.g. not-allowed: this JID is not in pubsub.subscribers)
+      // must not stop the others; it is tried again on the next discovery.
+      log.warn({ node, err: (err as Error).message }, "cannot subscribe");
+      return;
     }
+    subscribed.add(node);
+    log.info({ node }, "subscribed");
+    options.onSubscribed?.(node);
+  };
+
+  /** A new agent node: subscribe now. A deleted one: forget it. */
+  function followListing(collection: Element) {
+    for (const change of collection.getChildElements()) {
+      const node = String(change.attrs.node ?? "");
+      if (change.name === "disassociate") subscribed.delete(node);
+      if (change.name !== "associate" || !wanted(node) || subscribed.has(node)) continue;
+      brandNew.add(node);
+      subscribe(node).catch((err: Error) =>
+        log.warn({ node, err: err.message }, "cannot subscribe"),
+      );
+    }
+  }
+
+  const discover = async () => {
+    // The listing first, so no agent node made while we page through it is missed.
+    await subscribe(ALERTPUBLISHERS);
+    const nodes = (await agentNodes()).filter(wanted);
+    for (const node of [ALERTS_NODE, ...nodes]) await subscribe(node);
   };
 
   const keeper = keepConnected(xmpp, {

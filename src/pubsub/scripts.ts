@@ -54,16 +54,19 @@ end
  *       7 agentSeq or '', 8 auto-create '1'/'0', 9 add to ingest '1'/'0', 10 owner bare
  *       (auto-create, ingest), 11 admin '1'/'0', 12 key prefix, 13 number of precondition
  *       pairs P, 14.. P field/value pairs, then default config field/value pairs (auto-create)
- * Returns a negative code, or {nodeSeq, duplicate(0/1), deliver JIDs...}. A duplicate
+ * Returns a negative code, or {nodeSeq, flag, deliver JIDs...}: flag 0 stored, 1 a
+ * duplicate, 2 stored in a node this call created (auto-create). A duplicate
  * (an agentSeq already stored, or one more than 1000 below the highest stored)
  * changes nothing and returns {0, 1}. `${prefix}ps:aseqs:<node>` remembers the
  * recent agentSeqs, so one that arrives after a higher one is still stored.
  */
 export const PUBLISH_ITEM = `${EXPIRE_FN}${TRIM_FN}
 local npre = tonumber(ARGV[13])
+local created = 0
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if not owner then
   if ARGV[8] ~= '1' then return -1 end
+  created = 2
   owner = ARGV[10]
   local fields = {'owner', owner, 'created', ARGV[6], 'seq', '0', 'agentSeq', '0'}
   for i = 14 + 2 * npre, #ARGV do fields[#fields + 1] = ARGV[i] end
@@ -126,7 +129,7 @@ if ARGV[9] == '1' then
     'agentSeq', ARGV[7], 'itemId', ARGV[4], 'payload', ARGV[5], 'publishedAt', ARGV[6])
 end
 local out = redis.call('SMEMBERS', KEYS[6])
-table.insert(out, 1, 0)
+table.insert(out, 1, created)
 table.insert(out, 1, seq)
 return out
 `;

@@ -393,6 +393,7 @@ export function pubsubService({
         el("items", { node }, itemElement(itemId, result.seq, bare, payload)),
       );
     }
+    if (result.created) tellAgentListeners("associate", node);
     return el("pubsub", { xmlns: NS_PUBSUB }, el("publish", { node }, el("item", { id: itemId })));
   }
 
@@ -505,6 +506,7 @@ export function pubsubService({
       ...(x ? parseConfigForm(x, limits, FORM_NODE_CONFIG) : {}),
     };
     await store.create(node, agentOwner ?? bare, agentOwner !== undefined, configToHash(config));
+    if (agentOwner !== undefined) tellAgentListeners("associate", node);
     return given ? true : el("pubsub", { xmlns: NS_PUBSUB }, el("create", { node }));
   }
 
@@ -569,6 +571,7 @@ export function pubsubService({
         const { node } = await ownerNode(req, child);
         const { notify: wanted, deliver } = await store.delete(node);
         if (wanted) notify(deliver, () => el("delete", { node }));
+        if (agentOwnerOf(node) !== undefined) tellAgentListeners("disassociate", node);
         return true;
       }
       case "purge": {
@@ -658,6 +661,47 @@ export function pubsubService({
     return deliver;
   }
 
+  // --- alertpublishers subscriptions ------------------------------------------
+
+  /**
+   * `alertpublishers` lists the agent nodes; it stores no items. Subscribing
+   * to it, as to an XEP-0248 collection, means being told when an agent node
+   * appears (an agent's first result) or is deleted, so an alertbot follows a
+   * growing fleet without polling disco. Only JIDs that may read every agent
+   * node (admins, `pubsub.subscribers`) may listen.
+   */
+  async function listenToAgents(jid: string, bare: string): Promise<Element> {
+    if (!mayRead(bare, "none")) throw pubsubError("JABMON_ERR_CLOSED_NODE");
+    await store.setAgentListener(jid, true);
+    return el(
+      "pubsub",
+      { xmlns: NS_PUBSUB },
+      el("subscription", { node: ALERTPUBLISHERS, jid, subscription: "subscribed" }),
+    );
+  }
+
+  async function stopListeningToAgents(req: IqRequest, child: Element): Promise<true> {
+    const jid = child.attrs.jid as string | undefined;
+    if (!jid || !FULL_JID.test(jid)) throw pubsubError("JABMON_ERR_INVALID_JID");
+    const bare = bareOf(req.from);
+    if (bareOf(jid) !== bare && !privileged(bare)) throw pubsubError("JABMON_ERR_FORBIDDEN");
+    if (!(await store.setAgentListener(jid, false))) throw pubsubError("JABMON_ERR_NOT_SUBSCRIBED");
+    return true;
+  }
+
+  /** `<collection node='alertpublishers'><associate|disassociate node/></collection>` to every listener. */
+  function tellAgentListeners(change: "associate" | "disassociate", node: string): void {
+    store.agentListeners().then(
+      (listeners) => {
+        for (const to of listeners)
+          link.send(
+            eventMessage(to, el("collection", { node: ALERTPUBLISHERS }, el(change, { node }))),
+          );
+      },
+      (err: Error) => log.warn({ err: err.message, node }, "cannot tell alertpublishers listeners"),
+    );
+  }
+
   async function subscribe(req: IqRequest, pubsub: Element): Promise<Element> {
     const sub = only(pubsub, "subscribe");
     const node = requireNode(sub.attrs.node);
@@ -665,6 +709,7 @@ export function pubsubService({
     const bare = bareOf(req.from);
     if (!jid || !FULL_JID.test(jid) || bareOf(jid) !== bare)
       throw pubsubError("JABMON_ERR_INVALID_JID", "subscribe with your own JID");
+    if (node === ALERTPUBLISHERS) return listenToAgents(jid, bare);
     const deliver = readDeliver(pubsub.getChild("options")?.getChild("x", NS_DATA), true);
     const { record, affiliation } = await loadNode(node, req.from);
     if (affiliation === "outcast" && !privileged(bare)) throw pubsubError("JABMON_ERR_OUTCAST");
@@ -705,7 +750,9 @@ export function pubsubService({
   }
 
   async function unsubscribe(req: IqRequest, pubsub: Element): Promise<true> {
-    const { node, jid } = await subscriptionOf(req, only(pubsub, "unsubscribe"));
+    const child = only(pubsub, "unsubscribe");
+    if (child.attrs.node === ALERTPUBLISHERS) return stopListeningToAgents(req, child);
+    const { node, jid } = await subscriptionOf(req, child);
     await store.removeSubscription(node, jid);
     return true;
   }

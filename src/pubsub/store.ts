@@ -105,6 +105,8 @@ export interface Page {
 export interface PublishResult {
   seq: number;
   duplicate: boolean;
+  /** The publish created the node (an agent's first result). */
+  created: boolean;
   deliver: string[];
 }
 
@@ -228,6 +230,7 @@ export class PubsubStore {
     return {
       seq: Number(out[0]),
       duplicate: Number(out[1]) === 1,
+      created: Number(out[1]) === 2,
       deliver: out.slice(2) as string[],
     };
   }
@@ -369,6 +372,18 @@ export class PubsubStore {
       node,
     );
     return Number(check(reply, node)) === 1;
+  }
+
+  /** JIDs subscribed to `alertpublishers`. */
+  agentListeners(): Promise<string[]> {
+    return this.#redis.smembers(this.keys.psAgentListeners());
+  }
+
+  /** Subscribe (true) or unsubscribe (false) a JID to `alertpublishers`; false if nothing changed. */
+  async setAgentListener(jid: string, on: boolean): Promise<boolean> {
+    const key = this.keys.psAgentListeners();
+    const changed = on ? await this.#redis.sadd(key, jid) : await this.#redis.srem(key, jid);
+    return changed === 1;
   }
 
   async removeSubscription(node: string, jid: string): Promise<void> {

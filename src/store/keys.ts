@@ -78,6 +78,11 @@ export class Keys {
     return `${this.prefix}ps:agents`;
   }
 
+  /** Set: JIDs subscribed to `alertpublishers`, told when an agent node appears or goes. */
+  psAgentListeners(): string {
+    return `${this.prefix}ps:agent-listeners`;
+  }
+
   /** Set: nodes with pubsub#item_expire > 0, swept for aged-out items. */
   psExpiring(): string {
     return `${this.prefix}ps:expiring`;

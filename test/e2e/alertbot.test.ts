@@ -13,6 +13,7 @@ let web: { account: Account; client: Client };
 let db: { account: Account; client: Client };
 let botAll: ReturnType<TestStack["spawnCli"]>;
 let botWeb: ReturnType<TestStack["spawnCli"]>;
+let lateAccount: Account;
 
 /** Lines an alertbot printed for items: `<agent> <payload XML>`. */
 const itemLines = (bot: { output: () => string }) =>
@@ -31,8 +32,8 @@ async function publish(agent: { account: Account; client: Client }, seq: number,
   expect(errorOf(reply)).toBeUndefined();
 }
 
-function spawnBot(account: Account, filter: string) {
-  return stack.spawnCli(["alertbot", "--filter", filter, "--rediscover-ms", "300"], {
+function spawnBot(account: Account, filter: string, rediscoverMs = "300") {
+  return stack.spawnCli(["alertbot", "--filter", filter, "--rediscover-ms", rediscoverMs], {
     ...process.env,
     JABMON_LOG_LEVEL: "info",
     JABMON_ALERTBOT_SERVICE: stack.ejabberd.c2sService,
@@ -49,9 +50,10 @@ beforeAll(async () => {
   stack = await TestStack.start("alertbot");
   const allAccount = await stack.account("botall");
   const webBotAccount = await stack.account("botweb");
+  lateAccount = await stack.account("botapp");
   // One agent per disco#items page: the bots find both only by paging (XEP-0059).
   await stack.startComponent({
-    pubsub: { subscribers: [allAccount.jid, webBotAccount.jid], maxDiscoItems: 1 },
+    pubsub: { subscribers: [allAccount.jid, webBotAccount.jid, lateAccount.jid], maxDiscoItems: 1 },
   });
   const webAccount = await stack.account("web01");
   const dbAccount = await stack.account("db01");
@@ -112,5 +114,29 @@ describe("jabmon alertbot", () => {
     // db01's were sent at the same time as web01's: give any stray one time to arrive.
     await new Promise((r) => setTimeout(r, 500));
     expect(summary(itemLines(botWeb))).toEqual(["web01@localhost alert", "web01@localhost check"]);
+  });
+
+  it("subscribes to a new agent's node when the service announces it, without rediscovery", async () => {
+    const bot = spawnBot(lateAccount, "app*", "3600000");
+    await waitFor(() => subscribedTo(bot, "alerts") && subscribedTo(bot, "alertpublishers"), {
+      timeoutMs: 15_000,
+      what: "the bot's first discovery done",
+    });
+    const appAccount = await stack.account("app01");
+    const app = { account: appAccount, client: await stack.client(appAccount) };
+    await publish(app, 1, "ok"); // creates agents/app01@localhost
+    const results = () => itemLines(bot).filter((l) => l.startsWith("app01@localhost <check "));
+    // Its first result too: on a brand-new node the last item is news, not history.
+    await waitFor(() => results().some((l) => l.includes('seq="1"')), {
+      timeoutMs: 5000,
+      what: "the new agent's first result at the bot",
+    });
+    expect(subscribedTo(bot, "agents/app01@localhost")).toBe(true);
+    await publish(app, 2, "ok");
+    await waitFor(() => results().some((l) => l.includes('seq="2"')), {
+      timeoutMs: 5000,
+      what: "its second result",
+    });
+    expect(results()).toHaveLength(2);
   });
 });

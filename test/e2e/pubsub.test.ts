@@ -49,11 +49,19 @@ let component: RunningComponent;
 let redis: Redis;
 let keys: Keys;
 let service: string;
+/** In pubsub.subscribers: reads every node (as an alertbot does). */
+let reader: Account;
 
 beforeAll(async () => {
   stack = await TestStack.start("pubsub");
+  reader = await stack.account("reader");
   component = await stack.startComponent({
-    pubsub: { maxPayloadBytes: 2048, sweepMs: 200, maxDiscoItems: DISCO_PAGE },
+    pubsub: {
+      maxPayloadBytes: 2048,
+      sweepMs: 200,
+      maxDiscoItems: DISCO_PAGE,
+      subscribers: [reader.jid],
+    },
   });
   redis = createRedis(REDIS_URL, silentLogger());
   keys = new Keys(stack.prefix);
@@ -293,6 +301,53 @@ describe("agent nodes", () => {
         ?.getChildren("item")
         .map((i) => i.attrs.node),
     ).toContain("alertpublishers");
+  });
+});
+
+describe("alertpublishers subscriptions", () => {
+  /** [change, node] of the collection notifications among events (XEP-0248 style). */
+  const listingChanges = (events: Xml[]) =>
+    events.flatMap((e) => {
+      const collection = e.getChild("event", NS_EVENT)?.getChild("collection");
+      if (collection?.attrs.node !== "alertpublishers") return [];
+      return collection.getChildElements().map((c) => [c.name, c.attrs.node as string]);
+    });
+
+  it("tells a listener of each new agent node and each deleted one; others may not listen", async () => {
+    const listener = await stack.client(reader);
+    await available(listener);
+    const events = collectEvents(listener);
+    const reply = await subscribe(listener, "alertpublishers", reader.jid);
+    expect(errorOf(reply)).toBeUndefined();
+    expect(reply.getChild("pubsub")?.getChild("subscription")?.attrs).toMatchObject({
+      node: "alertpublishers",
+      subscription: "subscribed",
+    });
+    const stranger = await user();
+    expect(
+      errorOf(await subscribe(stranger.client, "alertpublishers", stranger.account.jid)),
+    ).toEqual(["not-allowed", "closed-node"]);
+
+    const agent = await user();
+    const node = `agents/${agent.account.jid}`;
+    await set(agent.client, publishIq(node, check(1)));
+    await set(agent.client, publishIq(node, check(2))); // the node exists now: no news
+    expect(errorOf(await set(agent.client, owner(xml("delete", { node }))))).toBeUndefined();
+    await waitFor(() => listingChanges(events).length >= 2, { what: "associate and disassociate" });
+    await sleep(200);
+    expect(listingChanges(events)).toEqual([
+      ["associate", node],
+      ["disassociate", node],
+    ]);
+
+    const stop = pubsub(xml("unsubscribe", { node: "alertpublishers", jid: reader.jid }));
+    expect(errorOf(await set(listener, stop))).toBeUndefined();
+    expect(errorOf(await set(listener, stop))).toEqual(["unexpected-request", "not-subscribed"]);
+    const later = await user();
+    await set(later.client, publishIq(`agents/${later.account.jid}`, check(1)));
+    await sleep(300);
+    expect(listingChanges(events)).toHaveLength(2);
+    await listener.stop();
   });
 });
 
