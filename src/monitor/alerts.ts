@@ -1,7 +1,8 @@
 /**
  * Alert dispatch: reads the alert outbox (written atomically with the state
- * changes that cause alerts), applies silences and acknowledgements, logs the
- * outcome and hands each alert to the sinks (XMPP admins and MUC room, the
+ * changes that cause alerts), applies silences and acknowledgements, records
+ * the alert in its open problem (src/monitor/problems.ts), logs the outcome and
+ * hands each alert to the sinks (XMPP admins and MUC room, the
  * `alerts` pubsub node, webhooks). Several instances share the outbox through
  * a consumer group; an instance's unacknowledged alerts are claimed by another
  * after `claimIdleMs`, so delivery is at-least-once.
@@ -17,6 +18,7 @@ import {
   alertMessage,
   isRecovery,
 } from "./alert-types.js";
+import { ProblemIndex } from "./problems.js";
 import { Renotifier } from "./renotify.js";
 
 export const DISPATCH_GROUP = "dispatch";
@@ -76,6 +78,8 @@ export interface AlertCenterOptions {
   claimIdleMs?: number;
   /** Re-notify an unacknowledged problem this often (ms); 0 disables. */
   renotifyMs?: number;
+  /** Where dispatched alerts are recorded as open problems; by default one on `redis`. */
+  problems?: ProblemIndex;
 }
 
 const globCache = new Map<string, RegExp>();
@@ -110,9 +114,10 @@ export const ackTarget = (alert: Pick<AlertRecord, "kind" | "check">) =>
   alert.kind === "host" || alert.kind === "score" ? "" : alert.check;
 
 export class AlertCenter extends EventEmitter<AlertCenterEvents> {
-  readonly #o: Required<Omit<AlertCenterOptions, "sinks">>;
+  readonly #o: Required<Omit<AlertCenterOptions, "sinks" | "problems">>;
   readonly #sinks: AlertSink[];
   readonly #reader: Redis;
+  readonly #problems: ProblemIndex;
   readonly #renotifier: Renotifier;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -130,6 +135,13 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
     this.#sinks = [...(options.sinks ?? [])];
     this.#reader = options.redis.duplicate();
     this.#reader.on("error", () => {});
+    this.#problems =
+      options.problems ??
+      new ProblemIndex({
+        redis: options.redis,
+        keys: options.keys,
+        renotifyMs: this.#o.renotifyMs,
+      });
     this.#renotifier = new Renotifier({
       redis: options.redis,
       keys: options.keys,
@@ -137,6 +149,11 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
       intervalMs: this.#o.renotifyMs,
       outboxMax: this.#o.outboxMax,
     });
+  }
+
+  /** The open problems, as dispatched alerts left them. */
+  get problems(): ProblemIndex {
+    return this.#problems;
   }
 
   addSink(sink: AlertSink): void {
@@ -191,11 +208,14 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
 
   // --- acknowledgements ---
 
-  /** Acknowledge a problem: no more notifications for it until it recovers. */
+  /**
+   * Acknowledge a problem: no more notifications for it until it recovers. It
+   * stays among the open problems, without reminders.
+   */
   async acknowledge(jid: string, check = "", by = "", comment = ""): Promise<Acknowledgement> {
     const ack: Acknowledgement = { jid: jid.toLowerCase(), check, by, comment, at: Date.now() };
     await this.#o.redis.hset(this.#o.keys.acks(), ackField(jid, check), JSON.stringify(ack));
-    await this.#renotifier.acknowledged(jid, check);
+    await this.#problems.acknowledge(jid, check);
     return ack;
   }
 
@@ -319,33 +339,57 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
   }
 
   async #dispatch(alert: AlertRecord): Promise<void> {
-    const { redis, keys, log } = this.#o;
+    const { redis, keys } = this.#o;
     alert.num ??= await redis.incr(keys.alertSeq());
-    const message = alertMessage(alert);
-    const out: DispatchedAlert = { ...alert, message, delivered: false };
+    const out: DispatchedAlert = { ...alert, message: alertMessage(alert), delivered: false };
+    const acknowledged = await this.#suppress(alert, out);
+    // Before delivery: whoever reads the message and lists the open problems finds its number.
+    await this.#problems.record(alert, { acknowledged, resolved: out.suppressed === "resolved" });
+    if (!out.suppressed) await this.#deliver(alert, out);
+    await this.#log(alert, out);
+    this.emit("dispatched", out);
+  }
+
+  /**
+   * Sets `suppressed` and `reason` on `out` (silence, ack, or a reminder whose
+   * problem is over) and clears the ack of a recovery. Returns whether an ack
+   * covers the alert's problem, silenced or not: an acknowledged problem is not
+   * re-notified when its silence ends either.
+   */
+  async #suppress(alert: AlertRecord, out: DispatchedAlert): Promise<boolean> {
+    const { redis, keys } = this.#o;
     const silence = (await this.listSilences()).find((s) => silenceMatches(s, alert));
     const target = ackField(alert.jid, ackTarget(alert));
+    const acknowledged = !isRecovery(alert) && (await redis.hexists(keys.acks(), target)) === 1;
     if (silence) {
       out.suppressed = "silenced";
       out.reason = `silence ${silence.id}${silence.comment ? `: ${silence.comment}` : ""}`;
     } else if (isRecovery(alert)) {
       await redis.hdel(keys.acks(), target);
-    } else if (await redis.hexists(keys.acks(), target)) {
+    } else if (acknowledged) {
       out.suppressed = "acknowledged";
     }
     if (alert.renotify && !out.suppressed && !(await this.#renotifier.stillCurrent(alert)))
       out.suppressed = "resolved";
-    await this.#renotifier.track(alert, out.suppressed === "acknowledged");
-    if (!out.suppressed) {
-      out.delivered = true;
-      await Promise.all(
-        this.#sinks.map((sink) =>
-          sink.deliver(alert, message).catch((err: Error) => {
-            log.warn({ sink: sink.name, err: err.message, alert: alert.id }, "alert sink failed");
-          }),
-        ),
-      );
-    }
+    return acknowledged;
+  }
+
+  async #deliver(alert: AlertRecord, out: DispatchedAlert): Promise<void> {
+    out.delivered = true;
+    await Promise.all(
+      this.#sinks.map((sink) =>
+        sink.deliver(alert, out.message).catch((err: Error) => {
+          this.#o.log.warn(
+            { sink: sink.name, err: err.message, alert: alert.id },
+            "alert sink failed",
+          );
+        }),
+      ),
+    );
+  }
+
+  async #log(alert: AlertRecord, out: DispatchedAlert): Promise<void> {
+    const { redis, keys, log } = this.#o;
     log.info(
       {
         alert: alert.id,
@@ -356,7 +400,7 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
       },
       out.delivered ? "alert sent" : "alert suppressed",
     );
-    const extra = ["message", message, "delivered", out.delivered ? "1" : "0"];
+    const extra = ["message", out.message, "delivered", out.delivered ? "1" : "0"];
     if (out.suppressed) extra.push("suppressed", out.suppressed, "reason", out.reason ?? "");
     await redis.xadd(
       keys.alertLog(),
@@ -367,6 +411,5 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
       ...alertFields(alert),
       ...extra,
     );
-    this.emit("dispatched", out);
   }
 }

@@ -29,12 +29,15 @@ export {
 export { type NotifyArgs, NotifyError, nagiosAlert, raiseAlert } from "./notify.js";
 export { type Deliverer, OfflineQueue, type QueuedEntry } from "./offline-queue.js";
 export { type PresenceEvents, PresenceTracker, type PresenceTrackerOptions } from "./presence.js";
-export { type OpenProblem, ProblemIndex, problemKey } from "./problems.js";
 export {
-  problemKey as renotifyProblemKey,
-  Renotifier,
-  type RenotifierOptions,
-} from "./renotify.js";
+  acknowledgedProblemKeys,
+  type DispatchOutcome,
+  type OpenProblem,
+  ProblemIndex,
+  type ProblemIndexOptions,
+  problemKey,
+} from "./problems.js";
+export { Renotifier, type RenotifierOptions } from "./renotify.js";
 export {
   loadRules,
   parseRules,

@@ -75,7 +75,7 @@ export interface Monitor {
   readonly ingest: IngestConsumer;
   readonly status: StatusReader;
   readonly alerts: AlertCenter;
-  /** Open problems by their latest alert (fed by alerts' `dispatched` event). */
+  /** Open problems, with their latest alert and re-notification (recorded by `alerts`). */
   readonly problems: ProblemIndex;
   readonly offline: OfflineQueue;
   readonly scorer: Scorer;
@@ -122,6 +122,8 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     });
     sinks.push(webhook);
   }
+  const renotifyMs = options.alerts.renotifyMs ?? 0;
+  const problems = new ProblemIndex({ redis, keys, renotifyMs });
   const alerts = new AlertCenter({
     redis,
     keys,
@@ -129,16 +131,8 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     instanceId,
     sinks,
     outboxMax: retention.outbox,
-    renotifyMs: options.alerts.renotifyMs ?? 0,
-  });
-
-  const problems = new ProblemIndex(redis, keys);
-  alerts.on("dispatched", (alert) => {
-    problems
-      .record(alert)
-      .catch((err: Error) =>
-        log.warn({ alert: alert.id, err: err.message }, "cannot record the open problem"),
-      );
+    renotifyMs,
+    problems,
   });
 
   const offline = new OfflineQueue({

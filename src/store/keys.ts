@@ -199,16 +199,6 @@ export class Keys {
     return `${this.prefix}acks`;
   }
 
-  /** Hash: "<kind>|<jid>|<check>" → the open problem's alert (JSON), for re-notification. */
-  alertProblems(): string {
-    return `${this.prefix}alerts:problems`;
-  }
-
-  /** Sorted set: "<kind>|<jid>|<check>" scored by when it is next re-notified (ms). */
-  alertRenotify(): string {
-    return `${this.prefix}alerts:renotify`;
-  }
-
   /** Counter (INCR): the short number of each dispatched alert ("ack 42"). */
   alertSeq(): string {
     return `${this.prefix}alerts:seq`;
@@ -219,9 +209,19 @@ export class Keys {
     return `${this.prefix}silences:seq`;
   }
 
-  /** Hash: "<jid>|<kind>|<check>" → the open problem's latest alert (JSON); removed on recovery. */
+  /**
+   * Hash: "<jid>|<kind>|<check>" → the open problem (JSON: its first time, latest
+   * alert, and what re-notification needs); removed on recovery. The one index
+   * of open problems: `alerts:open` and `alerts:problems` of older versions are
+   * no longer read.
+   */
   openProblems(): string {
-    return `${this.prefix}alerts:open`;
+    return `${this.prefix}problems`;
+  }
+
+  /** Sorted set: fields of openProblems() scored by when each is next re-notified (ms). */
+  renotifySchedule(): string {
+    return `${this.prefix}problems:renotify`;
   }
 
   /** List: things waiting for an offline agent, oldest first (JSON entries with expiry). */

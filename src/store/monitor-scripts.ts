@@ -170,19 +170,101 @@ while true do
 end
 `;
 
+/*
+ * Open problems (src/monitor/problems.ts): one hash, field
+ * "<jid>|<kind>|<check>", value JSON
+ *   {since, alert, notified?, count, acknowledged}
+ * `since`: when the problem's first alert was raised (ms); `alert`: its latest
+ * dispatched alert (reminders included); `notified`: the latest first
+ * notification of a re-notified kind, which reminders repeat; `count`:
+ * reminders written since `notified`; `acknowledged`: no reminders. The
+ * schedule zset holds the fields due for a reminder, by due time (ms).
+ */
+
 /**
- * recordProblem-1
- * KEYS[1] open problems hash
- * ARGV[1] problem field, ARGV[2] the latest alert (JSON) or '' for a recovery,
- * ARGV[3] the alert's time (ms)
- * Stored as "<since>|<json>": `since` is kept from the first alert of the
- * problem, the alert itself replaced by the latest. Returns 1 if changed.
+ * recordProblem-2
+ * KEYS: 1 open problems hash, 2 re-notification schedule
+ * ARGV: 1 problem field, 2 the latest alert (JSON) or '' to close the problem,
+ * 3 the alert's time (ms), 4 what it changes for reminders: 'renotify' (a
+ * first notification: reminders repeat it from now on), 'acknowledge' (no
+ * more reminders) or 'keep', 5 with 'renotify', when the first reminder is
+ * due (ms; '' when re-notification is disabled)
+ * Returns 1 if changed.
  */
 export const RECORD_PROBLEM = `
-if ARGV[2] == '' then return redis.call('HDEL', KEYS[1], ARGV[1]) end
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-local since = ARGV[3]
-if old then since = string.match(old, '^(%d+)|') or since end
-redis.call('HSET', KEYS[1], ARGV[1], since .. '|' .. ARGV[2])
+local field = ARGV[1]
+if ARGV[2] == '' then
+  redis.call('ZREM', KEYS[2], field)
+  return redis.call('HDEL', KEYS[1], field)
+end
+local raw = redis.call('HGET', KEYS[1], field)
+local problem = raw and cjson.decode(raw) or {since = tonumber(ARGV[3]), count = 0, acknowledged = false}
+problem.alert = cjson.decode(ARGV[2])
+if ARGV[4] == 'renotify' then
+  problem.notified = problem.alert
+  problem.count = 0
+  problem.acknowledged = false
+  if ARGV[5] ~= '' then redis.call('ZADD', KEYS[2], ARGV[5], field) end
+elseif ARGV[4] == 'acknowledge' then
+  problem.acknowledged = true
+  redis.call('ZREM', KEYS[2], field)
+end
+redis.call('HSET', KEYS[1], field, cjson.encode(problem))
 return 1
+`;
+
+/**
+ * acknowledgeProblems-2
+ * KEYS: 1 open problems hash, 2 re-notification schedule
+ * ARGV: the problem fields an acknowledgement covers
+ * Marks the open ones acknowledged and unschedules them (they stay listed).
+ * Returns how many were open.
+ */
+export const ACKNOWLEDGE_PROBLEMS = `
+local open = 0
+for _, field in ipairs(ARGV) do
+  redis.call('ZREM', KEYS[2], field)
+  local raw = redis.call('HGET', KEYS[1], field)
+  if raw then
+    local problem = cjson.decode(raw)
+    problem.acknowledged = true
+    redis.call('HSET', KEYS[1], field, cjson.encode(problem))
+    open = open + 1
+  end
+end
+return open
+`;
+
+/**
+ * renotifyDue-3
+ * KEYS: 1 re-notification schedule, 2 open problems hash, 3 alert outbox
+ * ARGV: 1 now (ms), 2 interval (ms), 3 outbox MAXLEN, 4 most problems per call
+ * Claims the due problems, moves each on by one interval and writes its
+ * reminder (the `notified` alert again, id "<its id>-r<n>") to the outbox, in
+ * one step: each reminder is written once however many instances call this.
+ * A closed or acknowledged problem leaves the schedule instead.
+ * Returns the number of reminders written.
+ */
+export const RENOTIFY_DUE = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
+local written = 0
+for _, field in ipairs(due) do
+  local raw = redis.call('HGET', KEYS[2], field)
+  local problem = raw and cjson.decode(raw)
+  if not problem or problem.acknowledged or not problem.notified then
+    redis.call('ZREM', KEYS[1], field)
+  else
+    local n = (tonumber(problem.count) or 0) + 1
+    problem.count = n
+    redis.call('HSET', KEYS[2], field, cjson.encode(problem))
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), field)
+    local a = problem.notified
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
+      'id', a.id .. '-r' .. n, 'kind', a.kind, 'jid', a.jid, 'host', a.host,
+      'check', a.check, 'state', a.state, 'previous', a.previous, 'text', a.text,
+      'time', ARGV[1], 'renotify', tostring(n), 'since', tostring(a.time))
+    written = written + 1
+  end
+end
+return written
 `;

@@ -8,7 +8,7 @@ import {
   type RpcValue,
 } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, type Redis } from "../../src/store/index.js";
+import { createRedis, Keys, type Redis } from "../../src/store/index.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
 import { type Account, REDIS_URL, TestStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
@@ -93,6 +93,10 @@ const received = (pattern: RegExp) => messages.filter((m) => pattern.test(m));
 const alertsFor = async (jid: string) =>
   (await value<RpcStruct[]>(viewerClient, "alerts.list")).filter((a) => a.jid === jid);
 
+/** When the check's problem is next re-notified (ms), or null when it is not scheduled. */
+const reminderDue = async (jid: string, check: string) =>
+  redis.zscore(new Keys(stack.prefix).renotifySchedule(), `${jid}|check|${check}`);
+
 async function startAndKill(name: string) {
   const account = await stack.account(name);
   const agent = stack.spawnAgent(account, { JABMON_AGENT_HOST: `${name}.example` });
@@ -147,6 +151,8 @@ describe("alerts over Jabber-RPC", () => {
       check: "mail",
       state: "warning",
     });
+    // The same record is scheduled for a reminder (alerts.renotifyMs, 1 h by default).
+    expect(Number(await reminderDue(db, "mail"))).toBeGreaterThan(Date.now());
   });
 
   it("alert.ack by number acknowledges the problem; its next alert is not sent; its recovery is", async () => {
@@ -163,6 +169,7 @@ describe("alerts over Jabber-RPC", () => {
       expect.arrayContaining([expect.objectContaining({ jid: db, check: "mail" })]),
     );
     expect((await alertsFor(db))[0]).toMatchObject({ acknowledged: true });
+    expect(await reminderDue(db, "mail")).toBeNull();
 
     // The same problem gets worse: logged as acknowledged, not sent.
     await publishEntry(redis, stack.prefix, db, 2, checkXml(2, "mail", "critical"));

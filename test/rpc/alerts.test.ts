@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { alertLine, formatSilences } from "../../src/adminbot/index.js";
 import {
   type AlertRecord,
+  acknowledgedProblemKeys,
+  ackTarget,
   alertMessage,
   problemKey,
   type Silence,
@@ -84,6 +86,26 @@ describe("alert numbers and problems", () => {
     expect(problemKey(alert({ kind: "check", check: "http" }))).not.toBe(check);
     expect(problemKey(alert({ jid: "WEB01@example.org" }))).toBe(problemKey(alert()));
     expect(problemKey(alert({ kind: "score" }))).not.toBe(problemKey(alert()));
+  });
+
+  it("an acknowledgement covers exactly the problems whose alerts it suppresses", () => {
+    const alerts = [
+      alert(),
+      alert({ kind: "score", state: "critical" }),
+      alert({ kind: "check", check: "db" }),
+      alert({ kind: "flapping", check: "db", state: "start" }),
+      alert({ kind: "backup", check: "nightly", state: "failed" }),
+      alert({ kind: "nagios", check: "" }),
+      alert({ kind: "nagios", check: "http" }),
+    ];
+    for (const a of alerts)
+      expect(acknowledgedProblemKeys("WEB01@example.org", ackTarget(a)), a.kind).toContain(
+        problemKey(a),
+      );
+    expect(acknowledgedProblemKeys("web01@example.org", "")).not.toContain(
+      problemKey(alert({ kind: "check", check: "db" })),
+    );
+    expect(acknowledgedProblemKeys("web01@example.org", "db")).not.toContain(problemKey(alert()));
   });
 
   it("sorts open alerts worst first, then newest first", () => {
