@@ -253,26 +253,29 @@ function planCheck(plan: Plan, jid: string, item: CheckItem, state: ItemState, c
 
   planMetrics(plan, jid, item, ctx);
 
-  let alert:
-    | { state: string; previous: string; text: string; kind: "check" | "flapping" }
-    | undefined;
+  type CheckAlert = { state: string; previous: string; text: string; kind: "check" | "flapping" };
+  const alerts: CheckAlert[] = [];
   if (!wasFlapping && flapping)
-    alert = {
+    alerts.push({
       kind: "flapping",
       state: "start",
       previous: before,
       text: `${percent.toFixed(1)}% state change`,
-    };
-  else if (wasFlapping && !flapping)
-    alert = {
+    });
+  else if (wasFlapping && !flapping) {
+    alerts.push({
       kind: "flapping",
       state: "stop",
       previous: "",
       text: `${percent.toFixed(1)}% state change, now ${item.state}: ${item.output}`,
-    };
-  else if (changed && !flapping)
-    alert = { kind: "check", state: item.state, previous: before, text: item.output };
-  if (alert) {
+    });
+    // The end of flapping closes the check's problem; settled in a bad state,
+    // the check is a problem again (as Nagios notifies once flapping ends).
+    if (item.state !== "ok")
+      alerts.push({ kind: "check", state: item.state, previous: before, text: item.output });
+  } else if (changed && !flapping)
+    alerts.push({ kind: "check", state: item.state, previous: before, text: item.output });
+  for (const alert of alerts)
     plan.op(
       "xadd",
       keys.alertOutbox(),
@@ -286,7 +289,6 @@ function planCheck(plan: Plan, jid: string, item: CheckItem, state: ItemState, c
         ...alert,
       }),
     );
-  }
 }
 
 function planEvent(plan: Plan, jid: string, item: EventItem, ctx: PlanContext) {

@@ -165,6 +165,31 @@ describe("check alerts", () => {
     expect(detail?.checks[0]).toMatchObject({ name: "db", flapping: true });
   });
 
+  it("reports a check that stops flapping in a bad state as a problem again", async () => {
+    const jid = "settled01@localhost";
+    const states = [
+      ...Array.from({ length: 20 }, (_, i) => (i % 2 ? "ok" : "critical")),
+      ...Array.from({ length: 25 }, () => "critical"),
+    ];
+    for (const [i, state] of states.entries())
+      await publishEntry(redis, stack.prefix, jid, i + 1, checkXml(i + 1, "db", state));
+    await waitFor(() => received(/settled01.*FLAPPING STOPPED|FLAPPING STOPPED.*settled01/)[0], {
+      timeoutMs: 8000,
+      what: "flapping stopped",
+    });
+    await sleep(500);
+    const bodies = received(/settled01/).map((m) => m.body);
+    const stopped = bodies.findIndex((b) => b.startsWith("FLAPPING STOPPED"));
+    expect(bodies.slice(stopped + 1)).toEqual([
+      expect.stringMatching(/^PROBLEM: .*check db is CRITICAL/),
+    ]);
+    const problems = await component.monitor.problems.list();
+    expect(problems.find((p) => p.alert.jid === jid)?.alert).toMatchObject({
+      kind: "check",
+      state: "critical",
+    });
+  });
+
   it("stops notifying an acknowledged problem until it recovers", async () => {
     const jid = "acked01@localhost";
     await publishEntry(redis, stack.prefix, jid, 1, checkXml(1, "mail", "warning"));
