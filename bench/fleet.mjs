@@ -121,7 +121,6 @@ try {
     async (i) => {
       const xmpp = createClient({ service: ejabberd.c2sService, domain: "localhost", username: `host${i}`, password, resource: "agent" });
       xmpp.on("error", () => {});
-      xmpp.reconnect.stop();
       await xmpp.start();
       await xmpp.send(
         xml(
