@@ -34,6 +34,7 @@ import {
   formatHosts,
   formatOverview,
   formatSilences,
+  formatUnack,
   formatUnknown,
   READ_ONLY_REFUSAL,
   REFUSAL,
@@ -201,6 +202,8 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
         return formatAlerts((await rpc("alerts.list")) as RpcValue[], now);
       case "ack":
         return formatAck(await rpc("alert.ack", [command.id, onBehalf(who, command.comment)]));
+      case "unack":
+        return formatUnack(await rpc("alert.unack", [command.id]));
       case "silence": {
         const result = (await rpc("silence.add", [
           command.pattern,

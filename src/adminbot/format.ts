@@ -156,12 +156,22 @@ export function formatAlerts(alerts: RpcValue[], now: Date): string {
   return capped(alerts.map((a) => alertLine(a, now))).join("\n");
 }
 
-export function formatAck(value: RpcValue): string {
-  const a = value as RpcStruct;
+/** "web01 disk CRITICAL" for an alert struct. */
+function alertSubject(a: RpcStruct): string {
   const name = String(a.jid ?? "").split("@")[0] || String(a.host ?? "");
   const what = a.check ? `${name} ${String(a.check)}` : name;
   const state = String(a.state ?? "");
-  return `Acknowledged alert #${String(a.id)} (${what} ${ALERT_LABEL[state] ?? state.toUpperCase()}): no more notifications for it until it recovers.`;
+  return `${what} ${ALERT_LABEL[state] ?? state.toUpperCase()}`;
+}
+
+export function formatAck(value: RpcValue): string {
+  const a = value as RpcStruct;
+  return `Acknowledged alert #${String(a.id)} (${alertSubject(a)}): no more notifications for it until it recovers.`;
+}
+
+export function formatUnack(value: RpcValue): string {
+  const a = value as RpcStruct;
+  return `Acknowledgement of alert #${String(a.id)} (${alertSubject(a)}) withdrawn: it is notified and reminded of again.`;
 }
 
 /** "#3 web* for 1h59m more: deploy (alice@example.org)". */

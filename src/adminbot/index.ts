@@ -19,6 +19,7 @@ export {
   formatHosts,
   formatOverview,
   formatSilences,
+  formatUnack,
   formatUnknown,
   type HostView,
   hostLine,

@@ -1,7 +1,7 @@
 /**
  * What an admin types to the AdminBot, turned into a Command. Plain commands
  * and light natural language: "status", "what's down?", "status web01",
- * "disk on db*", "ack 42 looking into it", "silence web* for 2h deploy",
+ * "disk on db*", "ack 42 looking into it", "unack 42", "silence web* for 2h deploy",
  * "run check_disk on web01", "help". Pure: no I/O, unit-tested.
  */
 import { parseDuration } from "../rpc/index.js";
@@ -15,6 +15,7 @@ export type Command =
   | { kind: "run"; check: string; pattern: string }
   | { kind: "alerts" }
   | { kind: "ack"; id: number; comment: string }
+  | { kind: "unack"; id: number }
   | { kind: "silence"; pattern: string; durationS: number; comment: string }
   | { kind: "silences" }
   | { kind: "unsilence"; id: number }
@@ -41,6 +42,7 @@ export const COMMAND_HELP: Array<[usage: string, what: string]> = [
   ["run <check> on <host|glob>", "run a check; queued if the host is offline"],
   ["alerts", "open alerts"],
   ["ack <id> [comment]", "acknowledge an alert"],
+  ["unack <id>", "withdraw an acknowledgement: notify and remind again"],
   ["silence <glob>[/<check>] for <duration> [comment]", "e.g. silence web* for 2h deploy"],
   ["silences", "active silences"],
   ["unsilence <id>", "end a silence"],
@@ -54,6 +56,7 @@ const KEYWORDS = [
   "run",
   "alerts",
   "ack",
+  "unack",
   "silence",
   "silences",
   "unsilence",
@@ -66,6 +69,7 @@ const USAGE_FOR: Record<string, string> = {
   run: "run <check> on <host|glob>",
   alerts: "alerts",
   ack: "ack <id> [comment]",
+  unack: "unack <id>",
   silence: "silence <glob> for <duration> [comment]",
   silences: "silences",
   unsilence: "unsilence <id>",
@@ -134,6 +138,10 @@ const rules: Array<[RegExp, (m: RegExpMatchArray) => Command | undefined]> = [
   [
     new RegExp(`^(check\\s+)?${CHECK}\\s+(on|for|of|at)\\s+${HOST}$`),
     (m) => ({ kind: "check", check: m[2] as string, pattern: m[4] as string }),
+  ],
+  [
+    /^(unack|unacknowledge)\s+(alert\s+)?#?(\d{1,9})$/,
+    (m) => ({ kind: "unack", id: Number(m[3]) }),
   ],
   [
     /^(ack|acknowledge)\s+(alert\s+)?#?(\d{1,9})\s*[:,-]?\s*(.*)$/,

@@ -219,8 +219,11 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
     return ack;
   }
 
+  /** Withdraw an acknowledgement: the problem is notified and reminded of again. */
   async unacknowledge(jid: string, check = ""): Promise<boolean> {
-    return (await this.#o.redis.hdel(this.#o.keys.acks(), ackField(jid, check))) === 1;
+    const removed = (await this.#o.redis.hdel(this.#o.keys.acks(), ackField(jid, check))) === 1;
+    if (removed) await this.#problems.unacknowledge(jid, check);
+    return removed;
   }
 
   async listAcks(): Promise<Acknowledgement[]> {

@@ -14,7 +14,11 @@
  * silence is over).
  */
 import type { Keys, Redis } from "../store/index.js";
-import { ACKNOWLEDGE_PROBLEMS, RECORD_PROBLEM } from "../store/monitor-scripts.js";
+import {
+  ACKNOWLEDGE_PROBLEMS,
+  RECORD_PROBLEM,
+  UNACKNOWLEDGE_PROBLEMS,
+} from "../store/monitor-scripts.js";
 import { type AlertRecord, isRecovery } from "./alert-types.js";
 
 export interface OpenProblem {
@@ -74,6 +78,7 @@ function reminderChange(alert: AlertRecord, outcome: DispatchOutcome): ReminderC
 type ScriptedRedis = Redis & {
   recordProblem(hash: string, schedule: string, ...argv: string[]): Promise<number>;
   acknowledgeProblems(hash: string, schedule: string, ...fields: string[]): Promise<number>;
+  unacknowledgeProblems(hash: string, schedule: string, ...argv: string[]): Promise<number>;
 };
 
 export interface ProblemIndexOptions {
@@ -95,6 +100,10 @@ export class ProblemIndex {
     if (typeof this.#redis.recordProblem !== "function") {
       redis.defineCommand("recordProblem", { numberOfKeys: 2, lua: RECORD_PROBLEM });
       redis.defineCommand("acknowledgeProblems", { numberOfKeys: 2, lua: ACKNOWLEDGE_PROBLEMS });
+      redis.defineCommand("unacknowledgeProblems", {
+        numberOfKeys: 2,
+        lua: UNACKNOWLEDGE_PROBLEMS,
+      });
     }
   }
 
@@ -124,6 +133,17 @@ export class ProblemIndex {
     return this.#redis.acknowledgeProblems(
       this.#keys.openProblems(),
       this.#keys.renotifySchedule(),
+      ...acknowledgedProblemKeys(jid, check),
+    );
+  }
+
+  /** An acknowledgement withdrawn: the problems it covered are reminded of again. */
+  unacknowledge(jid: string, check: string): Promise<number> {
+    const due = this.#renotifyMs > 0 ? String(Date.now() + this.#renotifyMs) : "";
+    return this.#redis.unacknowledgeProblems(
+      this.#keys.openProblems(),
+      this.#keys.renotifySchedule(),
+      due,
       ...acknowledgedProblemKeys(jid, check),
     );
   }

@@ -31,6 +31,7 @@ export interface AlertCenterLike {
   listSilences(): Promise<Silence[]>;
   removeSilence(id: string): Promise<boolean>;
   acknowledge(jid: string, check: string, by: string, comment: string): Promise<Acknowledgement>;
+  unacknowledge(jid: string, check: string): Promise<boolean>;
   listAcks(): Promise<Acknowledgement[]>;
   /** Dispatched alerts, newest first (to resolve an older number of a problem). */
   recent(count: number): Promise<AlertRecord[]>;
@@ -149,6 +150,22 @@ export function monitorAlertsBackend({ alerts, problems }: MonitorAlerts): Alert
   const silenceOf = (silences: Silence[], alert: AlertRecord) =>
     silences.find((s) => silenceMatches(s, alert));
 
+  /** The open problem an alert number names: its latest alert's, or an older one of it. */
+  async function openProblemOf(open: OpenProblem[], id: number, recovered: string) {
+    const latest = open.find((p) => p.alert.num === id);
+    if (latest) return latest;
+    // An older number of a problem that was alerted again since (e.g. warning, then critical).
+    const logged = (await alerts.recent(LOG_LOOKUP)).find((a) => a.num === id);
+    if (!logged) throw new RpcFault("JABMON_RPC_NOT_FOUND", `no alert #${id}`);
+    const problem = open.find((p) => p.key === problemKey(logged));
+    if (!problem)
+      throw new RpcFault(
+        "JABMON_RPC_NOT_FOUND",
+        `alert #${id} (${logged.host || logged.jid}${logged.check ? ` ${logged.check}` : ""}) has recovered: ${recovered}`,
+      );
+    return problem;
+  }
+
   return {
     async listAlerts() {
       const { open, acks, silences } = await view();
@@ -159,23 +176,21 @@ export function monitorAlertsBackend({ alerts, problems }: MonitorAlerts): Alert
 
     async ackAlert(id, comment, by) {
       const { open, acks, silences } = await view();
-      let problem = open.find((p) => p.alert.num === id);
-      if (!problem) {
-        // An older number of a problem that was alerted again since (e.g. warning, then critical).
-        const logged = (await alerts.recent(LOG_LOOKUP)).find((a) => a.num === id);
-        if (!logged) throw new RpcFault("JABMON_RPC_NOT_FOUND", `no alert #${id}`);
-        const key = problemKey(logged);
-        problem = open.find((p) => p.key === key);
-        if (!problem)
-          throw new RpcFault(
-            "JABMON_RPC_NOT_FOUND",
-            `alert #${id} (${logged.host || logged.jid}${logged.check ? ` ${logged.check}` : ""}) has recovered: nothing to acknowledge`,
-          );
-      }
+      const problem = await openProblemOf(open, id, "nothing to acknowledge");
       const { alert } = problem;
       const ack = await alerts.acknowledge(alert.jid, ackTarget(alert), by, comment);
       acks.set(ackKey(ack.jid, ack.check), ack);
       return alertStruct(problem, ack, silenceOf(silences, alert));
+    },
+
+    async unackAlert(id) {
+      const { open, acks, silences } = await view();
+      const problem = await openProblemOf(open, id, "nothing to unacknowledge");
+      const { alert } = problem;
+      if (!ackOf(acks, alert))
+        throw new RpcFault("JABMON_RPC_NOT_FOUND", `alert #${id} is not acknowledged`);
+      await alerts.unacknowledge(alert.jid, ackTarget(alert));
+      return alertStruct(problem, undefined, silenceOf(silences, alert));
     },
 
     async addSilence(pattern, durationS, comment, by) {

@@ -35,6 +35,7 @@ export interface RpcBackend {
   hostStatus(jid: string): Promise<RpcStruct | undefined>;
   listAlerts(): Promise<RpcStruct[]>;
   ackAlert(id: number, comment: string, by: string): Promise<RpcStruct>;
+  unackAlert(id: number, by: string): Promise<RpcStruct>;
   addSilence(pattern: string, durationS: number, comment: string, by: string): Promise<RpcStruct>;
   listSilences(): Promise<RpcStruct[]>;
   removeSilence(id: number, by: string): Promise<boolean>;
@@ -45,7 +46,7 @@ export interface RpcBackend {
 export type HostsBackend = Pick<RpcBackend, "listHosts" | "hostStatus">;
 export type AlertsBackend = Pick<
   RpcBackend,
-  "listAlerts" | "ackAlert" | "addSilence" | "listSilences" | "removeSilence"
+  "listAlerts" | "ackAlert" | "unackAlert" | "addSilence" | "listSilences" | "removeSilence"
 >;
 export type AgentsBackend = Pick<RpcBackend, "runCheck" | "reloadAgent">;
 

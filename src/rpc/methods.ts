@@ -114,6 +114,13 @@ export function registerComponentMethods(service: RpcService, backend: RpcBacken
       backend.ackAlert(id as number, (comment as string | undefined) ?? "", context.caller),
   });
   service.method({
+    name: "alert.unack",
+    access: "admin",
+    params: [{ name: "id", type: "int" }],
+    help: "Withdraw an acknowledgement: the alert's problem is notified and reminded of again.",
+    handler: ([id], context) => backend.unackAlert(id as number, context.caller),
+  });
+  service.method({
     name: "silence.add",
     access: "admin",
     params: [

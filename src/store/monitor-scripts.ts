@@ -236,6 +236,30 @@ return open
 `;
 
 /**
+ * unacknowledgeProblems-2
+ * KEYS: 1 open problems hash, 2 re-notification schedule
+ * ARGV: 1 when the next reminder is due (ms; '' when re-notification is
+ * disabled), 2.. the problem fields a withdrawn acknowledgement covered
+ * Their reminders resume, one interval from now; a problem acknowledged
+ * before its first notification has none to repeat until its next alert.
+ * Returns how many were acknowledged.
+ */
+export const UNACKNOWLEDGE_PROBLEMS = `
+local count = 0
+for i = 2, #ARGV do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  local problem = raw and cjson.decode(raw)
+  if problem and problem.acknowledged then
+    problem.acknowledged = false
+    redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(problem))
+    if problem.notified and ARGV[1] ~= '' then redis.call('ZADD', KEYS[2], ARGV[1], ARGV[i]) end
+    count = count + 1
+  end
+end
+return count
+`;
+
+/**
  * renotifyDue-3
  * KEYS: 1 re-notification schedule, 2 open problems hash, 3 alert outbox
  * ARGV: 1 now (ms), 2 interval (ms), 3 outbox MAXLEN, 4 most problems per call

@@ -33,6 +33,8 @@ describe("the AdminBot parser", () => {
     ["ack 42 looking into it", { kind: "ack", id: 42, comment: "looking into it" }],
     ["ack #7: Disk Full, cleaning", { kind: "ack", id: 7, comment: "Disk Full, cleaning" }],
     ["ack 9", { kind: "ack", id: 9, comment: "" }],
+    ["unack 42", { kind: "unack", id: 42 }],
+    ["unacknowledge alert #7", { kind: "unack", id: 7 }],
     [
       "silence web* for 2h deploy",
       { kind: "silence", pattern: "web*", durationS: 7200, comment: "deploy" },

@@ -166,6 +166,14 @@ describe("chatting with the AdminBot one to one", () => {
     );
     expect(await ask(await clientFor(alice), `unsilence ${id}`)).toBe(`Silence #${id} ended.`);
     expect(await ask(await clientFor(alice), "silences")).toBe("No active silences.");
+    // And the acknowledgement of the first test withdrawn.
+    const down = (await ask(await clientFor(alice), "alerts")).split("\n")[0] as string;
+    const alertId = Number(down.match(/^#(\d+)/)?.[1]);
+    expect(await ask(await clientFor(alice), `unack ${alertId}`)).toBe(
+      `Acknowledgement of alert #${alertId} (web05 DOWN) withdrawn: it is notified and reminded of again.`,
+    );
+    expect(await component.monitor.alerts.listAcks()).toEqual([]);
+    expect((await ask(await clientFor(alice), "alerts")).split("\n")[0]).not.toMatch(/acked by/);
   });
 
   it("refuses an unauthorised JID politely", async () => {

@@ -229,6 +229,39 @@ describe("alerts over Jabber-RPC", () => {
     expect(received(/still down/)).toHaveLength(0);
   });
 
+  it("alert.unack withdraws an acknowledgement: reminders resume and the next alert is sent", async () => {
+    const app = "app01@localhost";
+    await publishEntry(redis, stack.prefix, app, 1, checkXml(1, "queue", "warning"));
+    const open = await waitFor(async () => (await alertsFor(app))[0], {
+      timeoutMs: 5000,
+      what: "app01's warning among the open alerts",
+    });
+    const id = Number(open.id);
+    await value(adminClient, "alert.ack", [id, "known"]);
+    expect(await reminderDue(app, "queue")).toBeNull();
+    expect(await call(viewerClient, "alert.unack", [id])).toMatchObject({
+      ok: false,
+      error: "forbidden",
+    });
+
+    const before = Date.now();
+    const unacked = await value<RpcStruct>(adminClient, "alert.unack", [id]);
+    expect(unacked).toMatchObject({ id, jid: app, check: "queue", acknowledged: false });
+    expect((await alertsFor(app))[0]).toMatchObject({ acknowledged: false });
+    expect(Number(await reminderDue(app, "queue"))).toBeGreaterThan(before);
+    expect(await call(adminClient, "alert.unack", [id])).toMatchObject({
+      ok: false,
+      code: -32001,
+      message: /not acknowledged/,
+    });
+
+    await publishEntry(redis, stack.prefix, app, 2, checkXml(2, "queue", "critical"));
+    await waitFor(() => received(/app01@localhost.* queue is CRITICAL/)[0], {
+      timeoutMs: 5000,
+      what: "the worse state sent after unack",
+    });
+  });
+
   it("faults for an unknown alert number and refuses ack to a viewer", async () => {
     expect(await call(adminClient, "alert.ack", [999_999, "x"])).toMatchObject({
       ok: false,
