@@ -144,6 +144,7 @@ export class ProblemIndex {
       this.#keys.openProblems(),
       this.#keys.renotifySchedule(),
       due,
+      [...RENOTIFIED_KINDS].join(","),
       ...acknowledgedProblemKeys(jid, check),
     );
   }

@@ -229,7 +229,7 @@ describe("alerts over Jabber-RPC", () => {
     expect(received(/still down/)).toHaveLength(0);
   });
 
-  it("alert.unack withdraws an acknowledgement: reminders resume and the next alert is sent", async () => {
+  it("alert.unack withdraws an acknowledgement: reminders resume, of the latest state, and the next alert is sent", async () => {
     const app = "app01@localhost";
     await publishEntry(redis, stack.prefix, app, 1, checkXml(1, "queue", "warning"));
     const open = await waitFor(async () => (await alertsFor(app))[0], {
@@ -239,6 +239,12 @@ describe("alerts over Jabber-RPC", () => {
     const id = Number(open.id);
     await value(adminClient, "alert.ack", [id, "known"]);
     expect(await reminderDue(app, "queue")).toBeNull();
+    // Worse while acknowledged: recorded, not sent.
+    await publishEntry(redis, stack.prefix, app, 2, checkXml(2, "queue", "critical"));
+    await waitFor(async () => (await alertsFor(app))[0]?.state === "critical", {
+      timeoutMs: 5000,
+      what: "the critical alert recorded",
+    });
     expect(await call(viewerClient, "alert.unack", [id])).toMatchObject({
       ok: false,
       error: "forbidden",
@@ -246,20 +252,31 @@ describe("alerts over Jabber-RPC", () => {
 
     const before = Date.now();
     const unacked = await value<RpcStruct>(adminClient, "alert.unack", [id]);
-    expect(unacked).toMatchObject({ id, jid: app, check: "queue", acknowledged: false });
+    expect(unacked).toMatchObject({
+      jid: app,
+      check: "queue",
+      state: "critical",
+      acknowledged: false,
+    });
     expect((await alertsFor(app))[0]).toMatchObject({ acknowledged: false });
     expect(Number(await reminderDue(app, "queue"))).toBeGreaterThan(before);
+    // Reminders repeat the state the problem is in now, which nobody was sent.
+    const record = JSON.parse(
+      (await redis.hget(new Keys(stack.prefix).openProblems(), `${app}|check|queue`)) as string,
+    );
+    expect(record.notified).toMatchObject({ state: "critical" });
     expect(await call(adminClient, "alert.unack", [id])).toMatchObject({
       ok: false,
       code: -32001,
       message: /not acknowledged/,
     });
 
-    await publishEntry(redis, stack.prefix, app, 2, checkXml(2, "queue", "critical"));
-    await waitFor(() => received(/app01@localhost.* queue is CRITICAL/)[0], {
+    await publishEntry(redis, stack.prefix, app, 3, checkXml(3, "queue", "unknown"));
+    await waitFor(() => received(/app01@localhost.* queue is UNKNOWN/)[0], {
       timeoutMs: 5000,
-      what: "the worse state sent after unack",
+      what: "the next state sent after unack",
     });
+    expect(received(/app01@localhost.* queue is CRITICAL/)).toHaveLength(0);
   });
 
   it("faults for an unknown alert number and refuses ack to a viewer", async () => {
