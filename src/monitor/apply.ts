@@ -6,6 +6,7 @@
  * agent's shard lease writes these keys, and the commit re-checks the lease.
  */
 import { randomUUID } from "node:crypto";
+import { AGENT_SEQ_REORDER_SPAN } from "../protocol/index.js";
 import {
   type IngestStreamEntry,
   type Keys,
@@ -179,9 +180,6 @@ function planMetrics(plan: Plan, jid: string, item: CheckItem, ctx: PlanContext)
   }
 }
 
-/** How far below a check's last agent seq a result is still taken as overtaken (as pubsub's REORDER_SPAN). */
-const REORDER_SPAN = 1000;
-
 /**
  * A result the agent made before the one the check shows, but processed after
  * it: with several component connections, ejabberd may deliver an agent's
@@ -190,7 +188,7 @@ const REORDER_SPAN = 1000;
  */
 function overtaken(item: CheckItem, lastSeqRaw: string | null | undefined): boolean {
   const lastSeq = Number(lastSeqRaw ?? 0);
-  return item.seq > 0 && item.seq < lastSeq && lastSeq - item.seq <= REORDER_SPAN;
+  return item.seq > 0 && item.seq < lastSeq && lastSeq - item.seq <= AGENT_SEQ_REORDER_SPAN;
 }
 
 function planCheck(plan: Plan, jid: string, item: CheckItem, state: ItemState, ctx: PlanContext) {

@@ -8,3 +8,4 @@ export {
   parseStatusPresence,
   statusPresence,
 } from "./presence.js";
+export { AGENT_SEQ_REORDER_SPAN } from "./seq.js";

@@ -12,6 +12,8 @@
  * Item records (data hash values) are "nodeSeq publishedAt publisherBareJid payloadXml".
  */
 
+import { AGENT_SEQ_REORDER_SPAN } from "../protocol/index.js";
+
 /** Removes aged-out items from the front (oldest seq first) of a node. */
 const EXPIRE_FN = `
 local function expireItems(itemsKey, dataKey, cutoff, limit)
@@ -104,7 +106,7 @@ local conf = redis.call('HMGET', KEYS[1], 'agentSeq', 'max_items', 'persist_item
 -- an agent keeps several publishes in flight, and when several components
 -- share the JID ejabberd may deliver them out of order. So the agentSeqs of
 -- the last REORDER_SPAN are remembered one by one; older ones are replays.
-local REORDER_SPAN = 1000
+local REORDER_SPAN = ${AGENT_SEQ_REORDER_SPAN}
 local aseq = tonumber(ARGV[7])
 local high = tonumber(conf[1] or '0')
 local seen = ARGV[12] .. 'ps:aseqs:' .. ARGV[1]
