@@ -41,6 +41,7 @@ const { freePort, PrivateEjabberd } = await import(dist("stack/index.js"));
 const { createRedis, deletePrefix, Keys } = await import(dist("store/index.js"));
 const { PubsubStore } = await import(dist("pubsub/index.js"));
 const { silentLogger } = await import(dist("log/index.js"));
+const { coalesceWrites } = await import(dist("net/index.js"));
 const { registerAccount } = await import(dist("xmpp/index.js"));
 
 const SIZES = (process.env.BENCH_SIZES ?? "100,10000,100000").split(",").map(Number);
@@ -98,23 +99,6 @@ function tapStanzas(xmpp, onStanza) {
   };
 }
 
-/** Writes made in one event-loop turn leave in one syscall (as the component does). */
-function corkedWriter(socket) {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    socket.uncork();
-  };
-  return (text) => {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      process.nextTick(uncork);
-    }
-    socket.write(text);
-  };
-}
-
 const attr = (stanza, name) => new RegExp(`\\s${name}='([^']*)'`).exec(stanza)?.[1];
 const ITEM_ID = /<item\b[^>]*?\sid='([^']*)'/;
 
@@ -127,8 +111,12 @@ async function connect(ej, account) {
     resource: "bench",
   });
   xmpp.on("error", () => {});
-  // As the component's link: no Nagle delay on small stanzas (same for both systems).
-  xmpp.on("connect", () => xmpp.socket?.setNoDelay?.(true));
+  // As the component's link: no Nagle delay on small stanzas, and the writes of
+  // one event-loop turn in one syscall (same for both systems).
+  xmpp.on("connect", () => {
+    xmpp.socket?.setNoDelay?.(true);
+    if (xmpp.socket) coalesceWrites(xmpp.socket);
+  });
   await xmpp.start();
   await xmpp.send(xml("presence"));
   return xmpp;
@@ -216,7 +204,7 @@ async function measure(pub, sub, to, nodeName, nodes, count, procs) {
   const cpuBefore = procs ? await cpuSnapshot(procs) : undefined;
   const started = new Map();
   const latencies = [];
-  const write = corkedWriter(pub.socket);
+  const write = (text) => pub.socket.write(text);
   let sent = 0;
   let completed = 0;
   let errors = 0;
