@@ -11,11 +11,20 @@
  * The agents are light xmpp.js sessions in this one process (a real agent per
  * host would need 10,000 machines); they speak exactly the wire protocol of
  * docs/protocol.md. Knobs: BENCH_AGENTS=10000 BENCH_ITEMS=3 BENCH_KILL=200.
- * Writes bench/results/fleet.json.
+ *
+ * Sustained load (issue 12): BENCH_SUSTAIN="10:300,2:300" runs phases of
+ * interval_s:duration_s after the burst, every agent publishing once per
+ * interval (staggered). Per phase: results/s processed, p50/p99 latency from
+ * sending a publish to its acknowledgement and to the monitor's stored state
+ * (sampled agents polled in Redis), processing lag over time (max/last), and
+ * CPU µs per result of every process. BENCH_COMPONENTS=2 starts two
+ * component processes on the one JID. BENCH_OUT names the results file.
+ * Writes bench/results/$BENCH_OUT.json (default fleet).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { xml } from "@xmpp/client";
@@ -23,7 +32,7 @@ import { xml } from "@xmpp/client";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = (p) => join(root, "dist", p);
 const { freePort, PrivateEjabberd } = await import(dist("stack/index.js"));
-const { createRedis, deletePrefix } = await import(dist("store/index.js"));
+const { createRedis, deletePrefix, Keys } = await import(dist("store/index.js"));
 const { silentLogger } = await import(dist("log/index.js"));
 const { registerAccount } = await import(dist("xmpp/index.js"));
 const { createClient } = await import(dist("client/index.js"));
@@ -31,6 +40,12 @@ const { createClient } = await import(dist("client/index.js"));
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 10_000);
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 3);
 const KILL = Math.min(AGENTS, Number(process.env.BENCH_KILL ?? 200));
+const SUSTAIN = (process.env.BENCH_SUSTAIN ?? "")
+  .split(",")
+  .filter(Boolean)
+  .map((phase) => phase.split(":").map(Number));
+const COMPONENTS = Number(process.env.BENCH_COMPONENTS ?? 1);
+const OUT = process.env.BENCH_OUT ?? "fleet";
 const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
 const COMPONENT = "monitor.localhost";
 const NS_JABMON = "urn:jabmon:0";
@@ -44,6 +59,31 @@ function rssOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rss_mb: kb("VmRSS") / 1024, anon_mb: kb("RssAnon") / 1024 };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function redisPid(url) {
+  const port = new URL(url).port || "6379";
+  try {
+    const pids = execFileSync("pgrep", ["-f", `redis-server.*:${port}`]).toString().trim().split("\n");
+    return Number(pids[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function quantile(sorted, q) {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 function beamPid(nodeName) {
@@ -67,6 +107,17 @@ async function metric(url, name) {
   return match ? Number(match[1]) : Number.NaN;
 }
 
+/** The sum (over component processes) of a metric. */
+async function metricSum(list, name) {
+  const values = await Promise.all(list.map((u) => metric(u, name).catch(() => 0)));
+  return values.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+}
+
+async function metricMax(list, name) {
+  const values = await Promise.all(list.map((u) => metric(u, name).catch(() => 0)));
+  return Math.max(...values.filter(Number.isFinite));
+}
+
 async function waitUntil(probe, timeoutMs, what) {
   const start = Date.now();
   for (;;) {
@@ -82,35 +133,46 @@ const ejabberd = await PrivateEjabberd.create({
   name: "fleet",
   c2sPort: await freePort(),
   componentPort: await freePort(),
-  componentPassword: randomBytes(8).toString("hex"),
+  componentPassword: randomBytes(16).toString("hex"),
   maxOpenFiles: 16_000,
+  // Plain TCP on loopback, explicitly: 10,000 TLS handshakes would measure OpenSSL, not jabmon.
+  tls: "none",
 });
 const httpPort = await freePort();
 const agents = [];
 let componentProcess;
-const result = { agents: AGENTS, items_per_agent: ITEMS };
+const extraComponents = [];
+const result = { agents: AGENTS, items_per_agent: ITEMS, component_processes: COMPONENTS };
 
 try {
   say(`starting ejabberd (${ejabberd.dir})`);
   await ejabberd.start();
-  componentProcess = spawn(process.execPath, [dist("cli/main.js"), "component"], {
-    env: {
-      ...process.env,
-      JABMON_LOG_LEVEL: "warn",
-      JABMON_COMPONENT_SERVICE: ejabberd.componentService,
-      JABMON_COMPONENT_PASSWORD: ejabberd.config.componentPassword,
-      JABMON_REDIS_URL: REDIS_URL,
-      JABMON_REDIS_PREFIX: prefix,
-      JABMON_HTTP_PORT: String(httpPort),
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const spawnComponent = (port) =>
+    spawn(process.execPath, [dist("cli/main.js"), "component"], {
+      env: {
+        ...process.env,
+        JABMON_LOG_LEVEL: "warn",
+        JABMON_COMPONENT_SERVICE: ejabberd.componentService,
+        JABMON_COMPONENT_PASSWORD: ejabberd.config.componentPassword,
+        JABMON_REDIS_URL: REDIS_URL,
+        JABMON_REDIS_PREFIX: prefix,
+        JABMON_HTTP_PORT: String(port),
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  componentProcess = spawnComponent(httpPort);
+  const componentPorts = [httpPort];
+  for (let k = 1; k < COMPONENTS; k++) {
+    componentPorts.push(await freePort());
+    extraComponents.push(spawnComponent(componentPorts[k]));
+  }
+  const urls = () => componentPorts.map((port) => `http://127.0.0.1:${port}`);
   const url = `http://127.0.0.1:${httpPort}`;
   await waitUntil(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok, 30_000, "the component");
 
   say(`registering ${AGENTS} accounts`);
   let t = Date.now();
-  await inBatches(AGENTS, 20, (i) => registerAccount(ejabberd.c2sService, "localhost", `host${i}`, password), "registered");
+  await inBatches(AGENTS, 20, (i) => registerAccount(ejabberd.c2sService, "localhost", `host${i}`, password, { insecure: true }), "registered");
   result.register_s = (Date.now() - t) / 1000;
 
   say(`connecting ${AGENTS} agents`);
@@ -119,7 +181,7 @@ try {
     AGENTS,
     Number(process.env.BENCH_CONNECT_BATCH ?? 50),
     async (i) => {
-      const xmpp = createClient({ service: ejabberd.c2sService, domain: "localhost", username: `host${i}`, password, resource: "agent" });
+      const xmpp = createClient({ service: ejabberd.c2sService, domain: "localhost", username: `host${i}`, password, resource: "agent", insecure: true });
       xmpp.on("error", () => {});
       await xmpp.start();
       await xmpp.send(
@@ -139,6 +201,30 @@ try {
     (Date.now() - t) / 1000 +
     (await waitUntil(async () => (await metric(url, "jabmon_agents_connected")) >= AGENTS, 120_000, "every host online"));
 
+  const publishIq = (i, seq, k) =>
+    xml(
+      "iq",
+      { type: "set", to: COMPONENT },
+      xml(
+        "pubsub",
+        { xmlns: NS_PUBSUB },
+        xml(
+          "publish",
+          { node: `agents/host${i}@localhost` },
+          xml(
+            "item",
+            {},
+            xml(
+              "check",
+              { xmlns: NS_JABMON, seq: String(seq), time: new Date().toISOString(), name: "disk_root", state: "ok" },
+              xml("output", {}, `DISK OK - / ${40 + (k % 50)}% used`),
+              xml("metric", { name: "/", value: String(40 + (k % 50)), uom: "%", warn: "90", crit: "95" }),
+            ),
+          ),
+        ),
+      ),
+    );
+
   say(`publishing ${ITEMS} results per agent`);
   t = Date.now();
   let seq = 0;
@@ -147,32 +233,7 @@ try {
     await inBatches(
       AGENTS,
       500,
-      (i) =>
-        agents[i].iqCaller.request(
-          xml(
-            "iq",
-            { type: "set", to: COMPONENT },
-            xml(
-              "pubsub",
-              { xmlns: NS_PUBSUB },
-              xml(
-                "publish",
-                { node: `agents/host${i}@localhost` },
-                xml(
-                  "item",
-                  {},
-                  xml(
-                    "check",
-                    { xmlns: NS_JABMON, seq: String(seq), time: new Date().toISOString(), name: "disk_root", state: "ok" },
-                    xml("output", {}, `DISK OK - / ${40 + k}% used`),
-                    xml("metric", { name: "/", value: String(40 + k), uom: "%", warn: "90", crit: "95" }),
-                  ),
-                ),
-              ),
-            ),
-          ),
-          60_000,
-        ),
+      (i) => agents[i].iqCaller.request(publishIq(i, seq, k), 60_000),
       `published round ${k}:`,
     );
   }
@@ -181,9 +242,120 @@ try {
   result.publish_acked_per_s = published / result.publish_acked_s;
   result.processed_s =
     result.publish_acked_s +
-    (await waitUntil(async () => (await metric(url, "jabmon_items_processed_total")) >= published, 300_000, "processing"));
+    (await waitUntil(async () => (await metricSum(urls(), "jabmon_items_processed_total")) >= published, 300_000, "processing"));
   result.processed_per_s = published / result.processed_s;
-  result.processing_lag_at_end_s = await metric(url, "jabmon_processing_lag_seconds");
+  result.processing_lag_at_end_s = await metricMax(urls(), "jabmon_processing_lag_seconds");
+
+  const processes = {
+    ejabberd: beamPid(ejabberd.nodeName),
+    redis: redisPid(REDIS_URL),
+    ...Object.fromEntries([componentProcess, ...extraComponents].map((c, k) => [`component${k}`, c.pid])),
+    load_generator: process.pid,
+  };
+  let nextSeq = ITEMS + 1;
+  for (const [intervalS, durationS] of SUSTAIN) {
+    const phase = await sustained(intervalS, durationS);
+    for (const [key, value] of Object.entries(phase)) result[`every_${intervalS}s_${key}`] = value;
+  }
+
+  /**
+   * Every agent publishes once per `intervalS` for `durationS` (staggered
+   * evenly); 20 sampled agents are polled in Redis for the time their result
+   * is stored as the check's state.
+   */
+  async function sustained(intervalS, durationS) {
+    say(`sustained: every agent every ${intervalS} s for ${durationS} s (${Math.round(AGENTS / intervalS)} results/s offered)`);
+    const redis = createRedis(REDIS_URL, silentLogger());
+    const keys = new Keys(prefix);
+    const ackLatencies = [];
+    const stateLatencies = [];
+    const lags = [];
+    const sampled = new Map(); // agent index -> { seq, sentAt }
+    const sampleSet = new Set(Array.from({ length: 20 }, (_, k) => Math.floor((k * AGENTS) / 20)));
+    const processedBefore = await metricSum(urls(), "jabmon_items_processed_total");
+    const cpuBefore = Object.fromEntries(Object.entries(processes).map(([n, pid]) => [n, cpuSeconds(pid)]));
+    const started = Date.now();
+    let sent = 0;
+    let acked = 0;
+    let failed = 0;
+    const slotMs = (intervalS * 1000) / AGENTS;
+    let stop = false;
+    // One scheduler tick every 10 ms sends whatever is due, keeping agents evenly spread.
+    const sender = (async () => {
+      let cursor = 0;
+      while (!stop) {
+        const due = Math.floor((Date.now() - started) / slotMs);
+        while (cursor < due && !stop) {
+          const i = cursor % AGENTS;
+          const seq = nextSeq + Math.floor(cursor / AGENTS);
+          cursor += 1;
+          const sentAt = Date.now();
+          sent += 1;
+          if (sampleSet.has(i)) sampled.set(i, { seq, sentAt });
+          agents[i].iqCaller.request(publishIq(i, seq, cursor), 60_000).then(
+            () => {
+              acked += 1;
+              ackLatencies.push(Date.now() - sentAt);
+            },
+            () => {
+              failed += 1;
+            },
+          );
+        }
+        if (Date.now() - started >= durationS * 1000) stop = true;
+        await sleep(10);
+      }
+      nextSeq += Math.ceil(cursor / AGENTS) + 1;
+    })();
+    const poller = (async () => {
+      while (!stop) {
+        for (const [i, { seq, sentAt }] of [...sampled]) {
+          const stored = Number(await redis.hget(keys.check(`host${i}@localhost`, "disk_root"), "lastSeq"));
+          if (stored >= seq) {
+            stateLatencies.push(Date.now() - sentAt);
+            sampled.delete(i);
+          }
+        }
+        await sleep(20);
+      }
+    })();
+    const lagSampler = (async () => {
+      while (!stop) {
+        lags.push(await metricMax(urls(), "jabmon_processing_lag_seconds"));
+        await sleep(1000);
+      }
+    })();
+    await Promise.all([sender, poller, lagSampler]);
+    const elapsedS = (Date.now() - started) / 1000;
+    // Let what was sent finish processing before counting CPU.
+    await waitUntil(async () => acked + failed >= sent, 60_000, "acks").catch(() => {});
+    const processedAfter = await metricSum(urls(), "jabmon_items_processed_total");
+    const tailS = (Date.now() - started) / 1000 - elapsedS;
+    const processed = processedAfter - processedBefore;
+    redis.disconnect();
+    ackLatencies.sort((a, b) => a - b);
+    stateLatencies.sort((a, b) => a - b);
+    const cpu = {};
+    for (const [name, pid] of Object.entries(processes))
+      cpu[`cpu_us_per_result_${name}`] = Math.round(((cpuSeconds(pid) - cpuBefore[name]) * 1e6) / Math.max(1, processed));
+    return {
+      offered_per_s: Math.round(AGENTS / intervalS),
+      sent,
+      failed,
+      sustained_per_s: Math.round(processed / (elapsedS + tailS)),
+      acked_per_s: Math.round(acked / (elapsedS + tailS)),
+      p50_publish_to_ack_ms: quantile(ackLatencies, 0.5),
+      p99_publish_to_ack_ms: quantile(ackLatencies, 0.99),
+      p50_publish_to_state_ms: quantile(stateLatencies, 0.5),
+      p99_publish_to_state_ms: quantile(stateLatencies, 0.99),
+      state_samples: stateLatencies.length,
+      max_lag_s: Math.max(...lags),
+      // Other work on the machine shares its two cores: the 1-minute load average at the end.
+      loadavg_1m_at_end: Math.round(loadavg()[0] * 100) / 100,
+      lag_at_end_s: lags[lags.length - 1],
+      ...cpu,
+    };
+  }
 
   result.component_rss_mb = rssOf(componentProcess.pid).rss_mb;
   result.ejabberd_rss_mb = rssOf(beamPid(ejabberd.nodeName)).rss_mb;
@@ -205,6 +377,7 @@ try {
     componentProcess.kill("SIGTERM");
     await exited;
   }
+  for (const extra of extraComponents) if (extra.exitCode === null) extra.kill("SIGTERM");
   await Promise.all(agents.map((a) => a?.stop().catch(() => {})));
   await ejabberd.destroy().catch(() => {});
   const redis = createRedis(REDIS_URL, silentLogger());
@@ -213,6 +386,6 @@ try {
 }
 
 mkdirSync(join(root, "bench", "results"), { recursive: true });
-writeFileSync(join(root, "bench", "results", "fleet.json"), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(root, "bench", "results", `${OUT}.json`), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result, null, 2));
 process.exit(0);

@@ -299,6 +299,8 @@ async function main() {
     c2sPort: await freePort(),
     componentPort: await freePort(),
     componentPassword: password,
+    // Plain TCP on loopback, explicitly: the comparison measures pubsub, not TLS, for both systems.
+    tls: "none",
   });
   // No XEP-0198 in the bench (see header); everything else as the test stack.
   const yamlPath = join(ej.dir, "conf", "ejabberd.yml");
@@ -322,7 +324,7 @@ async function main() {
   try {
     const mk = async (user) => {
       const pw = randomBytes(8).toString("hex");
-      await registerAccount(ej.c2sService, "localhost", user, pw);
+      await registerAccount(ej.c2sService, "localhost", user, pw, { insecure: true });
       return { user, password: pw, jid: `${user}@localhost` };
     };
     const pubAccount = await mk(`pub${randomBytes(3).toString("hex")}`);

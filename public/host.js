@@ -22,7 +22,39 @@ function row(cells) {
 
 const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
 
-function drawChart(name, series, container = "charts") {
+/** The shortest time window a chart shows (s): a host minutes old still gets a readable hour. */
+const MIN_WINDOW_S = 3600;
+
+/**
+ * The time axis covers the data's real window, at least the last hour up to
+ * now: uPlot's own range for one or two points spans years.
+ */
+function timeRange(box) {
+  // From the data itself: for one point uPlot hands the range function a
+  // padded span of its own (about 1000 days), the bug this replaces.
+  return (u) => {
+    const times = (u.data[0] ?? []).filter(Number.isFinite);
+    const now = Date.now() / 1000;
+    const to = Math.max(times.length ? Math.max(...times) : now, now);
+    const from = Math.min(times.length ? Math.min(...times) : to, to - MIN_WINDOW_S);
+    box.dataset.from = String(Math.round(from));
+    box.dataset.to = String(Math.round(to));
+    return [from, to];
+  };
+}
+
+/** "disk//" → "disk /"; "load/load1" → "load load1"; "memory/memory_used" → "memory used"; "ping/ping" → "ping". */
+function seriesLabel(name, checkNames) {
+  const check = checkNames
+    .filter((c) => name.startsWith(`${c}/`))
+    .sort((a, b) => b.length - a.length)[0] ?? name.slice(0, Math.max(0, name.indexOf("/")));
+  if (!check) return name;
+  let metric = name.slice(check.length + 1);
+  if (metric.startsWith(`${check}_`)) metric = metric.slice(check.length + 1);
+  return !metric || metric === check ? check : `${check} ${metric}`;
+}
+
+function drawChart(name, series, container = "charts", label = name) {
   // series: { t: [unix seconds], v: [values], uom }
   const data = [series.t, series.v];
   let chart = charts.get(name);
@@ -36,10 +68,11 @@ function drawChart(name, series, container = "charts") {
   $(container).append(box);
   chart = new uPlot(
     {
-      title: series.uom ? `${name} (${series.uom})` : name,
+      title: series.uom ? `${label} (${series.uom})` : label,
       width: 420,
       height: 200,
-      series: [{}, { label: name, stroke: "#2a6fdb", width: 1.5, fill: "rgba(42,111,219,.08)" }],
+      scales: { x: { time: true, range: timeRange(box) } },
+      series: [{}, { label, stroke: "#2a6fdb", width: 1.5, fill: "rgba(42,111,219,.08)" }],
     },
     data,
     box,
@@ -54,12 +87,16 @@ function render(h) {
   facts.innerHTML = '<span class="state"></span> <b></b> <span class="muted"></span>';
   facts.querySelector(".state").className = `state ${h.state}`;
   facts.querySelector(".state").textContent = h.state;
-  facts.querySelector("b").textContent = h.online ? h.status : h.offlineReason || "offline";
-  facts.querySelector(".muted").textContent = ` · ${h.jid} · agent ${h.version || "?"} · last seen ${h.lastSeen ? new Date(h.lastSeen).toLocaleString() : "never"}`;
+  // The derived state's words (the same as the overview's); the agent's own text after.
+  facts.querySelector("b").textContent = h.summary || (h.online ? h.status : h.offlineReason || "offline");
+  const agentSays = h.online && h.status && h.status !== h.summary ? ` · agent: ${h.status}` : "";
+  facts.querySelector(".muted").textContent = `${agentSays} · ${h.jid} · agent ${h.version || "?"} · last seen ${h.lastSeen ? new Date(h.lastSeen).toLocaleString() : "never"}`;
   $("facts").replaceChildren(facts);
 
   const checks = h.checks ?? [];
-  $("checks").replaceChildren(...checks.map((c) => row([[c.state, c.state], [c.name], [c.output], [when(c.since)]])));
+  // Soft: bad, but not yet for `maxAttempts` results in a row, so not alerted.
+  const checkState = (c) => (c.stateType === "soft" ? `${c.state} (soft ${c.attempt}/${c.maxAttempts})` : c.state);
+  $("checks").replaceChildren(...checks.map((c) => row([[checkState(c), c.state], [c.name], [c.output], [when(c.since)]])));
   $("checks-section").hidden = !Array.isArray(h.checks);
 
   const score = h.score;
@@ -75,7 +112,9 @@ function render(h) {
 
   const metrics = h.metrics ?? {};
   $("charts-section").hidden = Object.keys(metrics).length === 0;
-  for (const [name, series] of Object.entries(metrics)) drawChart(name, series);
+  const checkNames = checks.map((c) => c.name);
+  for (const [name, series] of Object.entries(metrics))
+    drawChart(name, series, "charts", seriesLabel(name, checkNames));
 
   const events = h.events ?? [];
   $("events").replaceChildren(...events.map((e) => row([[e.severity ?? "info", e.severity === "critical" ? "critical" : e.severity === "warning" ? "warning" : "ok"], [when(e.time)], [e.type], [e.text]])));

@@ -47,7 +47,7 @@ function renderHosts(hosts) {
     link.href = `/host.html?jid=${encodeURIComponent(h.jid)}`;
     link.textContent = h.host;
     name.append(link);
-    tr.append(td(h.state, h.state), name, td(h.online ? h.status : h.offlineReason || "offline"), td(h.jid), td(ago(h.lastSeen)));
+    tr.append(td(h.state, h.state), name, td(h.online ? h.summary || h.status : h.offlineReason || "offline"), td(h.jid), td(ago(h.lastSeen)));
     rows.push(tr);
   }
   $("hosts").replaceChildren(...rows);
@@ -128,5 +128,21 @@ $("next").onclick = () => {
   refresh();
 };
 fetch("/api/summary").then((r) => r.json()).then(renderCounts);
+// Scheduled downtime (problems recorded, not notified): one line each.
+fetch("/api/downtimes")
+  .then((r) => r.json())
+  .then((list) => {
+    const when = (d) =>
+      d.cron ? `every "${d.cron}" (UTC) for ${d.durationMs / 60000} min` : `${new Date(d.start).toLocaleString()} – ${new Date(d.end).toLocaleString()}`;
+    $("downtimes").replaceChildren(
+      ...list.map((d) => {
+        const li = document.createElement("li");
+        li.textContent = `#${d.id} ${d.check === "*" ? d.host : `${d.host}/${d.check}`}: ${when(d)}${d.comment ? ` — ${d.comment}` : ""}`;
+        return li;
+      }),
+    );
+    $("downtimes-section").hidden = list.length === 0;
+  })
+  .catch(() => {});
 refresh();
 connect();

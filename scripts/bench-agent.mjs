@@ -151,13 +151,15 @@ const procs = [];
 for (const v of variants.filter((x) => only.length === 0 || only.includes(x.name))) {
   const user = `bench-${v.name.replace(/_/g, "-")}`;
   const password = randomBytes(8).toString("hex");
-  await registerAccount(ejabberd.c2sService, "localhost", user, password);
+  await registerAccount(ejabberd.c2sService, "localhost", user, password, {
+    caFile: ejabberd.caFile,
+  });
   const dir = join(work, v.name);
   const config = join(work, `${v.name}.yml`);
   writeFileSync(
     config,
     [
-      `xmpp: { service: "${ejabberd.c2sService}", jid: ${user}@localhost, password: ${password} }`,
+      `xmpp: { service: "${ejabberd.c2sService}", jid: ${user}@localhost, password: ${password}, caFile: "${ejabberd.caFile}" }`,
       "interval: 10",
       `spool: { dir: ${join(dir, "spool")} }`,
       `socket: { path: ${join(dir, "agent.sock")} }`,

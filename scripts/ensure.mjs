@@ -3,7 +3,7 @@
 // npm packages, Debian packages (as root), and a Redis to talk to.
 // Plain Node with no dependencies: it runs before `npm ci` has.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,7 +71,16 @@ function redisAnswers(host, port) {
 async function ensureRedis() {
   if (process.env.JABMON_REDIS_URL) return; // the user chose a Redis; we do not start one
   if (await redisAnswers("127.0.0.1", 6379)) return;
-  say("no Redis on 127.0.0.1:6379, starting one (no persistence)…");
+  // Durable by default: AOF with fsync every second (docs/deploy.md says what an
+  // acknowledgement then guarantees); JABMON_REDIS_APPENDFSYNC=always for fsync per write.
+  const appendfsync = process.env.JABMON_REDIS_APPENDFSYNC ?? "everysec";
+  if (!["always", "everysec", "no"].includes(appendfsync)) {
+    say(`JABMON_REDIS_APPENDFSYNC must be always, everysec or no, got ${appendfsync}`);
+    process.exit(1);
+  }
+  const dir = join(root, ".redis-data");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  say(`no Redis on 127.0.0.1:6379, starting one (AOF, appendfsync ${appendfsync}, in ${dir})…`);
   execFileSync("redis-server", [
     "--daemonize",
     "yes",
@@ -79,10 +88,14 @@ async function ensureRedis() {
     "127.0.0.1",
     "--port",
     "6379",
+    "--dir",
+    dir,
     "--save",
     "",
     "--appendonly",
-    "no",
+    "yes",
+    "--appendfsync",
+    appendfsync,
   ]);
   for (let i = 0; i < 50; i++) {
     if (await redisAnswers("127.0.0.1", 6379)) return;

@@ -21,7 +21,15 @@ import {
   type RpcStruct,
   type RpcValue,
 } from "../rpc/index.js";
-import { bareJid, type Element, keepConnected } from "../xmpp/index.js";
+import {
+  bareJid,
+  type Element,
+  keepConnected,
+  mucJoin,
+  mucStatusCodes,
+  mucUnlock,
+  NS_MUC_USER,
+} from "../xmpp/index.js";
 import {
   asHost,
   type CheckOutcome,
@@ -30,6 +38,7 @@ import {
   formatAlerts,
   formatCheckOutcomes,
   formatDown,
+  formatDowntimes,
   formatHelp,
   formatHosts,
   formatOverview,
@@ -40,11 +49,8 @@ import {
   REFUSAL,
 } from "./format.js";
 import { type Command, parseCommand, READ_COMMANDS } from "./parse.js";
+import { AlertSubscribers } from "./subscriptions.js";
 
-const NS_MUC = "http://jabber.org/protocol/muc";
-const NS_MUC_USER = "http://jabber.org/protocol/muc#user";
-const NS_MUC_OWNER = "http://jabber.org/protocol/muc#owner";
-const NS_DATA = "jabber:x:data";
 const NS_DELAY = "urn:xmpp:delay";
 const MAX_TARGETS = 20;
 
@@ -77,6 +83,8 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
     username,
     password: config.xmpp.password,
     resource: config.xmpp.resource,
+    caFile: config.xmpp.caFile,
+    insecure: config.xmpp.insecure,
   });
   const component = config.xmpp.component;
   const admins = new Set(config.admins.map((j) => j.toLowerCase()));
@@ -95,6 +103,7 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
 
   const send = (stanza: Stanza | Element) =>
     xmpp.send(stanza as never).catch((err: Error) => log.warn({ err: err.message }, "send failed"));
+  const subscribers = new AlertSubscribers({ xmpp, component, log });
 
   async function rpc(method: string, params: RpcValue[] = [], timeoutMs = config.callTimeoutMs) {
     // iqCaller matches the reply by id, so an element from our (CommonJS) ltx is fine here.
@@ -146,10 +155,12 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
         return formatOverview(await listHosts(), now);
       case "down": {
         const hosts = await listHosts();
+        const { state } = command;
         return formatDown(
-          hosts.filter((h) => h.state !== "ok"),
+          hosts.filter((h) => (state ? h.state === state : h.state !== "ok")),
           hosts.length,
           now,
+          state,
         );
       }
       case "hosts":
@@ -218,6 +229,39 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
       case "unsilence":
         await rpc("silence.remove", [command.id]);
         return `Silence #${command.id} ended.`;
+      case "subscribe":
+        return subscribers.add(who);
+      case "unsubscribe":
+        return subscribers.remove(who);
+      case "modules": {
+        if (command.name) {
+          const s = (await rpc("modules.status", [command.name])) as RpcStruct;
+          const canary = Number(s.canary) < 100 ? ` (canary ${String(s.canary)}%)` : "";
+          return `${command.name}: current v${String(s.current)}${canary}; ${String(s.text)}.`;
+        }
+        const list = (await rpc("modules.list")) as RpcStruct[];
+        if (list.length === 0) return "No check modules.";
+        return list
+          .map(
+            (m) =>
+              `${String(m.name)} v${String(m.version)}${Number(m.canary) < 100 ? ` (canary ${String(m.canary)}%)` : ""}`,
+          )
+          .join("\n");
+      }
+      case "downtime": {
+        const result = (await rpc("downtime.add", [
+          command.pattern,
+          command.durationS,
+          onBehalf(who, command.comment),
+        ])) as RpcStruct;
+        const id = result?.id !== undefined ? ` (#${String(result.id)})` : "";
+        return `Downtime for ${command.pattern} for ${durationText(command.durationS)}${id}: problems are recorded, not notified; those still open at the end are notified then.`;
+      }
+      case "downtimes":
+        return formatDowntimes((await rpc("downtime.list")) as RpcValue[], now);
+      case "undowntime":
+        await rpc("downtime.remove", [command.id]);
+        return `Downtime #${command.id} ended.`;
     }
   }
 
@@ -289,43 +333,29 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
     }
     const realJid = x.getChild("item")?.attrs.jid;
     if (realJid) occupants.set(from, bareJid(realJid));
-    const codes = x.getChildren("status").map((s) => s.attrs.code);
+    const codes = mucStatusCodes(stanza as Element);
     if (codes.includes("201")) {
       // We created the room: unlock it, and make real JIDs visible so we can authorise people.
+      const room = bareJid(from);
       void xmpp.iqCaller
         .request(
-          xml(
-            "iq",
-            { type: "set", to: bareJid(from) },
-            xml(
-              "query",
-              { xmlns: NS_MUC_OWNER },
-              xml(
-                "x",
-                { xmlns: NS_DATA, type: "submit" },
-                xml(
-                  "field",
-                  { var: "FORM_TYPE" },
-                  xml("value", {}, "http://jabber.org/protocol/muc#roomconfig"),
-                ),
-                xml("field", { var: "muc#roomconfig_whois" }, xml("value", {}, "anyone")),
-                xml("field", { var: "muc#roomconfig_persistentroom" }, xml("value", {}, "1")),
-              ),
-            ),
-          ),
+          mucUnlock(room, {
+            "muc#roomconfig_whois": "anyone",
+            "muc#roomconfig_persistentroom": "1",
+          }),
         )
         .then(
-          () => log.info({ room: bareJid(from) }, "room created and configured"),
-          (err: Error) =>
-            log.warn({ room: bareJid(from), err: err.message }, "cannot configure room"),
+          () => log.info({ room }, "room created and configured"),
+          (err: Error) => log.warn({ room, err: err.message }, "cannot configure room"),
         );
     }
     if (codes.includes("110")) log.info({ room: bareJid(from) }, "joined room");
   }
 
   xmpp.on("stanza", (stanza: Stanza) => {
-    if (stanza.is("message")) onMessage(stanza);
-    else if (stanza.is("presence")) onPresence(stanza);
+    if (stanza.is("message")) {
+      if (!subscribers.relay(stanza, send)) onMessage(stanza);
+    } else if (stanza.is("presence")) onPresence(stanza);
   });
 
   const keeper = keepConnected(xmpp, {
@@ -333,16 +363,11 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
     onOnline: () => {
       occupants.clear();
       void send(xml("presence", {}, xml("status", {}, 'Say "help" for what I can do.')));
-      for (const room of rooms) {
-        void send(
-          xml(
-            "presence",
-            { to: `${room}/${config.nick}` },
-            // No history: old commands in the room must not run again.
-            xml("x", { xmlns: NS_MUC }, xml("history", { maxstanzas: "0" })),
-          ),
-        );
-      }
+      subscribers
+        .online()
+        .catch((err: Error) => log.warn({ err: err.message }, "cannot read the alert subscribers"));
+      // No history: old commands in the room must not run again.
+      for (const room of rooms) void send(mucJoin(room, config.nick));
     },
   });
   await keeper.firstOnline;

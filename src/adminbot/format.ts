@@ -20,6 +20,8 @@ export interface HostView {
   host: string;
   online: boolean;
   state: string;
+  /** What decided the state (the status model's words). */
+  summary: string;
   status: string;
   since?: Date;
   lastSeen?: Date;
@@ -33,6 +35,7 @@ export function asHost(value: RpcValue): HostView {
     host: String(s.host ?? s.jid ?? ""),
     online: s.online === true,
     state: String(s.state ?? "unknown"),
+    summary: String(s.summary ?? ""),
     status: String(s.status ?? ""),
     since: s.since instanceof Date ? s.since : undefined,
     lastSeen: s.lastSeen instanceof Date ? s.lastSeen : undefined,
@@ -73,7 +76,7 @@ export function hostLine(h: HostView, now: Date): string {
     const since = ago(h.since, now);
     return `${label} ${shortName(h)}: ${h.offlineReason || "offline"}${since ? ` ${since} ago` : ""}`;
   }
-  return `${label} ${shortName(h)}: ${h.status || "no status"}`;
+  return `${label} ${shortName(h)}: ${h.summary || h.status || "no status"}`;
 }
 
 function capped(lines: string[]): string[] {
@@ -98,9 +101,11 @@ export function formatOverview(hosts: HostView[], now: Date): string {
   return [head, ...capped(problems.map((h) => hostLine(h, now)))].join("\n");
 }
 
-export function formatDown(hosts: HostView[], total: number, now: Date): string {
-  if (hosts.length === 0)
-    return total === 0 ? "No hosts have reported yet." : `Nothing is down: all ${total} hosts ok.`;
+export function formatDown(hosts: HostView[], total: number, now: Date, state?: string): string {
+  if (hosts.length === 0) {
+    if (total === 0) return "No hosts have reported yet.";
+    return state ? `No host is ${state} (of ${total}).` : `Nothing is down: all ${total} hosts ok.`;
+  }
   return capped(sortWorstFirst(hosts).map((h) => hostLine(h, now))).join("\n");
 }
 
@@ -187,6 +192,25 @@ export function formatSilences(silences: RpcValue[], now: Date): string {
       const comment = s.comment ? `: ${String(s.comment)}` : "";
       const by = s.createdBy ? ` (${String(s.createdBy)})` : "";
       return `#${String(s.id)} ${String(s.pattern)}${left ? ` for ${left} more` : ""}${comment}${by}`;
+    }),
+  ).join("\n");
+}
+
+/** "#4 web-* until 2026-12-02T16:00:00.000Z: kernel upgrade (alice@example.org)". */
+export function formatDowntimes(downtimes: RpcValue[], now: Date): string {
+  if (downtimes.length === 0) return "No scheduled downtime.";
+  return capped(
+    downtimes.map((v) => {
+      const d = v as RpcStruct;
+      const start = d.start instanceof Date ? d.start : now;
+      const when = d.cron
+        ? `every "${String(d.cron)}" (UTC) for ${remaining(Number(d.durationS))}`
+        : start > now
+          ? `from ${start.toISOString()} until ${(d.end as Date).toISOString()}`
+          : `for ${remaining(Math.round(((d.end as Date).getTime() - now.getTime()) / 1000))} more`;
+      const comment = d.comment ? `: ${String(d.comment)}` : "";
+      const by = d.createdBy ? ` (${String(d.createdBy)})` : "";
+      return `#${String(d.id)} ${String(d.pattern)} ${when}${comment}${by}`;
     }),
   ).join("\n");
 }

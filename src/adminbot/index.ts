@@ -35,3 +35,4 @@ export {
   READ_COMMANDS,
   suggest,
 } from "./parse.js";
+export { ALERTS_GROUP, type AlertFields, AlertSubscribers, phoneAlert } from "./subscriptions.js";

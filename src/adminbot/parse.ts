@@ -9,7 +9,7 @@ import { parseDuration } from "../rpc/index.js";
 export type Command =
   | { kind: "help" }
   | { kind: "overview" }
-  | { kind: "down" }
+  | { kind: "down"; state?: "critical" | "warning" | "unknown" }
   | { kind: "hosts"; pattern: string }
   | { kind: "check"; check: string; pattern: string }
   | { kind: "run"; check: string; pattern: string }
@@ -19,7 +19,13 @@ export type Command =
   | { kind: "silence"; pattern: string; durationS: number; comment: string }
   | { kind: "silences" }
   | { kind: "unsilence"; id: number }
+  | { kind: "downtime"; pattern: string; durationS: number; comment: string }
+  | { kind: "downtimes" }
+  | { kind: "undowntime"; id: number }
   | { kind: "reload"; pattern: string }
+  | { kind: "subscribe" }
+  | { kind: "unsubscribe" }
+  | { kind: "modules"; name?: string }
   | { kind: "unknown"; text: string; suggestions: string[] };
 
 /** Commands a viewer (read-only) may use. */
@@ -30,6 +36,10 @@ export const READ_COMMANDS = new Set<Command["kind"]>([
   "hosts",
   "alerts",
   "silences",
+  "subscribe",
+  "unsubscribe",
+  "modules",
+  "downtimes",
   "unknown",
 ]);
 
@@ -37,6 +47,7 @@ export const READ_COMMANDS = new Set<Command["kind"]>([
 export const COMMAND_HELP: Array<[usage: string, what: string]> = [
   ["status", "overview of all hosts, worst first"],
   ["what's down?", "hosts that are down or failing"],
+  ["what's critical?", "hosts whose state is critical (or warning, unknown)"],
   ["status <host|glob>", "state of matching hosts, e.g. status web*"],
   ["<check> on <host|glob>", "run a check now on online hosts, e.g. disk on db*"],
   ["run <check> on <host|glob>", "run a check; queued if the host is offline"],
@@ -46,7 +57,15 @@ export const COMMAND_HELP: Array<[usage: string, what: string]> = [
   ["silence <glob>[/<check>] for <duration> [comment]", "e.g. silence web* for 2h deploy"],
   ["silences", "active silences"],
   ["unsilence <id>", "end a silence"],
+  [
+    "downtime <glob>[/<check>] <duration> [comment]",
+    "scheduled downtime from now: problems recorded, not notified; e.g. downtime web-* 2h 'kernel upgrade'",
+  ],
+  ["downtimes", "scheduled downtimes"],
+  ["end downtime <id>", "end a downtime now"],
   ["reload <host>", "ask an agent to reload its configuration"],
+  ["subscribe / unsubscribe", "get every alert from me as a chat message (phones too)"],
+  ["modules [<name>]", "check modules, or which hosts run which version of one"],
   ["help", "this list"],
 ];
 
@@ -60,7 +79,12 @@ const KEYWORDS = [
   "silence",
   "silences",
   "unsilence",
+  "downtime",
+  "downtimes",
   "reload",
+  "subscribe",
+  "unsubscribe",
+  "modules",
   "help",
 ];
 const USAGE_FOR: Record<string, string> = {
@@ -73,7 +97,12 @@ const USAGE_FOR: Record<string, string> = {
   silence: "silence <glob> for <duration> [comment]",
   silences: "silences",
   unsilence: "unsilence <id>",
+  downtime: "downtime <glob>[/<check>] <duration> [comment]",
+  downtimes: "downtimes",
   reload: "reload <host>",
+  subscribe: "subscribe",
+  unsubscribe: "unsubscribe",
+  modules: "modules [<name>]",
   help: "help",
 };
 
@@ -125,8 +154,40 @@ const rules: Array<[RegExp, (m: RegExpMatchArray) => Command | undefined]> = [
     () => ({ kind: "down" }),
   ],
   [/^(problems|issues|outages)$/, () => ({ kind: "down" })],
+  [
+    /^((what'?s|what is|whats|which hosts are|who'?s|who is|show( me)?|list)\s+)?(critical|warning|unknown)( hosts)?$/,
+    (m) => ({ kind: "down", state: m[m.length - 2] as "critical" | "warning" | "unknown" }),
+  ],
+  [
+    /^(subscribe|sub|notify me|send me alerts|alert me)( to alerts)?$/,
+    () => ({ kind: "subscribe" }),
+  ],
+  [
+    /^(unsubscribe|unsub|stop alerts|stop notifying me|no more alerts)( from alerts)?$/,
+    () => ({ kind: "unsubscribe" }),
+  ],
   [/^((list|show( me)?|open)\s+)?alerts?$/, () => ({ kind: "alerts" })],
   [/^((list|show( me)?)\s+)?(silences|mutes)$/, () => ({ kind: "silences" })],
+  [/^((list|show( me)?)\s+)?(downtimes|maintenance windows)$/, () => ({ kind: "downtimes" })],
+  [
+    /^(undowntime|(end|remove|delete|cancel) downtime|downtime\s+(remove|delete|end|cancel))\s+#?(\d{1,9})$/,
+    (m) => ({ kind: "undowntime", id: Number(m[4]) }),
+  ],
+  [
+    new RegExp(
+      `^(downtime|maintenance)\\s+${SILENCE_TARGET}\\s+(for\\s+)?${DURATION}\\s*[:,-]?\\s*(.*)$`,
+    ),
+    (m) => {
+      const durationS = parseDuration(m[4] as string);
+      return durationS === undefined
+        ? undefined
+        : { kind: "downtime", pattern: m[2] as string, durationS, comment: (m[5] ?? "").trim() };
+    },
+  ],
+  [
+    /^((list|show( me)?)\s+)?modules?(\s+([a-z0-9][a-z0-9_.-]{0,62}))?$/,
+    (m) => (m[5] ? { kind: "modules", name: m[5] } : { kind: "modules" }),
+  ],
   [
     new RegExp(`^(status( of)?|how is|how's|hows|show( me)?|host|check on)\\s+${HOST}$`),
     (m) => ({ kind: "hosts", pattern: m[m.length - 1] as string }),
@@ -166,6 +227,9 @@ const rules: Array<[RegExp, (m: RegExpMatchArray) => Command | undefined]> = [
   ],
 ];
 
+/** 'kernel upgrade' or "kernel upgrade" → kernel upgrade. */
+const unquote = (text: string) => text.replace(/^(['"“‘])(.*)(['"”’])$/, "$2");
+
 /** Lower-cases the words people type around a command, keeps the comment's case. */
 export function parseCommand(input: string): Command {
   const raw = input
@@ -182,8 +246,11 @@ export function parseCommand(input: string): Command {
     const command = build(match);
     if (!command) continue;
     // Comments keep the case the admin typed.
-    if ((command.kind === "ack" || command.kind === "silence") && command.comment) {
-      command.comment = raw.slice(raw.length - command.comment.length);
+    if (
+      (command.kind === "ack" || command.kind === "silence" || command.kind === "downtime") &&
+      command.comment
+    ) {
+      command.comment = unquote(raw.slice(raw.length - command.comment.length));
     }
     return command;
   }

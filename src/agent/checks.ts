@@ -25,6 +25,9 @@ export interface Check {
   intervalMs: number;
   timeoutMs: number;
   labels?: Record<string, string>;
+  /** Soft/hard (docs/monitor.md): while bad for fewer than `attempts` runs, rerun after retryIntervalMs. */
+  attempts?: number;
+  retryIntervalMs?: number;
   run(): Promise<Measurement & { longOutput?: string }>;
 }
 
@@ -93,7 +96,25 @@ export function buildCheck(def: CheckConfig, defaults: CheckDefaults): Check {
       break;
     }
   }
-  return { name: def.name, intervalMs, timeoutMs, labels: def.labels, run };
+  // The monitor learns a check's attempts from its result, as a label.
+  const labels =
+    def.attempts !== undefined || def.freshness !== undefined
+      ? {
+          ...def.labels,
+          ...(def.attempts !== undefined ? { "jabmon.attempts": String(def.attempts) } : {}),
+          ...(def.freshness !== undefined ? { "jabmon.freshness": String(def.freshness) } : {}),
+        }
+      : def.labels;
+  const retryIntervalMs = def.retryInterval !== undefined ? def.retryInterval * 1000 : undefined;
+  return {
+    name: def.name,
+    intervalMs,
+    timeoutMs,
+    labels,
+    run,
+    ...(def.attempts !== undefined ? { attempts: def.attempts } : {}),
+    ...(retryIntervalMs !== undefined ? { retryIntervalMs } : {}),
+  };
 }
 
 export interface CheckOutcome {
@@ -142,6 +163,19 @@ export async function runCheck(check: Check): Promise<CheckOutcome> {
 }
 
 /**
+ * A soft problem (bad for fewer than `attempts` runs in a row) is rechecked
+ * after the retry interval, so it turns hard, or clears, sooner than the
+ * normal interval would tell.
+ */
+export function nextRunInMs(check: Check, consecutiveBad: number): number {
+  const soft =
+    check.retryIntervalMs !== undefined &&
+    consecutiveBad > 0 &&
+    consecutiveBad < (check.attempts ?? 1);
+  return soft ? (check.retryIntervalMs as number) : check.intervalMs;
+}
+
+/**
  * Run every check on its interval, spread over the first interval so twenty
  * checks do not all wake at once. A run never overlaps the previous one.
  */
@@ -152,12 +186,14 @@ export function scheduleChecks(
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
   for (const [i, check] of checks.entries()) {
+    let bad = 0;
     const loop = async () => {
       const started = Date.now();
       const outcome = await runCheck(check);
       if (stopped) return;
       onResult(outcome);
-      const next = Math.max(0, check.intervalMs - (Date.now() - started));
+      bad = outcome.item.state === "ok" ? 0 : bad + 1;
+      const next = Math.max(0, nextRunInMs(check, bad) - (Date.now() - started));
       timers.set(check.name + i, setTimeout(loop, next));
     };
     const first = Math.min(check.intervalMs, 2000) * (i / Math.max(1, checks.length));

@@ -5,7 +5,7 @@
  * reason, e.g. `checks.2.port: must be a port number (in /etc/jabmon/agent.yml)`.
  */
 import * as v from "valibot";
-import { type EnvMap, loadConfig, type Validator } from "../config/index.js";
+import { type EnvMap, loadConfig, readSecretFile, type Validator } from "../config/index.js";
 
 const num = (message: string) =>
   v.pipe(
@@ -49,6 +49,12 @@ const common = {
   /** Seconds a run may take before it is abandoned (result unknown). */
   timeout: v.optional(seconds),
   labels: v.optional(labels),
+  /** Consecutive bad results before the monitor alerts (sent as the `jabmon.attempts` label). */
+  attempts: v.optional(int("must be an integer 1-100", 1, 100)),
+  /** Seconds within which the monitor expects the next result, else it is "unknown (stale result)". */
+  freshness: v.optional(v.pipe(seconds, v.minValue(1, "must be at least 1 s"))),
+  /** Seconds between runs while the check is bad but not yet for `attempts` runs (soft). */
+  retryInterval: v.optional(v.pipe(seconds, v.minValue(0.05, "must be at least 0.05 s"))),
   warn: v.optional(num("must be a number")),
   crit: v.optional(num("must be a number")),
 };
@@ -149,10 +155,25 @@ const fileWatch = v.union(
 const schema = v.object({
   xmpp: v.optional(
     v.object({
+      /**
+       * ejabberd's c2s address, or several (a list, or comma-separated in
+       * JABMON_AGENT_SERVICE) for the nodes of a cluster: the agent moves to
+       * the next one when a connection attempt fails.
+       */
       service: v.optional(
         v.pipe(
-          v.string("must look like xmpp://HOST:PORT"),
-          v.regex(/^xmpps?:\/\/[^/\s]+:\d+$/, "must look like xmpp://HOST:PORT"),
+          v.union(
+            [v.string(), v.array(v.string())],
+            "must look like xmpp://HOST:PORT, or be a list of such",
+          ),
+          v.transform((s) =>
+            (typeof s === "string" ? s.split(",") : s).map((one) => one.trim()).filter(Boolean),
+          ),
+          v.minLength(1, "must look like xmpp://HOST:PORT, or be a list of such"),
+          v.check(
+            (list) => list.every((one) => /^xmpps?:\/\/[^/\s]+:\d+$/.test(one)),
+            "must look like xmpp://HOST:PORT, or be a list of such",
+          ),
         ),
         "xmpp://127.0.0.1:5222",
       ),
@@ -167,10 +188,58 @@ const schema = v.object({
       /** XEP-0198 stream management (docs/agent.md explains why it is off by default). */
       streamManagement: v.optional(flag("must be true or false"), false),
       reconnectMaxDelayMs: v.optional(int("must be milliseconds ≥ 100", 100), 30_000),
+      /** PEM CA certificates trusted besides Node's store (a self-signed ejabberd's certificate). */
+      caFile: v.optional(text("must be a path to a PEM file", 4096)),
+      /** Allow login over plain TCP when the server offers no STARTTLS: loopback tests only. */
+      insecure: v.optional(flag("must be true or false"), false),
     }),
     {} as never,
   ),
   host: v.optional(text("must be 1-253 characters", 253)),
+  /** Groups this agent is in; check modules target groups (docs/modules.md). */
+  groups: v.optional(
+    v.pipe(
+      v.union([v.array(v.string()), v.string()], "must be a list of group names"),
+      v.transform((g) => (typeof g === "string" ? g.split(/[\s,]+/).filter(Boolean) : g)),
+      v.check(
+        (list) => list.every((g) => /^[\w.-]{1,64}$/.test(g)),
+        "group names are 1-64 letters, digits, _ . -",
+      ),
+    ),
+    [],
+  ),
+  /** base64 raw Ed25519 public keys whose signed modules this agent runs. */
+  trustedKeys: v.optional(
+    v.array(
+      v.pipe(
+        v.string("must be a base64 Ed25519 public key"),
+        v.regex(/^[A-Za-z0-9+/]{43}=$/, "must be a base64 Ed25519 public key (44 characters)"),
+      ),
+    ),
+    [],
+  ),
+  modules: v.optional(
+    v.object({
+      /** Pull check modules from the component (they run only if signed by a trusted key). */
+      enabled: v.optional(flag("must be true or false"), true),
+      /** Verified modules kept for disconnected starts. Default: `<spool.dir>.modules`. */
+      cacheDir: v.optional(text("must be a directory", 4096)),
+    }),
+    {},
+  ),
+  /** Hosts this one depends on (docs/monitor.md, "Alerting for large fleets"), sent in presence. */
+  depends_on: v.optional(
+    v.pipe(
+      v.array(
+        v.pipe(
+          v.string(),
+          v.regex(/^[A-Za-z0-9._-]{1,253}(@[A-Za-z0-9.-]{1,253})?$/, "must be host names or JIDs"),
+        ),
+      ),
+      v.maxLength(16, "at most 16 parents"),
+    ),
+    [],
+  ),
   /** Default seconds between check runs (and status evaluations). */
   interval: v.optional(seconds, 10),
   /** When absent: load and disk use of /. An empty list runs no checks. */
@@ -223,6 +292,15 @@ const schema = v.object({
 
 export type AgentConfig = v.InferOutput<typeof schema>;
 
+/** A module's check definitions, checked as config `checks`; throws naming the entry and field. */
+export function parseChecks(list: unknown): CheckConfig[] {
+  const result = v.safeParse(v.array(check), list);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const path = (issue.path ?? []).map((p) => String(p.key)).join(".");
+  throw new Error(`checks.${path}: ${issue.message}`);
+}
+
 /** loadConfig's view of the valibot schema. */
 export const agentSchema: Validator<AgentConfig> = {
   safeParse(input) {
@@ -253,12 +331,27 @@ export const agentEnv: EnvMap = {
   JABMON_AGENT_RESOURCE: "xmpp.resource",
   JABMON_COMPONENT_JID: "xmpp.component",
   JABMON_AGENT_STREAM_MANAGEMENT: "xmpp.streamManagement",
+  JABMON_AGENT_CA_FILE: "xmpp.caFile",
+  JABMON_AGENT_INSECURE: "xmpp.insecure",
   JABMON_AGENT_HOST: "host",
   JABMON_AGENT_INTERVAL: "interval",
   JABMON_AGENT_SPOOL_DIR: "spool.dir",
   JABMON_AGENT_SOCKET: "socket.path",
+  JABMON_AGENT_GROUPS: "groups",
+  JABMON_AGENT_MODULE_CACHE: "modules.cacheDir",
 };
 
-export function loadAgentConfig(file?: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  return loadConfig(agentSchema, { file, env, envMap: agentEnv });
+/**
+ * `passwordFile` (from `jabmon agent --password-file`) wins over the file and
+ * the environment; JABMON_AGENT_PASSWORD_FILE works like it (config/load.ts).
+ */
+export function loadAgentConfig(
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  passwordFile?: string,
+): AgentConfig {
+  const overrides = passwordFile
+    ? { "xmpp.password": readSecretFile(passwordFile, "--password-file") }
+    : undefined;
+  return loadConfig(agentSchema, { file, env, envMap: agentEnv, overrides });
 }

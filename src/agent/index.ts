@@ -18,13 +18,18 @@ import type { AgentConfig } from "./config.js";
 import { watchFiles } from "./files.js";
 import { type Item, itemElement } from "./items.js";
 import { watchLog } from "./logs.js";
+import { ModuleRunner } from "./modules.js";
 import { Publisher, type PublisherStats } from "./publisher.js";
 import { registerAgentRpc } from "./rpc.js";
 import { startSocketServer } from "./socket.js";
 import { Spool } from "./spool.js";
 import { type Finding, summarise } from "./status.js";
 
+/** Idle time before the agent's socket sends TCP keepalive probes. */
+const TCP_KEEPALIVE_MS = 15_000;
+
 export { type AgentConfig, agentEnv, agentSchema, loadAgentConfig } from "./config.js";
+export { ModuleRunner, type ModuleRunnerOptions } from "./modules.js";
 export { parsePerfdata, parsePluginOutput, runPlugin, stateForExit } from "./nagios.js";
 export { summarise, worstState } from "./status.js";
 
@@ -36,11 +41,22 @@ export interface RunningAgent {
   /** Re-read the configuration and rebuild checks and watchers; returns what was loaded. */
   reload(): Promise<string>;
   readonly stats: PublisherStats;
+  /** Resolves true once everything spooled is acknowledged, false after `timeoutMs`. */
+  drained(timeoutMs: number): Promise<boolean>;
+  /** The check modules running, as name@version. */
+  runningModules(): string[];
+  /** Names of every check scheduled (configured and from modules). */
+  checkNames(): string[];
   stop(): Promise<void>;
 }
 
 const sameStatus = (a: AgentStatus | undefined, b: AgentStatus) =>
-  a !== undefined && a.state === b.state && a.summary === b.summary && a.host === b.host;
+  a !== undefined &&
+  a.state === b.state &&
+  a.summary === b.summary &&
+  a.host === b.host &&
+  String(a.modules) === String(b.modules) &&
+  String(a.groups) === String(b.groups);
 
 interface Producers {
   checks: Check[];
@@ -60,19 +76,47 @@ export async function startAgent(
   const jid = config.xmpp.jid;
   const component = config.xmpp.component;
   const host = config.host ?? hostname();
+  const findings = new Map<string, Finding>();
+  /** Findings of passive results relayed through the socket: not configured, kept until replaced. */
+  const passiveKeys = new Set<string>();
+  // Set once the status machinery below exists; a problem found while opening waits for it.
+  let onSpoolProblem: () => void = () => {};
+  const spoolDir = config.spool.dir ?? join("/var/lib/jabmon/spool", jid);
   const spool = Spool.open({
-    dir: config.spool.dir ?? join("/var/lib/jabmon/spool", jid),
+    dir: spoolDir,
     maxBytes: config.spool.maxBytes,
     maxAgeMs: config.spool.maxAgeS * 1000,
     fsync: config.spool.fsync,
+    // A full disk must not stop the agent: it keeps what it spooled, keeps
+    // publishing it, says so in its presence, and recovers once there is room.
+    onProblem: (problem) => {
+      if (problem) {
+        log.error(
+          { dir: spoolDir, operation: problem.operation, code: problem.code, err: problem.error },
+          "spool cannot write",
+        );
+        findings.set("spool", {
+          // Results that cannot be spooled are lost to the monitor: that is critical.
+          state: problem.operation === "append" ? "critical" : "warning",
+          text: `spool ${spoolDir} cannot write (${problem.code ?? problem.error})`,
+        });
+      } else {
+        log.info({ dir: spoolDir }, "spool writes again");
+        findings.delete("spool");
+      }
+      onSpoolProblem();
+    },
   });
-  log.info(
+  log[spool.recovery.stateProblem ? "warn" : "info"](
     {
       pending: spool.pendingCount,
       nextSeq: spool.nextSeq,
       truncatedBytes: spool.recovery.truncatedBytes,
+      stateProblem: spool.recovery.stateProblem,
     },
-    "spool opened",
+    spool.recovery.stateProblem
+      ? "spool opened from its files (state.json was not usable): unacknowledged results will be re-sent"
+      : "spool opened",
   );
   const publisher = new Publisher({
     spool,
@@ -119,17 +163,59 @@ export async function startAgent(
   };
 
   // ---- status presence ------------------------------------------------------
-  const findings = new Map<string, Finding>();
   const xmpp = assembleClient({
-    service: config.xmpp.service,
+    service: config.xmpp.service[0] as string,
     jid,
     password: config.xmpp.password,
     resource: config.xmpp.resource,
     streamManagement: config.xmpp.streamManagement,
+    caFile: config.xmpp.caFile,
+    insecure: config.xmpp.insecure,
+  });
+  // TCP keepalive keeps NAT and firewall state alive on an idle link and lets
+  // the kernel notice a peer that vanished; the server side finds half-open
+  // sessions within 45 s by its XEP-0199 pings (ejabberd.yml, mod_ping).
+  xmpp.on("connect", () => {
+    const socket = (
+      xmpp as unknown as { socket?: { setKeepAlive?(on: boolean, ms: number): void } }
+    ).socket;
+    socket?.setKeepAlive?.(true, TCP_KEEPALIVE_MS);
   });
   let last: AgentStatus | undefined;
   let statusTimer: NodeJS.Timeout | undefined;
-  const status = () => summarise([...findings.values()], host);
+  // Check modules pushed by the component (docs/modules.md), on their own scheduler.
+  const modules = config.modules.enabled
+    ? new ModuleRunner(
+        {
+          xmpp,
+          component,
+          jid,
+          host,
+          // Next to the spool by default: the same disk, cleaned up with it.
+          cacheDir: config.modules.cacheDir ?? `${spoolDir}.modules`,
+          log: log.child({ part: "modules" }),
+          intervalS: config.interval,
+          maxOutputBytes: config.plugins.maxOutputBytes,
+          onResult: ({ item, summary }) => {
+            recordQuietly(item);
+            findings.set(`check:${item.name}`, { state: item.state, text: summary });
+            refreshSoon();
+          },
+          onChange: () => {
+            pruneFindings();
+            refreshSoon();
+          },
+        },
+        { groups: config.groups, trustedKeys: config.trustedKeys },
+      )
+    : undefined;
+  const dependsOn = config.depends_on;
+  const status = (): AgentStatus => ({
+    ...summarise([...findings.values()], host),
+    groups: modules?.groups ?? config.groups,
+    modules: modules?.list() ?? [],
+    ...(dependsOn.length > 0 ? { dependsOn } : {}),
+  });
   const sendStatus = async (s: AgentStatus) => {
     last = s;
     if (xmpp.status !== "online") return;
@@ -158,6 +244,7 @@ export async function startAgent(
       void refresh();
     }, 1000);
   };
+  onSpoolProblem = refreshSoon;
 
   xmpp.on("stanza", (stanza) => {
     // The component sends us its presence after it reconnects: answer with ours.
@@ -212,6 +299,21 @@ export async function startAgent(
     };
   };
   let producers = await startProducers(config);
+  const allChecks = () => [...producers.checks, ...(modules?.checks() ?? [])];
+  /** Findings of checks that no longer exist must not keep the host red. */
+  function pruneFindings() {
+    const names = new Set(allChecks().map((c) => `check:${c.name}`));
+    for (const key of findings.keys())
+      if (
+        key.startsWith("check:") &&
+        !key.startsWith("check:module:") &&
+        !names.has(key) &&
+        !passiveKeys.has(key)
+      )
+        findings.delete(key);
+  }
+  // The cached modules run at once, before (and without) any connection.
+  modules?.loadCache();
 
   /** Re-read the configuration; on an error the running checks stay as they are. */
   const reload = async (): Promise<string> => {
@@ -219,10 +321,9 @@ export async function startAgent(
     const next = options.reloadConfig(); // throws ConfigError naming the key: nothing is changed
     await producers.stop();
     producers = await startProducers(next);
-    // Findings of checks that no longer exist must not keep the host red.
-    const names = new Set(producers.checks.map((c) => `check:${c.name}`));
-    for (const key of findings.keys())
-      if (key.startsWith("check:") && !names.has(key)) findings.delete(key);
+    pruneFindings();
+    // New groups or keys take effect now: modules are re-targeted without a restart.
+    modules?.update({ groups: next.groups, trustedKeys: next.trustedKeys });
     refreshSoon();
     const message = `reloaded: ${producers.checks.length} checks (${producers.checks.map((c) => c.name).join(", ")}), ${next.logs.length} logs, ${next.files.length} watched paths`;
     log.info({ checks: producers.checks.length }, "configuration reloaded");
@@ -234,9 +335,9 @@ export async function startAgent(
     xmpp,
     component,
     log,
-    checks: () => producers.checks.map((c) => c.name),
+    checks: () => allChecks().map((c) => c.name),
     runCheck: async (name) => {
-      const check = producers.checks.find((c) => c.name === name) as Check;
+      const check = allChecks().find((c) => c.name === name) as Check;
       const started = Date.now();
       const result = await runCheck(check);
       // An on-demand result is a result like any other: spooled and published.
@@ -253,6 +354,17 @@ export async function startAgent(
     reload,
   });
 
+  /** A passive check result counts in the host's status like a scheduled one. */
+  const acceptFromSocket = (item: Item): number => {
+    const seq = record(item);
+    if (item.kind === "check") {
+      passiveKeys.add(`check:${item.name}`);
+      findings.set(`check:${item.name}`, { state: item.state, text: item.name });
+      refreshSoon();
+    }
+    return seq;
+  };
+
   let socket: { close(): Promise<void> } | undefined;
   if (config.socket.enabled) {
     try {
@@ -261,7 +373,7 @@ export async function startAgent(
         mode: config.socket.mode,
         group: config.socket.group,
         log,
-        accept: record,
+        accept: acceptFromSocket,
       });
     } catch (err) {
       // The agent's own checks still matter more than the door for scripts.
@@ -272,11 +384,13 @@ export async function startAgent(
   // ---- connection -----------------------------------------------------------
   const keeper = keepConnected(xmpp, {
     log,
+    services: config.xmpp.service,
     maxDelayMs: config.xmpp.reconnectMaxDelayMs,
     onOnline: () => {
       // A fresh session: the component has seen nothing of it yet.
       void sendStatus(status());
       publisher.online(xmpp);
+      modules?.online();
     },
   });
   // Measuring and spooling do not wait for the server; the first connection may come much later.
@@ -290,10 +404,14 @@ export async function startAgent(
     refresh,
     reload,
     stats: publisher.stats,
+    drained: (timeoutMs) => publisher.drained(timeoutMs),
+    runningModules: () => modules?.list() ?? [],
+    checkNames: () => allChecks().map((c) => c.name),
     async stop() {
       clearInterval(statusInterval);
       clearTimeout(statusTimer);
       await producers.stop();
+      modules?.stop();
       await socket?.close();
       // Give acknowledgements in flight a moment; whatever is left stays in the spool.
       if (xmpp.status === "online" && spool.pendingCount > 0) await publisher.drained(2000);

@@ -1,6 +1,6 @@
 /**
  * Entry point of the single-file agent bundle (scripts/bundle-agent.mjs →
- * dist/jabmon-agent.mjs): `node dist/jabmon-agent.mjs [-c FILE]`. Does what
+ * dist/jabmon-agent.mjs): `node dist/jabmon-agent.mjs [-c FILE] [--password-file FILE]`. Does what
  * `jabmon agent` does without loading commander or the component's code, so
  * the host agent stays small (docs/agent.md, "Memory").
  */
@@ -11,12 +11,16 @@ import { loadAgentConfig, startAgent } from "./index.js";
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === "agent") args.shift();
-  const at = args.findIndex((a) => a === "-c" || a === "--config");
-  const file = at >= 0 ? args[at + 1] : process.env.JABMON_AGENT_CONFIG;
+  const optionValue = (...names: string[]) => {
+    const at = args.findIndex((a) => names.includes(a));
+    return at >= 0 ? args[at + 1] : undefined;
+  };
+  const file = optionValue("-c", "--config") ?? process.env.JABMON_AGENT_CONFIG;
+  // The password from a file, never on the command line (docs/agent.md, "Passwords").
+  const passwordFile = optionValue("--password-file");
   const log = createLogger("jabmon-agent");
-  const running = await startAgent(loadAgentConfig(file), log, {
-    reloadConfig: () => loadAgentConfig(file),
-  });
+  const load = () => loadAgentConfig(file, process.env, passwordFile);
+  const running = await startAgent(load(), log, { reloadConfig: load });
   // SIGHUP reloads checks and watchers; a bad file is logged and changes nothing.
   process.on("SIGHUP", () => {
     running.reload().catch((err: Error) => log.error({ err: err.message }, "reload failed"));

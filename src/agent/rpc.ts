@@ -12,7 +12,7 @@
 import { xml } from "@xmpp/client-core";
 import type { Logger } from "../log/index.js";
 import type { AgentStatus } from "../protocol/index.js";
-import { NS_RPC, NS_STANZAS } from "../protocol/index.js";
+import { NS_RPC } from "../protocol/index.js";
 // The codec files only, not src/rpc/index.ts: that pulls in the component's
 // RPC service, Redis and more, which the agent's single-file bundle must not carry.
 import {
@@ -24,7 +24,7 @@ import {
   typeName,
 } from "../rpc/codec.js";
 import { RpcFault } from "../rpc/errors.js";
-import { bareJid, type Element } from "../xmpp/index.js";
+import { bareJid, type Element, NS_STANZAS } from "../xmpp/index.js";
 
 export interface CheckResult {
   state: string;

@@ -139,6 +139,27 @@ function listening(path: string): Promise<boolean> {
   });
 }
 
+/**
+ * Listen on a Unix socket that is born mode 0600 (owner only), whatever the
+ * process umask: chmod after listen alone leaves a window in which anyone the
+ * umask lets in can connect and record results. Node binds the path inside
+ * listen() on the main thread, so the umask is narrowed only around that call.
+ */
+export function listenPrivately(server: Server, path: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    const previous = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    } finally {
+      process.umask(previous);
+    }
+  });
+}
+
 export interface SocketOptions {
   path: string;
   mode: number;
@@ -193,15 +214,10 @@ export async function startSocketServer(
       return { ok: false, error: "internal error: the result was not spooled" };
     }
   };
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(path, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  await chmod(path, options.mode);
+  await listenPrivately(server, path);
+  // Group first, then the wider mode: it never is 0660 with the wrong group.
   if (options.group !== undefined) await chown(path, -1, await groupId(options.group));
+  await chmod(path, options.mode);
   log.info({ path }, "socket listening");
   return {
     async close() {

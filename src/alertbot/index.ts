@@ -27,9 +27,9 @@ import { xml } from "@xmpp/client";
 import { createClient } from "../client/index.js";
 import type { Logger } from "../log/index.js";
 import { NS_DELAY, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT, NS_RSM } from "../protocol/index.js";
-import { type Element, keepConnected } from "../xmpp/index.js";
+import { type Element, keepConnected, type TlsClientOptions } from "../xmpp/index.js";
 
-export interface AlertbotOptions {
+export interface AlertbotOptions extends TlsClientOptions {
   service: string;
   jid: string;
   password: string;
@@ -70,6 +70,8 @@ export async function startAlertbot(options: AlertbotOptions) {
     username,
     password: options.password,
     resource: "alertbot",
+    caFile: options.caFile,
+    insecure: options.insecure,
   });
   xmpp.on("error", (err: Error) => log.warn({ err: err.message }, "xmpp error"));
   const filter = globToRegExp(options.filter);

@@ -10,6 +10,8 @@ import {
   componentEnv,
   componentSchema,
   loadConfig,
+  readSecretFile,
+  secretFromEnv,
 } from "../config/index.js";
 import { createLogger } from "../log/index.js";
 import { VERSION } from "../version.js";
@@ -39,13 +41,16 @@ program
     "-c, --config <file>",
     "YAML or JSON config file (default $JABMON_AGENT_CONFIG; JABMON_AGENT_* variables override it)",
   )
-  .action(async (options: { config?: string }) => {
+  .option(
+    "--password-file <file>",
+    "read the account's password from this file (also $JABMON_AGENT_PASSWORD_FILE)",
+  )
+  .action(async (options: { config?: string; passwordFile?: string }) => {
     const { loadAgentConfig, startAgent } = await import("../agent/index.js");
     const file = options.config ?? process.env.JABMON_AGENT_CONFIG;
     const log = createLogger("jabmon-agent");
-    const running = await startAgent(loadAgentConfig(file), log, {
-      reloadConfig: () => loadAgentConfig(file),
-    });
+    const load = () => loadAgentConfig(file, process.env, options.passwordFile);
+    const running = await startAgent(load(), log, { reloadConfig: load });
     // SIGHUP reloads, as operators expect of a daemon; a bad file is logged and changes nothing.
     process.on("SIGHUP", () => {
       running.reload().catch((err: Error) => log.error({ err: err.message }, "reload failed"));
@@ -182,21 +187,88 @@ program
     )(),
   );
 
+interface AccountAddOptions {
+  service: string;
+  domain: string;
+  caFile?: string;
+  insecure?: boolean;
+}
+
 const account = program
   .command("account")
   .description("manage XMPP accounts on the configured ejabberd");
 account
-  .command("add <user> <password>")
-  .description("create an account by in-band registration (XEP-0077)")
+  .command("add <user> [password]")
+  .description(
+    "create an account by in-band registration (XEP-0077); the password from --password-file, " +
+      "$JABMON_ACCOUNT_PASSWORD(_FILE) or, least safe (any local user sees it in ps), the command line",
+  )
   .option(
     "--service <url>",
     "c2s address",
     process.env.JABMON_AGENT_SERVICE ?? "xmpp://127.0.0.1:5222",
   )
   .option("--domain <domain>", "XMPP domain", process.env.JABMON_DOMAIN ?? "localhost")
-  .action(async (user: string, password: string, options: { service: string; domain: string }) => {
-    await registerAccount(options.service, options.domain, user, password);
-    process.stdout.write(`created ${user}@${options.domain}\n`);
+  .option("--password-file <file>", "read the password from this file ('-': standard input)")
+  .option(
+    "--ca-file <file>",
+    "PEM CA certificates to trust besides the system's (a self-signed server)",
+    process.env.JABMON_AGENT_CA_FILE,
+  )
+  .option("--insecure", "allow plain TCP when the server offers no STARTTLS (loopback tests only)")
+  .action(
+    async (
+      user: string,
+      given: string | undefined,
+      options: AccountAddOptions & { passwordFile?: string },
+    ) => {
+      const password = await accountPassword(given, options.passwordFile);
+      await registerAccount(options.service, options.domain, user, password, {
+        caFile: options.caFile,
+        insecure: options.insecure === true,
+      });
+      process.stdout.write(`created ${user}@${options.domain}\n`);
+    },
+  );
+
+/** One source of the new account's password, never required on the command line. */
+async function accountPassword(given: string | undefined, file: string | undefined) {
+  const fromEnv = secretFromEnv(process.env, "JABMON_ACCOUNT_PASSWORD");
+  const sources = [given, file, fromEnv].filter((s) => s !== undefined);
+  if (sources.length > 1)
+    throw new ConfigError(
+      "give the password one way: --password-file, JABMON_ACCOUNT_PASSWORD(_FILE) or the argument",
+    );
+  if (file === "-") {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    const secret = Buffer.concat(chunks)
+      .toString("utf8")
+      .replace(/\r?\n$/, "");
+    if (secret === "") throw new ConfigError("--password-file -: standard input is empty");
+    return secret;
+  }
+  const password = file ? readSecretFile(file, "--password-file") : (given ?? fromEnv);
+  if (password === undefined)
+    throw new ConfigError(
+      "no password: use --password-file FILE ('-' for standard input) or JABMON_ACCOUNT_PASSWORD(_FILE)",
+    );
+  return password;
+}
+
+program
+  .command("gateway")
+  .description("the HTTP gateway to Jabber-RPC (runs inside `jabmon component`: gateway.enabled)")
+  .command("token <jid>")
+  .description("print a new gateway token for JID and the config entry holding only its hash")
+  .action(async (jid: string) => {
+    const { hashToken, newToken } = await import("../gateway/index.js");
+    const token = newToken();
+    process.stdout.write(
+      `token (give it to the caller; it is not stored anywhere): ${token}\n` +
+        `config:  gateway: { tokens: [{ jid: ${jid}, sha256: ${hashToken(token)} }] }\n` +
+        `env:     JABMON_GATEWAY_TOKENS=${jid}:${hashToken(token)}\n`,
+    );
   });
 
 program
@@ -239,13 +311,18 @@ program
   .action(async (options: { filter: string; forward?: string; rediscoverMs: string }) => {
     const { startAlertbot } = await import("../alertbot/index.js");
     const env = process.env;
-    if (!env.JABMON_ALERTBOT_JID || !env.JABMON_ALERTBOT_PASSWORD)
-      throw new ConfigError("set JABMON_ALERTBOT_JID and JABMON_ALERTBOT_PASSWORD");
+    const password = secretFromEnv(env, "JABMON_ALERTBOT_PASSWORD");
+    if (!env.JABMON_ALERTBOT_JID || !password)
+      throw new ConfigError(
+        "set JABMON_ALERTBOT_JID and JABMON_ALERTBOT_PASSWORD (or JABMON_ALERTBOT_PASSWORD_FILE)",
+      );
     const running = await startAlertbot({
       service: env.JABMON_ALERTBOT_SERVICE ?? "xmpp://127.0.0.1:5222",
       jid: env.JABMON_ALERTBOT_JID,
-      password: env.JABMON_ALERTBOT_PASSWORD,
+      password,
       component: env.JABMON_COMPONENT_JID ?? "monitor.localhost",
+      caFile: env.JABMON_ALERTBOT_CA_FILE || undefined,
+      insecure: env.JABMON_ALERTBOT_INSECURE === "true" || env.JABMON_ALERTBOT_INSECURE === "1",
       filter: options.filter,
       forwardTo: options.forward,
       rediscoverMs: Number(options.rediscoverMs),
@@ -253,5 +330,116 @@ program
     });
     stopOnSignal(() => running.stop());
   });
+
+const module_ = program
+  .command("module")
+  .description("signed check modules: keys, signing, publishing, roll-out (docs/modules.md)");
+/** Commands that talk to the component log in as the publisher (JABMON_MODULE_JID/PASSWORD). */
+const withClient =
+  <A extends unknown[]>(
+    run: (c: import("./module.js").ModuleClient, ...args: A) => Promise<void>,
+  ) =>
+  async (...args: A) => {
+    const m = await import("./module.js");
+    const client = await m.ModuleClient.connect(m.loginFromEnv(process.env));
+    try {
+      await run(client, ...args);
+    } finally {
+      await client.stop();
+    }
+  };
+module_
+  .command("keygen")
+  .description(
+    "make an Ed25519 signing key: FILE (private, 0600) and FILE.pub (for agents' trustedKeys)",
+  )
+  .option("--out <file>", "private key file", "jabmon-module.key")
+  .action(async (o: { out: string }) => {
+    const { keygen } = await import("./module.js");
+    const publicKey = keygen(o.out);
+    process.stdout.write(`private key: ${o.out}\npublic key (add to trustedKeys): ${publicKey}\n`);
+  });
+module_
+  .command("sign <dir>")
+  .description("hash every file of DIR into its manifest, sign it, write DIR/signed.xml")
+  .requiredOption("--key <file>", "private key from jabmon module keygen")
+  .action(async (dir: string, o: { key: string }) => {
+    const { sign } = await import("./module.js");
+    const { manifest, out } = sign(dir, o.key);
+    process.stdout.write(
+      `signed ${manifest.name} v${manifest.version} (${Object.keys(manifest.files).length} files) → ${out}\n`,
+    );
+  });
+module_
+  .command("publish <dir>")
+  .description(
+    "publish DIR/signed.xml to modules/<name>; --canary sends it to that share of agents first",
+  )
+  .option("--canary <percent>", "e.g. 10%: only agents whose JID hashes below it install it now")
+  .action(
+    withClient(async (client, dir: string, o: { canary?: string }) => {
+      const m = await import("./module.js");
+      const canary = m.parseCanary(o.canary);
+      const r = await client.publish(m.withCanary(m.readSigned(dir), canary));
+      process.stdout.write(
+        `published ${r.name} v${r.version}${canary < 100 ? ` to ${canary}% of its agents` : ""}\n`,
+      );
+    }),
+  );
+module_
+  .command("promote <name>")
+  .description("send the current (canary) version to every agent it targets")
+  .action(
+    withClient(async (client, name: string) => {
+      const m = await import("./module.js");
+      const r = await client.publish(m.withCanary(await client.current(name), 100));
+      process.stdout.write(`promoted ${r.name} v${r.version} to all its agents\n`);
+    }),
+  );
+module_
+  .command("rollback <name>")
+  .description(
+    "publish the previous version again, signed as a new version (agents refuse downgrades)",
+  )
+  .requiredOption("--key <file>", "private key to sign the new version with")
+  .action(
+    withClient(async (client, name: string, o: { key: string }) => {
+      const m = await import("./module.js");
+      const r = await m.rollback(client, name, o.key);
+      process.stdout.write(
+        `rolled ${name} back to the content of v${r.from}, published as v${r.version}\n`,
+      );
+    }),
+  );
+module_
+  .command("list")
+  .description("the modules on the component with their current version and canary")
+  .action(
+    withClient(async (client) => {
+      for (const e of await client.index())
+        process.stdout.write(
+          `${e.attrs.name} v${e.attrs.version}${Number(e.attrs.canary) < 100 ? ` (canary ${e.attrs.canary}%)` : ""}\n`,
+        );
+    }),
+  );
+module_
+  .command("status <name>")
+  .description(
+    "which hosts run which version, and the module's audit trail (needs RPC read access)",
+  )
+  .action(
+    withClient(async (client, name: string) => {
+      const status = (await client.rpc("modules.status", [name])) as Record<string, unknown>;
+      process.stdout.write(
+        `${name}: current v${status.current}${Number(status.canary) < 100 ? ` (canary ${status.canary}%)` : ""}; ${status.text}\n`,
+      );
+      for (const e of (await client.rpc("modules.audit", [name, 10])) as Array<
+        Record<string, unknown>
+      >)
+        process.stdout.write(
+          `  ${(e.time as Date).toISOString()} ${e.jid} ${e.action} v${e.version}${Number(e.canary) < 100 ? ` canary ${e.canary}%` : ""}\n`,
+        );
+    }),
+  );
 
 program.parseAsync().catch(fail);

@@ -10,7 +10,7 @@ import { RegistrationError } from "../xmpp/index.js";
 /** Errors a user can fix: print the message only, no stack trace. */
 const USER_ERRORS = [ConfigError, StackError, RegistrationError, HttpAccessError];
 /** Matched by name so that the agent's CLI does not load the monitor's modules. */
-const USER_ERROR_NAMES = new Set(["RuleError", "NotifyError"]);
+const USER_ERROR_NAMES = new Set(["RuleError", "NotifyError", "ModuleError"]);
 
 export function fail(err: unknown): never {
   if (

@@ -11,11 +11,12 @@
  * (keepConnected) and rejoin their rooms.
  */
 import type { Client } from "@xmpp/client";
-import { assembleClient } from "../xmpp/index.js";
+import { assembleClient, type TlsClientOptions } from "../xmpp/index.js";
 
 export type { Client };
 
-export interface ClientOptions {
+/** TLS is required and verified unless `insecure` (see src/xmpp/client.ts). */
+export interface ClientOptions extends TlsClientOptions {
   service: string;
   domain: string;
   username: string;
@@ -30,6 +31,9 @@ export function createClient(options: ClientOptions): Client {
     password: options.password,
     resource: options.resource,
     streamManagement: false,
+    caFile: options.caFile,
+    insecure: options.insecure,
+    maxVersion: options.maxVersion,
   });
   return client as unknown as Client;
 }

@@ -27,6 +27,40 @@ export interface IqRequest {
 export type IqHandler = (request: IqRequest) => IqResult | Promise<IqResult>;
 export type StanzaListener = (stanza: Element) => void | Promise<void>;
 
+/**
+ * Shape limits for every incoming stanza. ejabberd bounds a stanza's bytes
+ * (`max_stanza_size`) but not its nesting: a 1 MiB stanza can nest about
+ * 300,000 elements, and every recursive walk of it (serialising for a log
+ * line, copying a payload) would overflow the stack. The depth default leaves
+ * room for Jabber-RPC's own limit (32 nested arrays/structs, about 100
+ * elements), which answers with its XML-RPC fault.
+ */
+export interface StanzaLimits {
+  /** Elements from the stanza (depth 1) to its deepest descendant. */
+  maxDepth: number;
+  /** Elements in the whole stanza, itself included. */
+  maxElements: number;
+}
+
+export const DEFAULT_STANZA_LIMITS: StanzaLimits = { maxDepth: 128, maxElements: 20_000 };
+
+/**
+ * Why a stanza is over the limits, or undefined. Iterative, and stops at the
+ * first element past a limit: the walk never costs more than the limits.
+ */
+export function stanzaShapeProblem(stanza: Element, limits: StanzaLimits): string | undefined {
+  const stack: Array<[Element, number]> = [[stanza, 1]];
+  let elements = 0;
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [element, depth] = top;
+    if (depth > limits.maxDepth) return `nested deeper than ${limits.maxDepth} elements`;
+    if (++elements > limits.maxElements) return `more than ${limits.maxElements} elements`;
+    for (const child of element.children)
+      if (typeof child !== "string") stack.push([child as Element, depth + 1]);
+  }
+  return undefined;
+}
+
 const key = (type: IqType, ns: string, name: string) => `${type} ${name} ${ns}`;
 
 export class Router {
@@ -34,9 +68,29 @@ export class Router {
   readonly #presence: StanzaListener[] = [];
   readonly #message: StanzaListener[] = [];
   readonly #log: Logger;
+  readonly limits: StanzaLimits;
+  /** Stanzas refused by `admit` since start (a counter for metrics and tests). */
+  refused = 0;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, limits: StanzaLimits = DEFAULT_STANZA_LIMITS) {
     this.#log = log;
+    this.limits = limits;
+  }
+
+  /**
+   * The error to answer a stanza over the shape limits with (policy-violation,
+   * RFC 6120 §8.3.3.12), or undefined when it may be dispatched. Logged once
+   * per stanza, without the stanza.
+   */
+  admit(stanza: Element): StanzaError | undefined {
+    const problem = stanzaShapeProblem(stanza, this.limits);
+    if (!problem) return undefined;
+    this.refused++;
+    this.#log.warn(
+      { from: stanza.attrs.from, kind: stanza.name, type: stanza.attrs.type, problem },
+      "stanza refused: over the shape limits",
+    );
+    return new StanzaError("policy-violation", { text: `stanza ${problem}` });
   }
 
   get(ns: string, name: string, handler: IqHandler): void {

@@ -1,4 +1,12 @@
-export { ConfigError, type EnvMap, loadConfig, readConfigFile, type Validator } from "./load.js";
+export {
+  ConfigError,
+  type EnvMap,
+  loadConfig,
+  readConfigFile,
+  readSecretFile,
+  secretFromEnv,
+  type Validator,
+} from "./load.js";
 export {
   type AdminBotConfig,
   adminbotEnv,
@@ -7,3 +15,4 @@ export {
   componentEnv,
   componentSchema,
 } from "./schemas.js";
+export { MIN_SECRET_LENGTH, weakSecretReason } from "./secrets.js";

@@ -44,6 +44,37 @@ export function readConfigFile(file: string): Tree {
   }
 }
 
+/** Environment variables holding a secret; each may instead name a file with `<NAME>_FILE`. */
+const SECRET_VARIABLE = /_(PASSWORD|TOKEN|BASIC)$/;
+
+/**
+ * A secret read from a file (a Docker or systemd credential, a 0600 file), so
+ * that it need not sit in the environment or on a command line, where `ps`
+ * and /proc/PID/cmdline show it to every local user. One trailing newline is
+ * dropped. `what` names the option or variable in the error.
+ */
+export function readSecretFile(file: string, what: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${what}: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const secret = text.replace(/\r?\n$/, "");
+  if (secret === "") throw new ConfigError(`${what}: ${file} is empty`);
+  return secret;
+}
+
+/** `NAME`, or the content of the file `NAME_FILE` names; both set is an error. */
+export function secretFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  const file = env[`${name}_FILE`];
+  if (file === undefined || file === "") return value === "" ? undefined : value;
+  if (value !== undefined && value !== "")
+    throw new ConfigError(`set ${name} or ${name}_FILE, not both`);
+  return readSecretFile(file, `${name}_FILE`);
+}
+
 export interface LoadOptions {
   file?: string;
   env?: NodeJS.ProcessEnv;
@@ -69,10 +100,11 @@ export function loadConfig<T>(schema: Validator<T>, options: LoadOptions): T {
   const tree: Tree = options.file ? readConfigFile(options.file) : {};
   const fromEnv = new Map<string, string>();
   for (const [name, path] of Object.entries(options.envMap)) {
-    const value = env[name];
+    const secret = SECRET_VARIABLE.test(name);
+    const value = secret ? secretFromEnv(env, name) : env[name];
     if (value === undefined || value === "") continue;
     setPath(tree, path, value);
-    fromEnv.set(path, name);
+    fromEnv.set(path, secret && env[`${name}_FILE`] ? `${name}_FILE` : name);
   }
   for (const [path, value] of Object.entries(options.overrides ?? {})) {
     if (value !== undefined) setPath(tree, path, value);

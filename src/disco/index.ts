@@ -41,11 +41,16 @@ export interface DiscoItemsPage {
   items: DiscoItem[];
   set?: Element;
 }
-/** `query` is the request's `<query/>`, for providers that read an RSM `<set/>` in it. */
+/**
+ * `query` is the request's `<query/>`, for providers that read an RSM `<set/>`
+ * in it; `stanza` the whole IQ, for providers that bound their reply's size
+ * (the reply echoes its id and addresses).
+ */
 export type ItemsProvider = (
   node: string,
   from: string,
   query: Element,
+  stanza: Element,
 ) => Promise<DiscoItem[] | DiscoItemsPage | undefined> | DiscoItem[] | DiscoItemsPage | undefined;
 
 export interface DiscoService {
@@ -81,12 +86,12 @@ export function discoService({ router }: { router: Router }): DiscoService {
     throw new StanzaError("item-not-found", { text: `no node ${node}` });
   });
 
-  router.get(NS_DISCO_ITEMS, "query", async ({ element, from }: IqRequest) => {
+  router.get(NS_DISCO_ITEMS, "query", async ({ element, from, stanza }: IqRequest) => {
     const node = (element.attrs.node as string | undefined) ?? "";
     const query = el("query", { xmlns: NS_DISCO_ITEMS, node: node || undefined });
     let known = node === "";
     for (const provider of itemsProviders) {
-      const answer = await provider(node, from, element);
+      const answer = await provider(node, from, element, stanza);
       if (!answer) continue;
       known = true;
       const page = Array.isArray(answer) ? { items: answer } : answer;

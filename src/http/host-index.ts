@@ -7,9 +7,10 @@
  */
 import { EventEmitter } from "node:events";
 import type { Logger } from "../log/index.js";
+import { STATE_ORDER } from "../protocol/index.js";
 import type { HostRecord, HostStore, Keys, Redis } from "../store/index.js";
 
-export const STATE_ORDER = ["down", "critical", "warning", "unknown", "ok"] as const;
+export { STATE_ORDER };
 export type ViewState = (typeof STATE_ORDER)[number];
 const RANK = Object.fromEntries(STATE_ORDER.map((s, i) => [s, i])) as Record<string, number>;
 
@@ -54,6 +55,11 @@ export class HostIndex extends EventEmitter<HostIndexEvents> {
     this.setMaxListeners(0);
     this.#store = options.store;
     this.#subscriber = options.redis.duplicate();
+    // duplicate() copies no listeners: without one, ioredis prints every failed
+    // reconnect of an outage to stderr ("Unhandled error event").
+    this.#subscriber.on("error", (err: Error) =>
+      options.log.debug({ err: err.message }, "redis error (host index)"),
+    );
     this.#channel = options.keys.changes();
     this.#log = options.log;
     this.#reloadMs = options.reloadMs ?? 30_000;
@@ -124,7 +130,8 @@ export class HostIndex extends EventEmitter<HostIndexEvents> {
         (h) =>
           h.host.toLowerCase().includes(needle) ||
           h.jid.includes(needle) ||
-          h.status.toLowerCase().includes(needle),
+          h.status.toLowerCase().includes(needle) ||
+          h.summary.toLowerCase().includes(needle),
       );
     }
     const direction = query.order === "desc" ? -1 : 1;

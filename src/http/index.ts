@@ -22,6 +22,8 @@ export interface HttpServerOptions {
   access: HttpAccess;
   health: () => Promise<Record<string, boolean>>;
   metrics: Omit<MetricsOptions, "index">;
+  /** Live-stream limits (http.maxStreams, http.streamBufferBytes). */
+  streams?: { max?: number; bufferBytes?: number };
 }
 
 export async function buildHttpServer(options: HttpServerOptions): Promise<FastifyInstance> {
@@ -38,7 +40,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Fasti
     details: options.details,
     health: options.health,
   });
-  await app.register(streamRoutes, { index: options.index });
+  await app.register(streamRoutes, { index: options.index, ...options.streams });
   await app.register(metricsRoutes, {
     register: metricsRegistry({ index: options.index, ...options.metrics }),
   });

@@ -1,12 +1,18 @@
 /** OpenAPI 3.1 description of the read-only status API, served at /api/openapi.json. */
 const host = {
   type: "object",
-  required: ["jid", "host", "online", "state", "status", "lastSeen"],
+  required: ["jid", "host", "online", "state", "summary", "status", "lastSeen"],
   properties: {
     jid: { type: "string", description: "the agent's bare JID" },
     host: { type: "string" },
     online: { type: "boolean" },
-    state: { type: "string", enum: ["down", "critical", "warning", "unknown", "ok"] },
+    state: {
+      type: "string",
+      enum: ["down", "critical", "warning", "unknown", "ok"],
+      description:
+        "the derived state: down if offline, else the worst of its checks, its score's state and its agent's state",
+    },
+    summary: { type: "string", description: "what decided the state, in words" },
     status: { type: "string", description: "the agent's status text" },
     lastSeen: { type: ["string", "null"], format: "date-time" },
     since: {
@@ -19,6 +25,12 @@ const host = {
     checks: { type: "integer" },
     failing: { type: "integer" },
     score: { type: "number", description: "badness score (sum of matching rules' weights)" },
+    groups: { type: "array", items: { type: "string" }, description: "the agent's groups" },
+    modules: {
+      type: "array",
+      items: { type: "string" },
+      description: "check modules the host runs, as name@version",
+    },
   },
 };
 const error = {
@@ -81,6 +93,17 @@ export const OPENAPI = {
         responses: {
           200: { description: "the host", content: { "application/json": { schema: host } } },
           404: { description: "unknown host", content: { "application/json": { schema: error } } },
+        },
+      },
+    },
+    "/api/downtimes": {
+      get: {
+        summary: "Scheduled downtimes not over yet (active and to come)",
+        responses: {
+          200: {
+            description: "downtimes",
+            content: { "application/json": { schema: { type: "array" } } },
+          },
         },
       },
     },

@@ -16,6 +16,8 @@ export interface StatusDetails {
   host(jid: string): Promise<Record<string, unknown>>;
   /** Recent alerts, newest first. */
   alerts(limit: number): Promise<unknown[]>;
+  /** Scheduled downtimes not over yet (src/monitor/alerting). */
+  downtimes?(): Promise<unknown[]>;
   /** Recent events of one host, or of the most recently seen hosts, newest first. */
   events(query: { jids: string[]; limit: number; type?: string }): Promise<unknown[]>;
 }
@@ -31,7 +33,11 @@ export interface HostView {
   jid: string;
   host: string;
   online: boolean;
+  /** The derived state (docs/monitor.md, "Host status"). */
   state: HostRecord["state"];
+  /** What decided the state, in words. */
+  summary: string;
+  /** The agent's own status text. */
   status: string;
   lastSeen: string | null;
   since: string | null;
@@ -40,6 +46,9 @@ export interface HostView {
   checks?: number;
   failing?: number;
   score?: number;
+  groups?: string[];
+  /** Check modules the host runs, as name@version. */
+  modules?: string[];
 }
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
@@ -50,6 +59,7 @@ export function hostView(record: HostRecord): HostView {
     host: record.host,
     online: record.online,
     state: record.state,
+    summary: record.summary,
     status: record.status,
     lastSeen: iso(record.lastSeen),
     since: iso(record.since),
@@ -59,6 +69,8 @@ export function hostView(record: HostRecord): HostView {
   if (record.checks !== undefined) view.checks = record.checks;
   if (record.failing !== undefined) view.failing = record.failing;
   if (record.score !== undefined) view.score = record.score;
+  if (record.groups?.length) view.groups = record.groups;
+  if (record.modules?.length) view.modules = record.modules;
   return view;
 }
 
@@ -128,6 +140,8 @@ export const statusRoutes: FastifyPluginAsync<StatusRoutesOptions> = async (app,
     { schema: { querystring: listQuery } },
     async (request) => (options.details ? options.details.alerts(request.query.limit ?? 100) : []),
   );
+
+  app.get("/api/downtimes", async () => (await options.details?.downtimes?.()) ?? []);
 
   app.get<{ Querystring: { limit?: number; host?: string; type?: string } }>(
     "/api/events",

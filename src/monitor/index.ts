@@ -1,65 +1,25 @@
-export { type AlertKind, type AlertRecord, alertMessage, isRecovery } from "./alert-types.js";
+/**
+ * The monitor (docs/monitor.md): what other folders use. By concern:
+ * ingest/ (ordered, exactly-once processing of the ingest streams: shard
+ * leases, planning, result items, flap detection), hosts/ (presence,
+ * liveness, the monitoring plane, the status database's read side),
+ * scoring/ (badness rules and the scorer), alerts/ (the alert record,
+ * dispatch, sinks, retry outbox, open problems, re-notification, `jabmon
+ * notify`), alerting/ (the gate: grouping, routing, downtime, dependencies,
+ * soft/hard states, freshness). monitor.ts assembles them; the Lua scripts
+ * are in lua/, listed in scripts.ts.
+ */
+export { type Downtime, DowntimeError, type DowntimeInput } from "./alerting/index.js";
 export {
   type Acknowledgement,
-  AlertCenter,
-  type AlertSink,
   ackTarget,
-  type DispatchedAlert,
-  globMatch,
   type Silence,
   silenceMatches,
-} from "./alerts.js";
-export { DEFAULT_RETENTION, type Retention } from "./apply.js";
-export {
-  DEFAULT_FLAP_THRESHOLDS,
-  type FlapThresholds,
-  isFlapping,
-  percentStateChange,
-} from "./flap.js";
-export { IngestConsumer } from "./ingest.js";
-export { type CheckItem, parsePayload, type ResultItem } from "./items.js";
-export { Liveness, STALE_REASON } from "./liveness.js";
-export {
-  type AlertSettings,
-  defaultRulesFile,
-  type Monitor,
-  type MonitorSettings,
-  startMonitor,
-} from "./monitor.js";
-export { type NotifyArgs, NotifyError, nagiosAlert, raiseAlert } from "./notify.js";
-export { type Deliverer, OfflineQueue, type QueuedEntry } from "./offline-queue.js";
-export { type PresenceEvents, PresenceTracker, type PresenceTrackerOptions } from "./presence.js";
-export {
-  acknowledgedProblemKeys,
-  type DispatchOutcome,
-  type OpenProblem,
-  ProblemIndex,
-  type ProblemIndexOptions,
-  problemKey,
-} from "./problems.js";
-export { Renotifier, type RenotifierOptions } from "./renotify.js";
-export {
-  loadRules,
-  parseRules,
-  RuleError,
-  type RuleSet,
-  type ScoreContext,
-  type ScoreResult,
-  scoreHost,
-} from "./rules.js";
-export { buildScoreContext, Scorer } from "./score.js";
-export {
-  ALERTS_NODE,
-  alertElement,
-  type ItemPublisher,
-  type PubsubAlertSink,
-  pubsubSink,
-} from "./sinks.js";
-export {
-  type CheckView,
-  type HostDetail,
-  type HostSummary,
-  type ScoreView,
-  type SeriesPoint,
-  StatusReader,
-} from "./status.js";
+} from "./alerts/center.js";
+export { nagiosAlert, raiseAlert } from "./alerts/notify.js";
+export { type OpenProblem, problemKey } from "./alerts/problems.js";
+export type { AlertRecord } from "./alerts/record.js";
+export { pubsubSink } from "./alerts/sinks.js";
+export { globMatch } from "./glob.js";
+export { PresenceTracker } from "./hosts/presence.js";
+export { type Monitor, startMonitor } from "./monitor.js";

@@ -1,6 +1,6 @@
 /**
  * The monitor, assembled: ordered ingest, status database, liveness, scoring,
- * alert dispatch and sinks, and the offline queue. startComponent() creates
+ * alert dispatch and sinks. startComponent() creates
  * one per component process; several processes on one Redis share the fleet.
  */
 import { randomBytes } from "node:crypto";
@@ -10,19 +10,24 @@ import { fileURLToPath } from "node:url";
 import type { ComponentLink } from "../component/index.js";
 import type { Logger } from "../log/index.js";
 import { type HostStore, ingestShard, type Keys, type Redis } from "../store/index.js";
-import type { Element } from "../xmpp/index.js";
-import { AlertCenter, type AlertSink } from "./alerts.js";
-import { DEFAULT_RETENTION, type Retention } from "./apply.js";
-import type { FlapThresholds } from "./flap.js";
-import { IngestConsumer } from "./ingest.js";
-import { Liveness } from "./liveness.js";
-import { type Deliverer, OfflineQueue, type QueuedEntry } from "./offline-queue.js";
-import type { PresenceTracker } from "./presence.js";
-import { ProblemIndex } from "./problems.js";
-import { loadRules, type RuleSet, type Thresholds } from "./rules.js";
-import { Scorer } from "./score.js";
-import { type WebhookSink, webhookSink, xmppSink } from "./sinks.js";
-import { StatusReader } from "./status.js";
+import {
+  AlertGate,
+  type AlertingSettings,
+  buildReceivers,
+  DEFAULT_ALERTING,
+} from "./alerting/index.js";
+import { AlertCenter, type AlertSink } from "./alerts/center.js";
+import { ProblemIndex } from "./alerts/problems.js";
+import { type WebhookSink, webhookSink, xmppSink } from "./alerts/sinks.js";
+import { Liveness } from "./hosts/liveness.js";
+import { type PlaneSettings, PlaneWatch } from "./hosts/plane.js";
+import type { PresenceTracker } from "./hosts/presence.js";
+import { StatusReader } from "./hosts/status.js";
+import { DEFAULT_RETENTION, type Retention, type StoreLimits } from "./ingest/apply.js";
+import { IngestConsumer } from "./ingest/consumer.js";
+import type { FlapThresholds } from "./ingest/flap.js";
+import { loadRules, type RuleSet, type Thresholds } from "./scoring/rules.js";
+import { Scorer } from "./scoring/score.js";
 
 /** The packaged default rule set (rules/default.yml next to dist/ or src/). */
 export function defaultRulesFile(): string {
@@ -34,6 +39,8 @@ export function defaultRulesFile(): string {
 export interface MonitorSettings {
   /** A host without presence or data for this long is marked down ("stale"). */
   staleMs: number;
+  /** Agents' time to answer the re-probe after the component reconnects (PresenceTracker). */
+  presenceConfirmMs?: number;
   /** Ingest shard lease; another instance takes over within about leaseMs + leaseMs/3. */
   leaseMs: number;
   /** Rules file; empty for the packaged default. */
@@ -44,6 +51,12 @@ export interface MonitorSettings {
   scoreIntervalMs: number;
   flap: FlapThresholds;
   retention?: Partial<Retention>;
+  /** Bounds on names and timestamps agents control (default DEFAULT_LIMITS). */
+  limits?: StoreLimits;
+  /** Consecutive bad results before a check is hard and alerts; a check's label overrides. */
+  checkAttempts?: number;
+  /** Plane events and the reconnect grace (src/monitor/hosts/plane.ts; default DEFAULT_PLANE_SETTINGS). */
+  plane?: Partial<PlaneSettings>;
 }
 
 export interface AlertSettings {
@@ -51,8 +64,13 @@ export interface AlertSettings {
   room: string;
   roomNick: string;
   webhookUrl: string;
-  webhookAttempts: number;
   webhookBackoffMs: number;
+  webhookMaxBackoffMs: number;
+  webhookRetryForMs: number;
+  /** Retry of alerts a sink (XMPP) could not take at once. */
+  retryBackoffMs: number;
+  retryMaxBackoffMs: number;
+  retryForMs: number;
   /** Re-notify an unacknowledged problem this often (ms); 0 disables. */
   renotifyMs?: number;
 }
@@ -66,6 +84,8 @@ export interface MonitorOptions {
   log: Logger;
   monitor: MonitorSettings;
   alerts: AlertSettings;
+  /** Grouping, dependencies, downtime, storm control; the default sends every alert at once. */
+  alerting?: AlertingSettings;
   /** Extra sinks, e.g. the pubsub `alerts` node. */
   sinks?: AlertSink[];
 }
@@ -75,15 +95,19 @@ export interface Monitor {
   readonly ingest: IngestConsumer;
   readonly status: StatusReader;
   readonly alerts: AlertCenter;
+  /** The alerting policy: downtimes, dependencies, held problems. */
+  readonly gate: AlertGate;
   /** Open problems, with their latest alert and re-notification (recorded by `alerts`). */
   readonly problems: ProblemIndex;
-  readonly offline: OfflineQueue;
   readonly scorer: Scorer;
   readonly liveness: Liveness;
-  /** Queue an element for an agent (delivered in order when online; dropped after ttlMs). */
-  enqueueForAgent(jid: string, element: Element, ttlMs: number): Promise<QueuedEntry>;
-  /** Replace how queued elements reach the agent (default: sent with `to` = its full JID). */
-  setOfflineDeliverer(deliver: Deliverer): void;
+  /** The monitoring plane's own health: plane alerts and the reconnect grace. */
+  readonly plane: PlaneWatch;
+  /**
+   * Alert delivery backlog: alerts waiting for a retry (all sinks, webhook
+   * included) and alerts given up on (dead letters), for /metrics.
+   */
+  deliveryDepths(): Promise<{ alert_retry: number; alert_dead_letter: number }>;
   /** Stop; `release: false` keeps the leases (as a crash would), for tests. */
   stop(options?: { release?: boolean }): Promise<void>;
 }
@@ -116,15 +140,44 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
       connection: redis,
       prefix: keys.bullPrefix(),
       url: webhookUrl,
-      attempts: options.alerts.webhookAttempts,
       backoffMs: options.alerts.webhookBackoffMs,
+      maxBackoffMs: options.alerts.webhookMaxBackoffMs,
+      retryForMs: options.alerts.webhookRetryForMs,
       log: log.child({ part: "webhook" }),
     });
     sinks.push(webhook);
   }
   const renotifyMs = options.alerts.renotifyMs ?? 0;
   const problems = new ProblemIndex({ redis, keys, renotifyMs });
+  const alerting = options.alerting ?? DEFAULT_ALERTING;
+  // Named receivers (routing, escalation); the `alerts` node sink is theirs to use too.
+  const receivers = buildReceivers({
+    receivers: alerting.receivers,
+    link,
+    redis,
+    keys,
+    nodeSinks: options.sinks ?? [],
+    webhookBackoffMs: options.alerts.webhookBackoffMs,
+    webhookMaxBackoffMs: options.alerts.webhookMaxBackoffMs,
+    webhookRetryForMs: options.alerts.webhookRetryForMs,
+    log: log.child({ part: "receivers" }),
+  });
+  const gate = new AlertGate({
+    redis,
+    keys,
+    log: log.child({ part: "alerting" }),
+    settings: alerting,
+    outboxMax: retention.outbox,
+    receivers: receivers.byName,
+  });
+  // Parents declared in status presence (docs/protocol.md, `depends`).
+  link.router.onPresence((stanza) => {
+    gate
+      .onPresence(stanza)
+      .catch((err: Error) => log.warn({ err: err.message }, "cannot record dependencies"));
+  });
   const alerts = new AlertCenter({
+    gate,
     redis,
     keys,
     log: log.child({ part: "alerts" }),
@@ -133,20 +186,15 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     outboxMax: retention.outbox,
     renotifyMs,
     problems,
-  });
-
-  const offline = new OfflineQueue({
-    redis,
-    keys,
-    hosts,
-    log: log.child({ part: "offline-queue" }),
-    deliver: (_jid, fullJid, element) => {
-      if (!link.isOnline()) throw new Error("component link is down");
-      element.attrs.to = fullJid;
-      element.attrs.from ??= link.jid;
-      link.send(element);
+    retry: {
+      backoffMs: options.alerts.retryBackoffMs,
+      maxBackoffMs: options.alerts.retryMaxBackoffMs,
+      retryForMs: options.alerts.retryForMs,
     },
   });
+  for (const sink of receivers.all()) alerts.retry.register(sink);
+  // Alerts that waited for the link go out as soon as it is back.
+  link.onOnline(() => alerts.retryNow());
 
   const liveness = new Liveness({
     redis,
@@ -157,7 +205,21 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     log: log.child({ part: "liveness" }),
     staleMs: settings.staleMs,
     outboxMax: retention.outbox,
+    reconnectGraceMs: settings.presenceConfirmMs ?? 0,
   });
+
+  const plane = new PlaneWatch({
+    redis,
+    keys,
+    hosts,
+    link,
+    log: log.child({ part: "plane" }),
+    instanceId,
+    outboxMax: retention.outbox,
+    ...(settings.plane ? { settings: settings.plane } : {}),
+    releaseDown: (jid, reason) => liveness.alertDown(jid, reason),
+  });
+  liveness.holdDownsWith(plane);
 
   const ingest = new IngestConsumer({
     redis,
@@ -166,7 +228,10 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     log: log.child({ part: "ingest" }),
     leaseMs: settings.leaseMs,
     retention,
+    ...(settings.limits ? { limits: settings.limits } : {}),
     flap: settings.flap,
+    isAgent: (jid) => presence.isAgent(jid),
+    checkAttempts: settings.checkAttempts ?? 1,
   });
 
   // Rescoring is debounced per host: a burst of results costs one evaluation,
@@ -207,14 +272,10 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     seen.add(jid);
   });
   liveness.on("down", rescoreSoon);
-  liveness.on("up", (jid) => {
-    rescoreSoon(jid);
-    offline
-      .drain(jid)
-      .catch((err: Error) => log.warn({ jid, err: err.message }, "offline drain failed"));
-  });
+  liveness.on("up", rescoreSoon);
 
   await alerts.start();
+  await plane.start();
   await ingest.start();
   liveness.start();
 
@@ -223,19 +284,30 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     ingest,
     status,
     alerts,
+    gate,
     problems,
-    offline,
     scorer,
     liveness,
-    enqueueForAgent: (jid, element, ttlMs) => offline.enqueue(jid, element, ttlMs),
-    setOfflineDeliverer: (deliver) => offline.setDeliverer(deliver),
+    plane,
+    async deliveryDepths() {
+      const { retry, deadLetter } = await alerts.retry.depths();
+      const hook = webhook
+        ? await webhook.queue.getJobCounts("delayed", "wait", "failed")
+        : { delayed: 0, wait: 0, failed: 0 };
+      return {
+        alert_retry: retry + (hook.delayed ?? 0) + (hook.wait ?? 0),
+        alert_dead_letter: deadLetter + (hook.failed ?? 0),
+      };
+    },
     async stop({ release = true } = {}) {
       clearInterval(flushTimer);
       clearInterval(sweepTimer);
       liveness.stop();
+      await plane.stop();
       await ingest.stop({ release });
       await alerts.stop();
       await webhook?.close();
+      await receivers.close();
     },
   };
 }

@@ -1,3 +1,16 @@
+export { type AgentPolicy, type AgentPolicyConfig, agentPolicy, starGlob } from "./agents.js";
+export {
+  type CheckTally,
+  type DerivedState,
+  deriveHostStatus,
+  describeChecks,
+  type HostStatus,
+  type HostStatusInput,
+  rankOf,
+  STATE_ORDER,
+  tallyFromHash,
+  worseState,
+} from "./host-status.js";
 export * from "./ns.js";
 export {
   type AgentStatus,
@@ -8,4 +21,23 @@ export {
   parseStatusPresence,
   statusPresence,
 } from "./presence.js";
+export {
+  type BackupResult,
+  type CheckResult,
+  type EventResult,
+  type EventType,
+  type Metric,
+  type NagiosRange,
+  type ParsedResult,
+  parseNagiosRange,
+  parseResult,
+  RESULT_LIMITS,
+  type Result,
+  rangeBound,
+  resultElement,
+  type Severity,
+  type Stamped,
+  violatesRange,
+  xmlSafeText,
+} from "./results.js";
 export { AGENT_SEQ_REORDER_SPAN } from "./seq.js";

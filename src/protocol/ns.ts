@@ -3,7 +3,6 @@ export const NS_JABMON = "urn:jabmon:0";
 export const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 export const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
 export const NS_PING = "urn:xmpp:ping";
-export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 export const NS_VERSION = "jabber:iq:version";
 export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 export const NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner";

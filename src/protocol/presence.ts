@@ -37,9 +37,19 @@ export interface AgentStatus {
   summary: string;
   checks?: number;
   failing?: number;
+  /** The agent's groups (config `groups`), which modules target. */
+  groups?: string[];
+  /** The check modules it runs, as name@version. */
+  modules?: string[];
+  /**
+   * The hosts this one depends on (a switch, a hypervisor): when one is down
+   * its dependants' problems are "unreachable" rather than alerted. Sent as
+   * the `depends` attribute, names separated by spaces.
+   */
+  dependsOn?: string[];
 }
 
-export const LIMITS = { host: 253, version: 64, summary: 1024 } as const;
+export const LIMITS = { host: 253, version: 64, summary: 1024, dependsOn: 16 } as const;
 
 export function statusPresence(status: AgentStatus, to: string): Element {
   const show = SHOW_FOR_STATE[status.state];
@@ -55,6 +65,9 @@ export function statusPresence(status: AgentStatus, to: string): Element {
       state: status.state,
       checks: status.checks,
       failing: status.failing,
+      groups: status.groups?.length ? status.groups.join(" ") : undefined,
+      modules: status.modules?.length ? status.modules.join(" ") : undefined,
+      depends: status.dependsOn?.length ? status.dependsOn.join(" ") : undefined,
     }),
   );
 }
@@ -69,6 +82,19 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,
 // Printable text without control characters, as a person will read it on a page.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+
+const GROUP = /^[\w.-]{1,64}$/;
+const MODULE_AT = /^[a-z0-9][a-z0-9_.-]{0,62}@\d{1,15}$/;
+
+/** A space-separated attribute; entries that do not match are dropped and reported. */
+function wordList(x: Element, name: string, pattern: RegExp, problems: string[]): string[] {
+  const raw = x.attrs[name];
+  if (raw === undefined) return [];
+  const words = String(raw).split(/\s+/).filter(Boolean).slice(0, 100);
+  const good = words.filter((w) => pattern.test(w));
+  if (good.length < words.length) problems.push(`${name}: malformed entries dropped`);
+  return good;
+}
 
 function countAttr(x: Element, name: string, problems: string[]): number | undefined {
   const raw = x.attrs[name];
@@ -121,5 +147,23 @@ export function parseStatusPresence(presence: Element, maxPayloadBytes = 4096): 
   if (checks !== undefined) status.checks = checks;
   const failing = countAttr(x, "failing", problems);
   if (failing !== undefined) status.failing = failing;
+  // Absent means none: a host that stops running modules must not keep showing them.
+  status.groups = wordList(x, "groups", GROUP, problems);
+  status.modules = wordList(x, "modules", MODULE_AT, problems);
+  const depends = parseDepends(x.attrs.depends, problems);
+  if (depends) status.dependsOn = depends;
   return { status, problems };
+}
+
+/** A parent is a host name, a JID's local part or a bare JID. */
+const PARENT = /^[A-Za-z0-9._-]{1,253}(@[A-Za-z0-9.-]{1,253})?$/;
+
+function parseDepends(raw: unknown, problems: string[]): string[] | undefined {
+  if (typeof raw !== "string") return undefined;
+  const names = raw.split(/\s+/).filter(Boolean);
+  const valid = names.filter((n) => PARENT.test(n));
+  if (valid.length < names.length) problems.push("depends: names that are not host names dropped");
+  if (valid.length > LIMITS.dependsOn)
+    problems.push(`depends: more than ${LIMITS.dependsOn} parents, the rest dropped`);
+  return valid.slice(0, LIMITS.dependsOn);
 }

@@ -6,11 +6,13 @@
  *
  * https://xmpp.org/extensions/xep-0060.html#errors
  */
-import { NS_PUBSUB_ERRORS } from "../protocol/index.js";
-import { el, type StanzaCondition, StanzaError } from "../xmpp/index.js";
+import { NS_JABMON, NS_PUBSUB_ERRORS } from "../protocol/index.js";
+import { type Element, el, type StanzaCondition, StanzaError } from "../xmpp/index.js";
 
 interface ErrorSpec {
   condition: StanzaCondition;
+  /** The error type when not the condition's usual one. */
+  type?: StanzaError["type"];
   /** pubsub#errors element name, if any. */
   app?: string;
   /** `feature` attribute of `<unsupported/>`. */
@@ -27,6 +29,8 @@ export const PUBSUB_ERRORS = {
   JABMON_ERR_OUTCAST: { condition: "forbidden" },
   JABMON_ERR_NOT_OWNER: { condition: "forbidden" },
   JABMON_ERR_AUTO_CREATE_FORBIDDEN: { condition: "forbidden" },
+  JABMON_ERR_NOT_AN_AGENT: { condition: "forbidden" },
+  JABMON_ERR_SEQ_REGRESSED: { condition: "unexpected-request", type: "modify" },
   JABMON_ERR_CLOSED_NODE: { condition: "not-allowed", app: "closed-node" },
   JABMON_ERR_PENDING_SUBSCRIPTION: { condition: "not-authorized", app: "pending-subscription" },
   JABMON_ERR_NOT_AUTHORIZED: { condition: "not-authorized", app: "not-subscribed" },
@@ -49,6 +53,14 @@ export const PUBSUB_ERRORS = {
   JABMON_ERR_INVALID_RSM: { condition: "bad-request" },
   JABMON_ERR_RSM_ITEM_NOT_FOUND: { condition: "item-not-found" },
   JABMON_ERR_UNSUPPORTED: { condition: "feature-not-implemented", app: "unsupported" },
+  JABMON_ERR_CREATE_FORBIDDEN: { condition: "forbidden" },
+  JABMON_ERR_MAX_NODES: { condition: "not-allowed", app: "max-nodes-exceeded" },
+  JABMON_ERR_TOO_MANY_SUBSCRIPTIONS: {
+    condition: "policy-violation",
+    app: "too-many-subscriptions",
+  },
+  JABMON_ERR_REPLY_TOO_BIG: { condition: "policy-violation" },
+  JABMON_ERR_STORE_UNAVAILABLE: { condition: "resource-constraint" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type PubsubErrorCode = keyof typeof PUBSUB_ERRORS;
@@ -58,21 +70,39 @@ export class PubsubError extends StanzaError {
   override name = "PubsubError";
   readonly code: PubsubErrorCode;
 
-  constructor(code: PubsubErrorCode, text?: string, feature?: string) {
+  constructor(code: PubsubErrorCode, text?: string, feature?: string, application?: Element) {
     const spec: ErrorSpec = PUBSUB_ERRORS[code];
     const app = spec.app
       ? el(spec.app, {
           xmlns: NS_PUBSUB_ERRORS,
           feature: spec.app === "unsupported" ? feature : undefined,
         })
-      : undefined;
-    super(spec.condition, { text, application: app });
+      : application;
+    super(spec.condition, { text, application: app, type: spec.type });
     this.code = code;
   }
 }
 
+/**
+ * A publish to an agent node whose `seq` is the reorder span or more below the
+ * highest the node has stored, and not stored before: refused, with the
+ * highest in `<seq-regressed xmlns="urn:jabmon:0" high="..."/>`, so the agent
+ * re-seeds above it and publishes the result again (docs/protocol.md).
+ */
+export const seqRegressedError = (high: string) =>
+  new PubsubError(
+    "JABMON_ERR_SEQ_REGRESSED",
+    `seq is far below ${high}, the highest stored: re-seed above it and publish again`,
+    undefined,
+    el("seq-regressed", { xmlns: NS_JABMON, high }),
+  );
+
 export const pubsubError = (code: PubsubErrorCode, text?: string, feature?: string) =>
   new PubsubError(code, text, feature);
+
+/** Redis is unreachable: RFC 6120 resource-constraint, type wait (retry later; nothing was stored). */
+export const storeUnavailable = () =>
+  pubsubError("JABMON_ERR_STORE_UNAVAILABLE", "the store is unavailable; retry later");
 
 /** Negative return codes of the Lua scripts (scripts.ts), as BullMQ's scriptErrors(). */
 export function scriptError(code: number, node: string): PubsubError {
@@ -95,6 +125,15 @@ export function scriptError(code: number, node: string): PubsubError {
       return pubsubError("JABMON_ERR_NOT_SUBSCRIBED", "no such subscription");
     case -9:
       return pubsubError("JABMON_ERR_LAST_OWNER", "a node keeps at least one owner");
+    case -10:
+      return pubsubError("JABMON_ERR_MAX_NODES", "you created as many nodes as you may");
+    case -11:
+      return pubsubError(
+        "JABMON_ERR_TOO_MANY_SUBSCRIPTIONS",
+        `node ${node} has too many subscriptions`,
+      );
+    case -12:
+      return pubsubError("JABMON_ERR_TOO_MANY_SUBSCRIPTIONS", "you have too many subscriptions");
     default:
       return pubsubError("JABMON_ERR_BAD_REQUEST", `script error ${code}`);
   }

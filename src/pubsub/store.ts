@@ -1,20 +1,24 @@
 /**
  * The pubsub service's Redis state, read directly and changed only through
- * the Lua scripts of scripts.ts. Redis is the truth: nothing here caches.
+ * the Lua scripts of scripts.ts (files in lua/). Redis is the truth: nothing
+ * here caches.
  */
 import type { Keys, Redis } from "../store/index.js";
-import { ingestShard } from "../store/index.js";
+import { defineScripts, ingestShard } from "../store/index.js";
+import { bareJid } from "../xmpp/index.js";
 import { type NodeRecord, recordFromHash } from "./config.js";
-import { scriptError } from "./errors.js";
+import { scriptError, seqRegressedError } from "./errors.js";
 import {
   CONFIGURE_NODE,
   CREATE_NODE,
   DECIDE_SUBSCRIPTION,
   DELETE_NODE,
   EXPIRE_ITEMS,
+  INDEX_PLAIN_NODES,
   PAGE_IDS,
   PUBLISH_ITEM,
   PURGE_NODE,
+  READ_ITEMS,
   REMOVE_SUBSCRIPTION,
   RETRACT_ITEM,
   SET_AFFILIATION,
@@ -36,22 +40,26 @@ type ScriptedRedis = Redis & {
   psSetAffiliation: Script;
   psExpireItems: Script;
   psPageIds: Script;
+  psReadItems: Script;
+  psIndexPlainNodes: Script;
 };
 
-const SCRIPTS: Array<[string, number, string]> = [
-  ["psPublishItem", 9, PUBLISH_ITEM],
-  ["psCreateNode", 5, CREATE_NODE],
-  ["psConfigureNode", 4, CONFIGURE_NODE],
-  ["psDeleteNode", 9, DELETE_NODE],
-  ["psPurgeNode", 4, PURGE_NODE],
-  ["psRetractItem", 5, RETRACT_ITEM],
-  ["psSetSubscription", 4, SET_SUBSCRIPTION],
-  ["psDecideSubscription", 4, DECIDE_SUBSCRIPTION],
-  ["psRemoveSubscription", 4, REMOVE_SUBSCRIPTION],
-  ["psSetAffiliation", 4, SET_AFFILIATION],
-  ["psExpireItems", 3, EXPIRE_ITEMS],
-  ["psPageIds", 1, PAGE_IDS],
-];
+const SCRIPTS = {
+  psPublishItem: PUBLISH_ITEM,
+  psCreateNode: CREATE_NODE,
+  psConfigureNode: CONFIGURE_NODE,
+  psDeleteNode: DELETE_NODE,
+  psPurgeNode: PURGE_NODE,
+  psRetractItem: RETRACT_ITEM,
+  psSetSubscription: SET_SUBSCRIPTION,
+  psDecideSubscription: DECIDE_SUBSCRIPTION,
+  psRemoveSubscription: REMOVE_SUBSCRIPTION,
+  psSetAffiliation: SET_AFFILIATION,
+  psExpireItems: EXPIRE_ITEMS,
+  psPageIds: PAGE_IDS,
+  psReadItems: READ_ITEMS,
+  psIndexPlainNodes: INDEX_PLAIN_NODES,
+};
 
 export type Affiliation = "owner" | "publisher" | "member" | "outcast" | "none";
 export const AFFILIATIONS: Affiliation[] = ["owner", "publisher", "member", "outcast", "none"];
@@ -102,6 +110,29 @@ export interface Page {
   count: number;
 }
 
+/** Which items one retrieval reads (see READ_ITEMS): a window of the node's list, or ids. */
+export type ItemsRequest =
+  | { mode: "index"; index: number; max: number }
+  | { mode: "after" | "before"; id: string; max: number }
+  | { mode: "last" | "recent"; max: number }
+  | { mode: "ids"; ids: string[] };
+
+export interface ItemsPage {
+  items: StoredItem[];
+  /** Items stored on the node (aged-out ones not yet swept included). */
+  count: number;
+  /** Rank of items[0] in the node's list. */
+  firstRank: number;
+  /** "fit": the whole window; "cut": the budget cut it; "too-big": its first item alone is over the budget. */
+  status: "fit" | "cut" | "too-big";
+}
+
+/** Subscription quotas (0: no limit); checked only when a subscription is new. */
+export interface SubscriptionQuota {
+  perNode: number;
+  perJid: number;
+}
+
 export interface PublishResult {
   seq: number;
   duplicate: boolean;
@@ -146,11 +177,7 @@ export class PubsubStore {
   readonly keys: Keys;
 
   constructor(redis: Redis, keys: Keys) {
-    for (const [name, numberOfKeys, lua] of SCRIPTS) {
-      if (typeof (redis as unknown as Record<string, unknown>)[name] !== "function")
-        redis.defineCommand(name, { numberOfKeys, lua });
-    }
-    this.#redis = redis as ScriptedRedis;
+    this.#redis = defineScripts<ScriptedRedis>(redis, SCRIPTS);
     this.keys = keys;
   }
 
@@ -227,6 +254,7 @@ export class PubsubStore {
 
   static publishResult(reply: Reply, node: string): PublishResult {
     const out = check(reply, node);
+    if (Number(out[1]) === 3) throw seqRegressedError(String(out[2]));
     return {
       seq: Number(out[0]),
       duplicate: Number(out[1]) === 1,
@@ -235,12 +263,13 @@ export class PubsubStore {
     };
   }
 
+  /** `maxNodes`: most nodes `owner` may have created (0: no limit; agent nodes are not counted). */
   async create(
     node: string,
     owner: string,
     agentNode: boolean,
     config: string[],
-    now = Date.now(),
+    { now = Date.now(), maxNodes = 0 }: { now?: number; maxNodes?: number } = {},
   ) {
     const k = this.keys;
     check(
@@ -255,6 +284,7 @@ export class PubsubStore {
         String(now),
         agentNode ? "1" : "0",
         k.prefix,
+        String(maxNodes),
         ...config,
       ),
       node,
@@ -330,9 +360,13 @@ export class PubsubStore {
     return { notify: String(out[0]) !== "0", deliver: out.slice(1) as string[] };
   }
 
-  async setSubscription(node: string, sub: Subscription): Promise<void> {
+  async setSubscription(
+    node: string,
+    sub: Subscription,
+    quota: SubscriptionQuota = { perNode: 0, perJid: 0 },
+  ): Promise<void> {
     const k = this.keys;
-    const bare = sub.jid.split("/")[0] as string;
+    const bare = bareJid(sub.jid);
     check(
       await this.#redis.psSetSubscription(
         k.psNode(node),
@@ -344,6 +378,8 @@ export class PubsubStore {
         sub.subid,
         sub.deliver ? "1" : "0",
         node,
+        String(quota.perNode),
+        String(quota.perJid),
       ),
       node,
     );
@@ -360,7 +396,7 @@ export class PubsubStore {
     allow: boolean,
   ): Promise<boolean> {
     const k = this.keys;
-    const bare = jid.split("/")[0] as string;
+    const bare = bareJid(jid);
     const reply = await this.#redis.psDecideSubscription(
       k.psNode(node),
       k.psSubscriptions(node),
@@ -388,7 +424,7 @@ export class PubsubStore {
 
   async removeSubscription(node: string, jid: string): Promise<void> {
     const k = this.keys;
-    const bare = jid.split("/")[0] as string;
+    const bare = bareJid(jid);
     check(
       await this.#redis.psRemoveSubscription(
         k.psNode(node),
@@ -482,8 +518,20 @@ export class PubsubStore {
     return out;
   }
 
-  async agentNodes(): Promise<string[]> {
-    return this.#redis.zrange(this.keys.psAgents(), 0, -1);
+  /** Sorted set of the nodes that are not agent nodes (by creation), kept by the create and delete scripts. */
+  get plainNodesKey(): string {
+    return `${this.keys.prefix}ps:plain-nodes`;
+  }
+
+  /** Index the non-agent nodes made before `plainNodesKey` existed (once per Redis). */
+  async indexPlainNodes(): Promise<number> {
+    return Number(
+      await this.#redis.psIndexPlainNodes(
+        this.keys.psNodes(),
+        this.plainNodesKey,
+        `${this.keys.prefix}ps:plain-nodes-indexed`,
+      ),
+    );
   }
 
   /**
@@ -499,8 +547,46 @@ export class PubsubStore {
     return { count: Number(count), firstIndex: Number(firstIndex), ids: ids as string[] };
   }
 
-  async itemCount(node: string): Promise<number> {
-    return this.#redis.zcard(this.keys.psItems(node));
+  /**
+   * One retrieval page of at most `budget` bytes of `<item/>` elements (see
+   * READ_ITEMS), skipping items published before `cutoff` (ms; 0: none).
+   * Undefined when the after/before id is not stored.
+   */
+  async readItems(
+    node: string,
+    request: ItemsRequest,
+    budget: number,
+    cutoff: number,
+  ): Promise<ItemsPage | undefined> {
+    const k = this.keys;
+    const max = request.mode === "ids" ? 0 : request.max;
+    const anchor =
+      request.mode === "index"
+        ? String(request.index)
+        : request.mode === "after" || request.mode === "before"
+          ? request.id
+          : "";
+    const reply = await this.#redis.psReadItems(
+      k.psItems(node),
+      k.psItemData(node),
+      request.mode,
+      String(Math.max(budget, 0)),
+      String(cutoff),
+      String(max),
+      anchor,
+      ...(request.mode === "ids" ? request.ids : []),
+    );
+    if (typeof reply === "number") return undefined;
+    const [status, count, firstRank, ...rest] = reply;
+    const items: StoredItem[] = [];
+    for (let i = 0; i + 1 < rest.length; i += 2)
+      items.push(parseRecord(String(rest[i]), String(rest[i + 1])));
+    return {
+      items,
+      count: Number(count),
+      firstRank: Number(firstRank),
+      status: Number(status) === 0 ? "fit" : Number(status) === 1 ? "cut" : "too-big",
+    };
   }
 
   async itemIds(node: string): Promise<string[]> {
@@ -528,32 +614,5 @@ export class PubsubStore {
   /** Ids by seq rank range (negative = from the end), oldest first. */
   idsByRank(node: string, start: number, stop: number): Promise<string[]> {
     return this.#redis.zrange(this.keys.psItems(node), start, stop);
-  }
-
-  async seqOf(node: string, id: string): Promise<number | undefined> {
-    const score = await this.#redis.zscore(this.keys.psItems(node), id);
-    return score === null ? undefined : Number(score);
-  }
-
-  async rankOf(node: string, id: string): Promise<number> {
-    return (await this.#redis.zrank(this.keys.psItems(node), id)) ?? 0;
-  }
-
-  /** Up to `max` ids with seq > after, oldest first. */
-  idsAfter(node: string, after: number, max: number): Promise<string[]> {
-    return this.#redis.zrangebyscore(this.keys.psItems(node), `(${after}`, "+inf", "LIMIT", 0, max);
-  }
-
-  /** Up to `max` ids with seq < before, oldest first (the newest `max` of them). */
-  async idsBefore(node: string, before: number, max: number): Promise<string[]> {
-    const ids = await this.#redis.zrevrangebyscore(
-      this.keys.psItems(node),
-      `(${before}`,
-      "-inf",
-      "LIMIT",
-      0,
-      max,
-    );
-    return ids.reverse();
   }
 }

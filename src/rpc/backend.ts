@@ -4,6 +4,7 @@
  * check.run/agent.reload from the AgentForwarder, alerts and silences from the
  * monitor (`monitorAlertsBackend` in alerts.ts).
  */
+import { globMatch } from "../monitor/index.js";
 import type { HostRecord, HostStore } from "../store/index.js";
 import type { RpcStruct, RpcValue } from "./codec.js";
 
@@ -50,19 +51,11 @@ export type AlertsBackend = Pick<
 >;
 export type AgentsBackend = Pick<RpcBackend, "runCheck" | "reloadAgent">;
 
-/** Glob with `*` and `?`, anchored, case-insensitive. */
-export function globToRegExp(glob: string): RegExp {
-  const source = glob
-    .split("")
-    .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[\\^$.|+()[\]{}]/g, "\\$&")))
-    .join("");
-  return new RegExp(`^${source}$`, "i");
-}
-
-export function hostMatches(host: Pick<HostRecord, "jid" | "host">, pattern: RegExp): boolean {
+/** Whether a glob (src/monitor glob: linear, case-insensitive) names this host. */
+export function hostMatches(host: Pick<HostRecord, "jid" | "host">, pattern: string): boolean {
   const local = host.jid.split("@")[0] ?? host.jid;
   const label = host.host.split(".")[0] ?? host.host;
-  return [host.jid, local, host.host, label].some((name) => pattern.test(name));
+  return [host.jid, local, host.host, label].some((name) => globMatch(pattern, name));
 }
 
 export function hostStruct(record: HostRecord): RpcStruct {
@@ -71,6 +64,7 @@ export function hostStruct(record: HostRecord): RpcStruct {
     host: record.host,
     online: record.online,
     state: record.state,
+    summary: record.summary,
     status: record.status,
     version: record.version,
     lastSeen: new Date(record.lastSeen),
@@ -86,7 +80,7 @@ export function hostStruct(record: HostRecord): RpcStruct {
 export function hostsBackend(hosts: HostStore): HostsBackend {
   return {
     async listHosts(filter) {
-      const pattern = filter.pattern ? globToRegExp(filter.pattern) : undefined;
+      const pattern = filter.pattern;
       const records = (await hosts.list()).filter(
         (h) =>
           (!pattern || hostMatches(h, pattern)) &&

@@ -20,7 +20,7 @@
  * https://xmlrpc.com/spec.md  https://xmpp.org/extensions/xep-0009.html
  */
 import { NS_RPC } from "../protocol/index.js";
-import { type Element, el } from "../xmpp/index.js";
+import { type Element, el, replaceXmlInvalid } from "../xmpp/index.js";
 import { RpcFault } from "./errors.js";
 
 export type RpcValue =
@@ -62,15 +62,8 @@ const INT32_MAX = 2 ** 31 - 1;
 
 // ---------------------------------------------------------------- encoding
 
-// Characters XML 1.0 cannot carry (C0 controls except tab/LF/CR, lone surrogates,
-// U+FFFE/U+FFFF). They are replaced by U+FFFD rather than failing the whole reply.
-const XML_INVALID =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-export function xmlSafe(text: string): string {
-  return text.replace(XML_INVALID, "\ufffd");
-}
+// Characters XML 1.0 cannot carry are replaced by U+FFFD rather than failing the whole reply.
+export const xmlSafe = replaceXmlInvalid;
 
 function pad(n: number, width = 2): string {
   return String(n).padStart(width, "0");

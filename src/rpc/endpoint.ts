@@ -8,8 +8,9 @@ import type { ComponentLink } from "../component/index.js";
 import type { Logger } from "../log/index.js";
 import type { HostStore, Keys, Redis } from "../store/index.js";
 import { type AlertsBackend, hostsBackend, type RpcBackend } from "./backend.js";
+import { type DowntimeStoreLike, registerDowntimeMethods } from "./downtime.js";
 import { AgentForwarder } from "./forward.js";
-import { registerComponentMethods } from "./methods.js";
+import { parseDuration, registerComponentMethods } from "./methods.js";
 import { RedisRpcQueue, type RpcQueue } from "./queue.js";
 import { type RpcAccessConfig, type RpcService, rpcService } from "./service.js";
 
@@ -17,6 +18,7 @@ export interface RpcConfig extends RpcAccessConfig {
   maxCallBytes: number;
   offlineExpiryS: number;
   maxQueuedPerAgent: number;
+  maxPendingPerCaller: number;
   agentTimeoutMs: number;
   sweepMs: number;
 }
@@ -32,8 +34,10 @@ export interface RpcEndpointOptions {
   log: Logger;
   /** The monitor's alerts and silences: `monitorAlertsBackend(monitor)`. */
   alerts: AlertsBackend;
-  /** Replace the Redis queue (e.g. with the monitor's per-agent offline queue). */
+  /** Another RpcQueue in place of RedisRpcQueue. */
   queue?: RpcQueue;
+  /** Scheduled downtime (downtime.* methods): `monitor.gate.downtimes`. */
+  downtimes?: DowntimeStoreLike;
 }
 
 export interface RpcEndpoint {
@@ -51,6 +55,7 @@ export function rpcEndpoint(options: RpcEndpointOptions): RpcEndpoint {
     log,
     access: { admins: config.admins, viewers: config.viewers },
     maxCallBytes: config.maxCallBytes,
+    maxPendingPerCaller: config.maxPendingPerCaller,
   });
   const forwarder = new AgentForwarder({
     link,
@@ -69,6 +74,7 @@ export function rpcEndpoint(options: RpcEndpointOptions): RpcEndpoint {
     reloadAgent: (jid, o) => forwarder.reloadAgent(jid, o),
   };
   registerComponentMethods(service, backend);
+  if (options.downtimes) registerDowntimeMethods(service, options.downtimes, parseDuration);
   options.presence.on("hostOnline", (jid) => forwarder.hostOnline(jid));
   return {
     service,

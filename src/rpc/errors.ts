@@ -28,6 +28,8 @@ export const FAULTS = {
   JABMON_RPC_NO_SUCH_CHECK: -32005,
   /** The offline queue for this agent is full. */
   JABMON_RPC_QUEUE_FULL: -32006,
+  /** The caller already has rpc.maxPendingPerCaller calls waiting for an answer. */
+  JABMON_RPC_TOO_MANY_PENDING: -32007,
 } as const;
 
 export type FaultName = keyof typeof FAULTS;

@@ -44,7 +44,11 @@ export interface AgentForwarderOptions {
 }
 
 type Outcome = { ok: true; value: RpcValue } | { ok: false; fault: RpcFault };
-type Waiter = (outcome: Outcome) => void;
+interface Waiter {
+  resolve(outcome: Outcome): void;
+  /** After this (ms), no outcome can reach this instance any more (see `sweep`). */
+  deadline: number;
+}
 
 function paramsXml(params: RpcValue[]): string {
   const element = el("params");
@@ -80,8 +84,19 @@ export class AgentForwarder implements AgentsBackend {
     }
   }
 
+  /** Callers still waiting here for an outcome (a leak counter for tests and metrics). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * Stop. Waiters are let go without an answer: their requests stay queued in
+   * Redis with the caller's JID and IQ id, and whichever instance settles them
+   * answers the caller (a fault from here would pre-empt that answer).
+   */
   stop(): void {
     clearInterval(this.#sweeper);
+    this.#waiters.clear();
   }
 
   /** Wire to PresenceTracker's hostOnline. */
@@ -127,8 +142,14 @@ export class AgentForwarder implements AgentsBackend {
       createdAt: now,
       expiresAt: now + expiryS * 1000,
     };
-    const outcome = new Promise<Outcome>((resolve) => this.#waiters.set(request.id, resolve));
-    const length = await queue.enqueue(request, this.#o.maxQueuedPerAgent);
+    const outcome = this.#wait(request);
+    let length: number;
+    try {
+      length = await queue.enqueue(request, this.#o.maxQueuedPerAgent);
+    } catch (err) {
+      this.#waiters.delete(request.id);
+      throw err;
+    }
     if (length < 0) {
       this.#waiters.delete(request.id);
       throw new RpcFault(
@@ -143,12 +164,39 @@ export class AgentForwarder implements AgentsBackend {
     throw result.fault;
   }
 
+  /**
+   * A caller's wait for a queued request. It ends with the request's outcome
+   * here, or at its deadline: past expiry plus an agent's answer time the
+   * request has been expired, or claimed and answered, by another instance
+   * (which replies to the caller itself), so nothing more can come here.
+   */
+  #wait(request: QueuedRequest): Promise<Outcome> {
+    const deadline = request.expiresAt + this.#o.agentTimeoutMs + 2 * this.#o.sweepMs;
+    return new Promise<Outcome>((resolve) => this.#waiters.set(request.id, { resolve, deadline }));
+  }
+
   /** Expire every due request: the caller gets a fault; the agent never sees it. */
   async sweep(now = Date.now()): Promise<void> {
     try {
       for (const request of await this.#o.queue.expireDue(now)) this.#expired(request);
     } catch (err) {
       this.#o.log.warn({ err }, "RPC expiry sweep failed");
+    }
+    this.#dropPastDeadline(now);
+  }
+
+  #dropPastDeadline(now: number): void {
+    for (const [id, waiter] of this.#waiters) {
+      if (waiter.deadline > now) continue;
+      this.#waiters.delete(id);
+      this.#o.log.warn({ id }, "RPC wait ended without an outcome on this instance");
+      waiter.resolve({
+        ok: false,
+        fault: new RpcFault(
+          "JABMON_RPC_EXPIRED",
+          "no outcome reached this component instance before the request's expiry",
+        ),
+      });
     }
   }
 
@@ -200,7 +248,7 @@ export class AgentForwarder implements AgentsBackend {
     const waiter = this.#waiters.get(request.id);
     if (waiter) {
       this.#waiters.delete(request.id);
-      waiter(outcome);
+      waiter.resolve(outcome);
       return;
     }
     // Queued before this process started: answer the caller's IQ directly.

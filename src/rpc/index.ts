@@ -1,6 +1,9 @@
 /**
- * XEP-0009 Jabber-RPC: the XML-RPC codec, the component's RPC service and the
- * agent-side handler. docs/rpc.md describes the methods, faults and access.
+ * XEP-0009 Jabber-RPC on the component: the XML-RPC codec, the RPC service
+ * and its methods, forwarding to agents and the queue of calls waiting for an
+ * offline one. The agent's handler is src/agent/rpc.ts (it imports codec.ts
+ * alone, to keep the agent bundle small). docs/rpc.md describes the methods,
+ * faults and access.
  *
  * https://xmpp.org/extensions/xep-0009.html
  */
@@ -19,9 +22,9 @@ export {
   type AlertsBackend,
   type Caller,
   type ForwardOptions,
-  globToRegExp,
   type HostFilter,
   type HostsBackend,
+  hostMatches,
   hostsBackend,
   type RpcBackend,
 } from "./backend.js";
@@ -52,6 +55,7 @@ export {
   type Access,
   type CallContext,
   checkParams,
+  type InvokeRequest,
   type MethodSpec,
   type ParamSpec,
   type Role,

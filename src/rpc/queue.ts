@@ -1,8 +1,7 @@
 /**
  * RedisRpcQueue: a minimal per-agent ordered queue of RPC requests waiting
  * for an offline agent, each with an expiry ("XML-RPC messages should age
- * out"). It is behind the RpcQueue interface so the monitor's general
- * per-agent offline queue can replace it.
+ * out"), behind the RpcQueue interface.
  *
  * Guarantees, each from one Lua script (one state change = one script):
  * - claimNext pops the oldest request atomically and says whether it had
@@ -11,7 +10,7 @@
  *   is either run or expired, never both.
  */
 import type { Redis } from "ioredis";
-import type { Keys } from "../store/index.js";
+import { defineScripts, type Keys, luaScript } from "../store/index.js";
 
 export interface QueuedRequest {
   id: string;
@@ -38,55 +37,12 @@ export interface RpcQueue {
   expireDue(now: number, limit?: number): Promise<QueuedRequest[]>;
 }
 
-/**
- * enqueueRpc-3
- * KEYS[1] agent's queue list, KEYS[2] requests hash, KEYS[3] expiries zset
- * ARGV[1] id, ARGV[2] JSON, ARGV[3] expiresAt (ms), ARGV[4] max queue length
- */
-const ENQUEUE = `
-if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[4]) then return -1 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return redis.call('RPUSH', KEYS[1], ARGV[1])
-`;
-
-/**
- * claimRpc-3
- * KEYS[1] agent's queue list, KEYS[2] requests hash, KEYS[3] expiries zset
- * ARGV[1] now (ms)
- * Pops the oldest request; returns {expired (0/1), JSON} or nil when empty.
- */
-const CLAIM = `
-while true do
-  local id = redis.call('LPOP', KEYS[1])
-  if not id then return nil end
-  local json = redis.call('HGET', KEYS[2], id)
-  local expiresAt = redis.call('ZSCORE', KEYS[3], id)
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('ZREM', KEYS[3], id)
-  if json then
-    local expired = 0
-    if expiresAt and tonumber(expiresAt) <= tonumber(ARGV[1]) then expired = 1 end
-    return {expired, json}
-  end
-end
-`;
-
-/**
- * expireRpc-3
- * KEYS[1] agent's queue list, KEYS[2] requests hash, KEYS[3] expiries zset
- * ARGV[1] id, ARGV[2] now (ms)
- * Removes the request if still queued and due; returns its JSON or nil.
- */
-const EXPIRE = `
-local expiresAt = redis.call('ZSCORE', KEYS[3], ARGV[1])
-if not expiresAt or tonumber(expiresAt) > tonumber(ARGV[2]) then return nil end
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('LREM', KEYS[1], 1, ARGV[1])
-local json = redis.call('HGET', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return json
-`;
+/** The queue's scripts, in lua/ (KEYS and ARGV in each file's header). */
+const SCRIPTS = {
+  enqueueRpc: luaScript(import.meta.url, "enqueueRpc-3"),
+  claimRpc: luaScript(import.meta.url, "claimRpc-3"),
+  expireRpc: luaScript(import.meta.url, "expireRpc-3"),
+};
 
 type ScriptedRedis = Redis & {
   enqueueRpc(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
@@ -99,13 +55,7 @@ export class RedisRpcQueue implements RpcQueue {
   readonly #keys: Keys;
 
   constructor(redis: Redis, keys: Keys) {
-    const scripted = redis as ScriptedRedis;
-    if (typeof scripted.enqueueRpc !== "function") {
-      redis.defineCommand("enqueueRpc", { numberOfKeys: 3, lua: ENQUEUE });
-      redis.defineCommand("claimRpc", { numberOfKeys: 3, lua: CLAIM });
-      redis.defineCommand("expireRpc", { numberOfKeys: 3, lua: EXPIRE });
-    }
-    this.#redis = scripted;
+    this.#redis = defineScripts<ScriptedRedis>(redis, SCRIPTS);
     this.#keys = keys;
   }
 

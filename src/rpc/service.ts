@@ -24,7 +24,7 @@ import {
   responseQuery,
   typeName,
 } from "./codec.js";
-import { RpcFault } from "./errors.js";
+import { FAULTS, RpcFault } from "./errors.js";
 
 export type Access = "read" | "admin";
 export type Role = "admin" | "viewer";
@@ -75,6 +75,12 @@ export interface RpcServiceOptions {
   access: RpcAccessConfig;
   /** A call larger than this (serialised query, in bytes) is refused with a fault. */
   maxCallBytes: number;
+  /**
+   * Calls one bare JID may have waiting for their answer at once (a call to
+   * an offline agent waits up to its expiry); more get fault -32007.
+   * Default: unlimited.
+   */
+  maxPendingPerCaller?: number;
 }
 
 export interface RpcService {
@@ -82,6 +88,23 @@ export interface RpcService {
   /** Method names, sorted; only those the role may call when a role is given. */
   methods(role?: Role): string[];
   describe(name: string): MethodSpec | undefined;
+  /**
+   * One call in-process, judged exactly as an XMPP caller's IQ from `from`
+   * (same access lists, size limit, codec and faults): resolves to the
+   * response query (a value or a fault); rejects with the StanzaError the IQ
+   * would have got (`forbidden`). The HTTP gateway calls this with the
+   * token's mapped JID.
+   */
+  invoke(call: InvokeRequest): Promise<Element>;
+}
+
+export interface InvokeRequest {
+  /** The caller's full JID (a bare JID works: it is the identity checked). */
+  from: string;
+  /** The `<query xmlns="jabber:iq:rpc"><methodCall>…` element. */
+  query: Element;
+  /** Id under which a deferred reply would be sent (queued agent calls). */
+  iqId: string;
 }
 
 function typeMatches(value: RpcValue, type: ParamType): boolean {
@@ -129,6 +152,73 @@ export function rpcService(options: RpcServiceOptions): RpcService {
     admins.has(jid) ? "admin" : viewers.has(jid) ? "viewer" : undefined;
   const mayCall = (role: Role, spec: MethodSpec) => role === "admin" || spec.access === "read";
 
+  const call = async (request: InvokeRequest, role: Role): Promise<RpcValue> => {
+    const size = Buffer.byteLength(request.query.toString());
+    if (size > maxCallBytes) {
+      throw new RpcFault(
+        "JABMON_RPC_INVALID_REQUEST",
+        `call of ${size} bytes refused: the limit is ${maxCallBytes} bytes`,
+      );
+    }
+    const { methodName, params } = decodeMethodCall(request.query);
+    const spec = methods.get(methodName);
+    if (!spec) {
+      throw new RpcFault(
+        "JABMON_RPC_UNKNOWN_METHOD",
+        `unknown method '${methodName}'; system.listMethods lists the methods`,
+      );
+    }
+    if (!mayCall(role, spec)) {
+      throw new StanzaError("forbidden", {
+        text: `${methodName} needs admin rights; ${bareJid(request.from)} is a viewer`,
+      });
+    }
+    checkParams(spec, params);
+    return spec.handler(params, {
+      from: request.from,
+      caller: bareJid(request.from),
+      role,
+      iqId: request.iqId,
+    });
+  };
+
+  // Calls in progress per bare JID: without a bound, a caller queueing calls
+  // for offline agents (each waits up to its expiry) holds memory without end.
+  const pending = new Map<string, number>();
+  const maxPending = options.maxPendingPerCaller ?? Number.POSITIVE_INFINITY;
+
+  const invoke = async (request: InvokeRequest): Promise<Element> => {
+    const caller = bareJid(request.from);
+    const role = roleOf(caller);
+    if (!role) {
+      log.info({ from: request.from }, "RPC call from an unauthorised JID refused");
+      throw new StanzaError("forbidden", { text: `${caller} may not make Jabber-RPC calls here` });
+    }
+    const inProgress = pending.get(caller) ?? 0;
+    if (inProgress >= maxPending) {
+      log.warn({ from: request.from, pending: inProgress }, "RPC call refused: too many pending");
+      return faultQuery(
+        FAULTS.JABMON_RPC_TOO_MANY_PENDING,
+        `${caller} already has ${inProgress} calls waiting for an answer (rpc.maxPendingPerCaller)`,
+      );
+    }
+    pending.set(caller, inProgress + 1);
+    try {
+      return responseQuery(await call(request, role));
+    } catch (err) {
+      if (err instanceof StanzaError) throw err;
+      if (err instanceof RpcFault) return faultQuery(err.code, err.faultString);
+      const message =
+        err instanceof RpcEncodeError ? "result could not be encoded" : "internal error";
+      log.error({ err, from: request.from }, "RPC method failed");
+      return faultQuery(-32603, message);
+    } finally {
+      const left = (pending.get(caller) ?? 1) - 1;
+      if (left > 0) pending.set(caller, left);
+      else pending.delete(caller);
+    }
+  };
+
   const service: RpcService = {
     method(spec) {
       if (methods.has(spec.name)) throw new Error(`RPC method ${spec.name} is already registered`);
@@ -141,6 +231,7 @@ export function rpcService(options: RpcServiceOptions): RpcService {
         .sort();
     },
     describe: (name) => methods.get(name),
+    invoke,
   };
 
   service.method({
@@ -165,54 +256,13 @@ export function rpcService(options: RpcServiceOptions): RpcService {
     },
   });
 
-  const call = async (request: IqRequest, role: Role): Promise<RpcValue> => {
-    const size = Buffer.byteLength(request.element.toString());
-    if (size > maxCallBytes) {
-      throw new RpcFault(
-        "JABMON_RPC_INVALID_REQUEST",
-        `call of ${size} bytes refused: the limit is ${maxCallBytes} bytes`,
-      );
-    }
-    const { methodName, params } = decodeMethodCall(request.element);
-    const spec = methods.get(methodName);
-    if (!spec) {
-      throw new RpcFault(
-        "JABMON_RPC_UNKNOWN_METHOD",
-        `unknown method '${methodName}'; system.listMethods lists the methods`,
-      );
-    }
-    if (!mayCall(role, spec)) {
-      throw new StanzaError("forbidden", {
-        text: `${methodName} needs admin rights; ${bareJid(request.from)} is a viewer`,
-      });
-    }
-    checkParams(spec, params);
-    return spec.handler(params, {
-      from: request.from,
-      caller: bareJid(request.from),
-      role,
+  router.set(NS_RPC, "query", (request: IqRequest) =>
+    service.invoke({
+      from: request.from ?? "",
+      query: request.element,
       iqId: request.stanza.attrs.id ?? "",
-    });
-  };
-
-  router.set(NS_RPC, "query", async (request): Promise<Element> => {
-    const caller = bareJid(request.from ?? "");
-    const role = roleOf(caller);
-    if (!role) {
-      log.info({ from: request.from }, "RPC call from an unauthorised JID refused");
-      throw new StanzaError("forbidden", { text: `${caller} may not make Jabber-RPC calls here` });
-    }
-    try {
-      return responseQuery(await call(request, role));
-    } catch (err) {
-      if (err instanceof StanzaError) throw err;
-      if (err instanceof RpcFault) return faultQuery(err.code, err.faultString);
-      const message =
-        err instanceof RpcEncodeError ? "result could not be encoded" : "internal error";
-      log.error({ err, from: request.from }, "RPC method failed");
-      return faultQuery(-32603, message);
-    }
-  });
+    }),
+  );
 
   return service;
 }

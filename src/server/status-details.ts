@@ -29,7 +29,11 @@ export function monitorProcessing(monitor: Monitor, redis: Redis, keys: Keys) {
       pipeline.xlen(keys.alertOutbox());
       const lengths = ((await pipeline.exec()) ?? []).map(([, n]) => Number(n ?? 0));
       const outbox = lengths.pop() ?? 0;
-      return { ingest: lengths.reduce((a, b) => a + b, 0), alert_outbox: outbox };
+      return {
+        ingest: lengths.reduce((a, b) => a + b, 0),
+        alert_outbox: outbox,
+        ...(await monitor.deliveryDepths()),
+      };
     },
   };
 }
@@ -93,6 +97,7 @@ export function monitorStatusDetails(monitor: Monitor): StatusDetails {
       };
     },
     alerts: (limit) => alerts.recent(limit),
+    downtimes: () => monitor.gate.downtimes.list(),
     async events({ jids, limit, type }) {
       const perHost = await Promise.all(
         jids.map(async (jid) => {

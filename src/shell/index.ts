@@ -5,18 +5,39 @@
  * comes once the result is in the agent's spool. Nothing here loads XMPP.
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const DEFAULT_SOCKET = "/run/jabmon/agent.sock";
+
+/**
+ * Where `jabmon demo` puts its agent's socket: a fixed, per-user path, so
+ * `jabmon send` from another terminal finds it. $XDG_RUNTIME_DIR (private to
+ * the user) when set, else a directory of ours in the temporary directory
+ * (the demo creates it 0700 and refuses one owned by someone else).
+ */
+export function demoSocketPath(env: NodeJS.ProcessEnv = process.env): string {
+  const uid = process.getuid?.() ?? 0;
+  const base = env.XDG_RUNTIME_DIR || join(tmpdir(), `jabmon-${uid}`);
+  return join(base, "jabmon-demo", "agent.sock");
+}
 
 export class ShellError extends Error {
   override name = "ShellError";
 }
 
-export function socketPath(flag?: string): string {
-  return flag ?? process.env.JABMON_AGENT_SOCKET ?? DEFAULT_SOCKET;
+/**
+ * --socket, else $JABMON_AGENT_SOCKET, else the system agent's socket; when
+ * there is none but `jabmon demo` is running, the demo's.
+ */
+export function socketPath(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = flag ?? env.JABMON_AGENT_SOCKET;
+  if (chosen) return chosen;
+  if (!existsSync(DEFAULT_SOCKET) && existsSync(demoSocketPath(env))) return demoSocketPath(env);
+  return DEFAULT_SOCKET;
 }
 
 export type Request =

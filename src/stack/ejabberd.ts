@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type EjabberdConfigOptions, ejabberdctlCfg, ejabberdYaml } from "./ejabberd-config.js";
+import { generateSelfSignedCert, type TlsFiles, writeCombinedPem } from "./tls.js";
 
 const run = promisify(execFile);
 export const EJABBERDCTL = "/usr/sbin/ejabberdctl";
@@ -43,24 +44,36 @@ export interface EjabberdOptions extends Partial<EjabberdConfigOptions> {
   componentPassword: string;
   /** Soft open-files limit for the node: each XMPP session is a socket. */
   maxOpenFiles?: number;
+  /**
+   * c2s TLS: "self-signed" (the default) makes a certificate for the domain in
+   * the server's directory; given files are copied in (tests make one per run);
+   * "none" serves plain TCP, and its clients must set `insecure`.
+   */
+  tls?: TlsFiles | "self-signed" | "none";
 }
 
 export class PrivateEjabberd {
   readonly config: EjabberdConfigOptions;
   readonly dir: string;
   readonly nodeName: string;
+  /** The certificate clients must trust (their caFile); undefined when the server has no TLS. */
+  readonly caFile: string | undefined;
   readonly #maxOpenFiles: number;
+  readonly #tls: TlsFiles | undefined;
 
   private constructor(
     dir: string,
     nodeName: string,
     config: EjabberdConfigOptions,
     maxOpenFiles: number,
+    tls: TlsFiles | undefined,
   ) {
     this.dir = dir;
     this.nodeName = nodeName;
     this.config = config;
     this.#maxOpenFiles = maxOpenFiles;
+    this.#tls = tls;
+    this.caFile = tls?.certFile;
   }
 
   /** Write the config and directories; does not start the server. */
@@ -68,21 +81,38 @@ export class PrivateEjabberd {
     const safe = options.name.replace(/[^a-z0-9_-]/gi, "").slice(0, 24) || "stack";
     const dir = await mkdtemp(join(tmpdir(), `jabmon-${safe}-`));
     const nodeName = `jabmon_${safe.replace(/-/g, "_")}_${process.pid}_${Date.now() % 100000}@localhost`;
+    const domain = options.domain ?? "localhost";
+    const tlsOption = options.tls ?? "self-signed";
+    let tls: TlsFiles | undefined;
+    if (tlsOption === "self-signed") {
+      await mkdir(join(dir, "tls"), { recursive: true });
+      tls = await generateSelfSignedCert(join(dir, "tls"), [domain, `*.${domain}`, "127.0.0.1"]);
+    } else if (tlsOption !== "none") tls = tlsOption;
     const config: EjabberdConfigOptions = {
-      domain: options.domain ?? "localhost",
+      domain,
       c2sPort: options.c2sPort ?? 5222,
       componentPort: options.componentPort ?? 5347,
       componentJid: options.componentJid ?? "monitor.localhost",
       componentPassword: options.componentPassword,
       bindIp: options.bindIp ?? "127.0.0.1",
+      httpPort: options.httpPort,
+      certFile: tls ? join(dir, "conf", "ejabberd.pem") : undefined,
+      extraDomains: options.extraDomains,
+      anonymousDomain: options.anonymousDomain,
+      ...(options.pings ? { pings: options.pings } : {}),
     };
-    const server = new PrivateEjabberd(dir, nodeName, config, options.maxOpenFiles ?? 16_000);
+    const server = new PrivateEjabberd(dir, nodeName, config, options.maxOpenFiles ?? 16_000, tls);
     await server.#writeFiles();
     return server;
   }
 
   get c2sService(): string {
     return `xmpp://127.0.0.1:${this.config.c2sPort}`;
+  }
+
+  /** XMPP over WebSocket, when an httpPort was given. */
+  get websocketUrl(): string | undefined {
+    return this.config.httpPort ? `ws://127.0.0.1:${this.config.httpPort}/ws` : undefined;
   }
 
   get componentService(): string {
@@ -94,6 +124,9 @@ export class PrivateEjabberd {
     for (const sub of ["conf", "logs", "spool"])
       await mkdir(join(this.dir, sub), { recursive: true });
     await writeFile(join(conf, "ejabberd.yml"), ejabberdYaml(this.config), { mode: 0o640 });
+    // A copy in the server's own directory: the ejabberd user can read it
+    // wherever the caller keeps the original (a root-only temp dir in tests).
+    if (this.#tls && this.config.certFile) await writeCombinedPem(this.#tls, this.config.certFile);
     // ejabberdctl points Erlang at CONFIG_DIR/inetrc and logs an error every 2 s without one.
     await writeFile(join(conf, "inetrc"), "{lookup, [file, native]}.\n");
     await writeFile(
@@ -114,6 +147,7 @@ export class PrivateEjabberd {
         join(conf, "ejabberd.yml"),
         join(conf, "ejabberdctl.cfg"),
         join(conf, "inetrc"),
+        ...(this.config.certFile ? [this.config.certFile] : []),
       ]) {
         await chown(path, uid, gid);
       }
@@ -138,7 +172,10 @@ export class PrivateEjabberd {
     const command = [EJABBERDCTL, ...flags, ...args].map(shellQuote).join(" ");
     // As root, ejabberdctl re-runs itself through su and drops --ctl-config and our
     // ulimit; running it as the ejabberd user ourselves keeps both.
-    const script = `ulimit -Sn ${this.#maxOpenFiles} 2>/dev/null || true; exec ${command}`;
+    // A request above the hard limit fails and would leave the soft limit at
+    // its default (often 1024: "too many open files" at ~1,000 sessions), so
+    // fall back to the hard limit.
+    const script = `ulimit -Sn ${this.#maxOpenFiles} 2>/dev/null || ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true; exec ${command}`;
     const [file, argv] =
       process.getuid?.() === 0
         ? ["su", ["-s", "/bin/bash", "ejabberd", "-c", script]]

@@ -2,16 +2,26 @@
  * The status database's host records, as kept from presence.
  */
 import type { Redis } from "ioredis";
-import type { HostState } from "../protocol/index.js";
+import {
+  type DerivedState,
+  deriveHostStatus,
+  type HostState,
+  tallyFromHash,
+} from "../protocol/index.js";
 import type { Keys } from "./keys.js";
-import { MARK_OFFLINE, MARK_STALE_OFFLINE, RECORD_PRESENCE } from "./scripts.js";
+import { defineScripts } from "./lua.js";
+import { CLAIM_HOST_NAME, MARK_OFFLINE, MARK_STALE_OFFLINE, RECORD_PRESENCE } from "./scripts.js";
 
 export interface HostRecord {
   jid: string;
   fullJid: string;
   host: string;
   online: boolean;
-  state: HostState | "down";
+  /** The derived state (src/store/host-status.ts): what every view shows. */
+  state: DerivedState;
+  /** What decided the state, in words ("1 of 3 checks critical: webcheck"). */
+  summary: string;
+  /** The agent's own status text (its presence). */
   status: string;
   version: string;
   lastSeen: number;
@@ -19,6 +29,9 @@ export interface HostRecord {
   offlineReason: string;
   checks?: number;
   failing?: number;
+  /** From the agent's presence: its groups, and the modules it runs as name@version. */
+  groups?: string[];
+  modules?: string[];
   /** Badness score and the state it maps to (set by the monitor's scorer). */
   score?: number;
   scoreState?: HostState;
@@ -31,51 +44,63 @@ export interface PresenceUpdate {
   version?: string;
   checks?: number;
   failing?: number;
+  /** Space-separated lists (groups; name@version of each module). */
+  groups?: string;
+  modules?: string;
 }
 
 type ScriptedRedis = Redis & {
   recordPresence(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   markOffline(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   markStaleOffline(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
+  claimHostName(k1: string, k2: string, bare: string, name: string): Promise<number>;
 };
 
-function defineScripts(redis: Redis): ScriptedRedis {
-  const scripted = redis as ScriptedRedis;
-  if (typeof scripted.recordPresence !== "function") {
-    redis.defineCommand("recordPresence", { numberOfKeys: 3, lua: RECORD_PRESENCE });
-    redis.defineCommand("markOffline", { numberOfKeys: 3, lua: MARK_OFFLINE });
-    redis.defineCommand("markStaleOffline", { numberOfKeys: 3, lua: MARK_STALE_OFFLINE });
-  }
-  return scripted;
-}
-
-const RANK: Record<string, number> = { ok: 0, unknown: 1, warning: 2, critical: 3 };
-
-/** The worse of what the agent says (presence) and what the monitor's score says. */
-function worse(a: string | undefined, b: string | undefined): HostState {
-  const x = (a ?? "unknown") as HostState;
-  if (!b) return x;
-  return (RANK[b] ?? 0) > (RANK[x] ?? 0) ? (b as HostState) : x;
-}
+const SCRIPTS = {
+  recordPresence: RECORD_PRESENCE,
+  markOffline: MARK_OFFLINE,
+  markStaleOffline: MARK_STALE_OFFLINE,
+  claimHostName: CLAIM_HOST_NAME,
+};
 
 function toRecord(hash: Record<string, string>): HostRecord | undefined {
   if (!hash.jid) return undefined;
   const online = hash.online === "1";
+  const tally = tallyFromHash(hash);
+  const score = hash.score ? Number(hash.score) : undefined;
+  // The one status model: every view reads this state (docs/monitor.md, "Host status").
+  const derived = deriveHostStatus({
+    online,
+    offlineReason: hash.offlineReason,
+    presenceState: hash.state,
+    checks: tally,
+    scoreState: hash.scoreState,
+    score,
+  });
   const record: HostRecord = {
     jid: hash.jid,
     fullJid: hash.fullJid ?? "",
     host: hash.host || hash.jid.split("@")[0] || hash.jid,
     online,
-    state: online ? worse(hash.state, hash.scoreState) : "down",
+    state: derived.state,
+    summary: derived.summary,
     status: hash.status ?? "",
     version: hash.version ?? "",
     lastSeen: Number(hash.lastSeen ?? 0),
     since: Number(hash.since ?? 0),
     offlineReason: hash.offlineReason ?? "",
   };
-  if (hash.checks) record.checks = Number(hash.checks);
-  if (hash.failing) record.failing = Number(hash.failing);
-  if (hash.score) record.score = Number(hash.score);
+  // The monitor's tally counts every result it stored; the agent's counts only its own findings.
+  if (tally) {
+    record.checks = tally.count;
+    record.failing = tally.critical + tally.warning + tally.unknown;
+  } else {
+    if (hash.checks) record.checks = Number(hash.checks);
+    if (hash.failing) record.failing = Number(hash.failing);
+  }
+  if (hash.groups) record.groups = hash.groups.split(" ");
+  if (hash.modules) record.modules = hash.modules.split(" ");
+  if (score !== undefined) record.score = score;
   if (hash.scoreState) record.scoreState = hash.scoreState as HostState;
   return record;
 }
@@ -85,7 +110,7 @@ export class HostStore {
   readonly #keys: Keys;
 
   constructor(redis: Redis, keys: Keys) {
-    this.#redis = defineScripts(redis);
+    this.#redis = defineScripts<ScriptedRedis>(redis, SCRIPTS);
     this.#keys = keys;
   }
 
@@ -109,6 +134,22 @@ export class HostStore {
       ...fields,
     );
     return cameOnline === 1;
+  }
+
+  /**
+   * Bind a host name to this JID (first claim wins; case-insensitive). False
+   * when another JID holds the name: the caller must not show it for this JID.
+   */
+  async claimName(bareJid: string, name: string): Promise<boolean> {
+    const k = this.#keys;
+    return (
+      (await this.#redis.claimHostName(
+        k.hostNames(),
+        k.host(bareJid),
+        bareJid,
+        name.toLowerCase(),
+      )) === 1
+    );
   }
 
   /** Returns true when the host went offline (false if already offline or a stale session). */

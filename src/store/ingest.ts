@@ -5,12 +5,17 @@
  * Sharding by owner keeps one agent's items in one stream, in order.
  *
  * Stream fields: node, owner (bare JID), nodeSeq, agentSeq ('' when the
- * payload has no urn:jabmon:0 seq), itemId, payload (XML string), publishedAt (ms).
+ * payload has no urn:jabmon:0 seq), itemId, payload (XML string), publishedAt (ms),
+ * written by src/pubsub/lua/publishItem-9.lua and decoded by decodeIngestEntry
+ * (src/monitor/ingest/consumer.ts).
  */
 
 export const INGEST_SHARDS = 16;
 
-export interface IngestEntry {
+/** A stream entry as the monitor reads it. */
+export interface IngestStreamEntry {
+  /** The stream entry id. */
+  id: string;
   node: string;
   owner: string;
   nodeSeq: number;
@@ -18,11 +23,6 @@ export interface IngestEntry {
   itemId: string;
   payload: string;
   publishedAt: number;
-}
-
-/** An entry as read back from its stream, with the stream entry id. */
-export interface IngestStreamEntry extends IngestEntry {
-  id: string;
 }
 
 const CRC_TABLE = (() => {
@@ -47,19 +47,4 @@ export function crc32(text: string): number {
 /** The ingest shard of an agent: crc32(bare JID) % INGEST_SHARDS. */
 export function ingestShard(bareJid: string): number {
   return crc32(bareJid) % INGEST_SHARDS;
-}
-
-/** Decode one stream entry's flat field list (as XREAD/XRANGE return it). */
-export function parseIngestFields(fields: string[]): IngestEntry {
-  const map: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) map[fields[i] as string] = fields[i + 1] as string;
-  return {
-    node: map.node ?? "",
-    owner: map.owner ?? "",
-    nodeSeq: Number(map.nodeSeq),
-    agentSeq: map.agentSeq ? Number(map.agentSeq) : undefined,
-    itemId: map.itemId ?? "",
-    payload: map.payload ?? "",
-    publishedAt: Number(map.publishedAt),
-  };
 }

@@ -10,9 +10,22 @@ export class Keys {
     return `${this.prefix}host:${bareJid}`;
   }
 
+  /**
+   * Hash: claimed host name (lower case) → the bare JID it is bound to; the
+   * first agent to claim a name keeps it (docs/security.md, "Who counts as an agent").
+   */
+  hostNames(): string {
+    return `${this.prefix}hostnames`;
+  }
+
   /** Sorted set of every known host's bare JID, scored by last-seen time (ms). */
   hosts(): string {
     return `${this.prefix}hosts`;
+  }
+
+  /** Pub/sub channel: IQ answers for one component instance's requests that reached another (server/answer-relay.ts). */
+  iqAnswers(instanceId: string): string {
+    return `${this.prefix}iq-answers:${instanceId}`;
   }
 
   /** Pub/sub channel: a host's bare JID is published here whenever its record changes. */
@@ -224,14 +237,41 @@ export class Keys {
     return `${this.prefix}problems:renotify`;
   }
 
-  /** List: things waiting for an offline agent, oldest first (JSON entries with expiry). */
-  offlineQueue(bareJid: string): string {
-    return `${this.prefix}offq:${bareJid}`;
-  }
-
   /** Prefix for BullMQ queues (webhook delivery). */
   bullPrefix(): string {
     return `${this.prefix}bull`;
+  }
+
+  // --- the monitoring plane's own health (src/monitor/hosts/plane.ts) ---
+
+  /** Hash: open causes of the current plane incident ("link|<instance>", "mass", ...) → since (ms). */
+  planeCauses(): string {
+    return `${this.prefix}plane:causes`;
+  }
+
+  /** Hash: the open plane incident (id, since, cause); absent when the plane is healthy. */
+  planeIncident(): string {
+    return `${this.prefix}plane:incident`;
+  }
+
+  /** String: host-down alerts are held until this time (ms): the reconnect grace. */
+  planeGraceUntil(): string {
+    return `${this.prefix}plane:grace-until`;
+  }
+
+  /** Sorted set: hosts whose down alert is held, scored by when they went down (ms). */
+  planeHeld(): string {
+    return `${this.prefix}plane:held`;
+  }
+
+  /** Hash: component process instance id → its last heartbeat (ms). */
+  planeBeats(): string {
+    return `${this.prefix}plane:beats`;
+  }
+
+  /** String with expiry: an event seen by every process (Redis back) is reported by the first only. */
+  planeOnce(event: string): string {
+    return `${this.prefix}plane:once:${event}`;
   }
 
   /** Everything under this prefix, for cleanup. */

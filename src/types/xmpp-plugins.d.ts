@@ -3,25 +3,17 @@
 declare module "@xmpp/tcp" {
   export default function tcp(deps: { entity: unknown }): unknown;
 }
-declare module "@xmpp/tls" {
-  export default function tls(deps: { entity: unknown }): unknown;
-}
-declare module "@xmpp/starttls" {
-  export default function starttls(deps: { streamFeatures: unknown }): unknown;
-}
 declare module "@xmpp/iq/caller.js" {
   export default function iqCaller(deps: { middleware: unknown; entity: unknown }): any;
 }
 declare module "@xmpp/iq/callee.js" {
   export default function iqCallee(deps: { middleware: unknown; entity: unknown }): any;
 }
-declare module "@xmpp/sasl-scram-sha-1" {
-  export default function scram(factory: unknown): void;
+declare module "@xmpp/tls/lib/Connection.js" {
+  const ConnectionTLS: any;
+  export default ConnectionTLS;
 }
-declare module "@xmpp/sasl-plain" {
-  export default function plain(factory: unknown): void;
-}
-declare module "saslmechanisms" {
-  const Factory: new () => unknown;
-  export default Factory;
+declare module "@xmpp/tls/lib/Socket.js" {
+  const Socket: any;
+  export default Socket;
 }

@@ -3,8 +3,10 @@
  * failure; the dispatcher turns it into the `<error/>` child of the reply.
  */
 
-import { NS_STANZAS } from "../protocol/ns.js";
 import ltx, { type Element } from "./ltx.js";
+
+/** RFC 6120 §8.3: the namespace of stanza error conditions. */
+export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 export type ErrorType = "auth" | "cancel" | "continue" | "modify" | "wait";
 

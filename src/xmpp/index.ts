@@ -1,8 +1,23 @@
-export { assembleClient, type ClientOptions, type XmppClient } from "./client.js";
-export { CONDITION_TYPES, type StanzaCondition, StanzaError } from "./errors.js";
+export {
+  assembleClient,
+  type ClientOptions,
+  observeEarlyReplies,
+  type TlsClientOptions,
+  TlsRequiredError,
+  tlsConnectOptions,
+  type XmppClient,
+} from "./client.js";
+export { CONDITION_TYPES, NS_STANZAS, type StanzaCondition, StanzaError } from "./errors.js";
 export { guardLateData } from "./guard.js";
 export { bareJid } from "./jid.js";
 export { default as ltx, type Element, el } from "./ltx.js";
-export { type ConnectionKeeper, keepConnected, nextDelay } from "./reconnect.js";
+export { mucJoin, mucStatusCodes, mucUnlock, NS_MUC_USER } from "./muc.js";
+export {
+  type ConnectionKeeper,
+  keepConnected,
+  nextDelay,
+  RECONNECT_FLOOR_MS,
+} from "./reconnect.js";
 export { RegistrationError, registerAccount } from "./register.js";
-export { nativeHi, useNativeScram } from "./scram.js";
+export { channelBindingFor, chooseMechanism, SaslError, ScramClient } from "./sasl.js";
+export { replaceXmlInvalid, stripXmlInvalid } from "./text.js";

@@ -16,7 +16,7 @@ export interface Connectable {
 
 /** xmpp.js internals used to reset a connection that stop() left half closed. */
 interface ConnectionInternals {
-  socket?: { destroy?(): void } | null;
+  socket?: { destroy?(): void; on?(event: string, listener: () => void): void } | null;
   _detachSocket?(): void;
   _detachParser?(): void;
   _status?(status: string): void;
@@ -30,6 +30,12 @@ interface ConnectionInternals {
  */
 async function resetToOffline(entity: Connectable): Promise<void> {
   if (entity.status === "offline") return;
+  // stop() detaches xmpp.js's own listeners; a reset arriving on the abandoned
+  // socket afterwards would be an unhandled 'error' event and end the process.
+  (entity as unknown as { socket?: { on?(e: string, l: () => void): void } }).socket?.on?.(
+    "error",
+    () => {},
+  );
   await entity.stop().catch(() => undefined);
   if (entity.status === "offline") return;
   const internals = entity as unknown as ConnectionInternals;
@@ -42,9 +48,30 @@ async function resetToOffline(entity: Connectable): Promise<void> {
 export interface BackoffOptions {
   minDelayMs?: number;
   maxDelayMs?: number;
+  /**
+   * Servers to connect to, in order of preference (e.g. the nodes of an
+   * ejabberd cluster). The entity stays with a server while it works; each
+   * failed attempt moves to the next, so a dead node's sessions move to a live
+   * one after one failed attempt. Default: the entity's own service only.
+   */
+  services?: string[];
+  /**
+   * Give up on a connection attempt that has not come online after this long
+   * (default 15 s) and try the next server: a server that accepts TCP but
+   * never answers (hung, or a dead node behind a load balancer) must not hold
+   * the agent for ever.
+   */
+  startTimeoutMs?: number;
   log: Logger;
   /** Called on every successful (re)connection. */
   onOnline?: () => void;
+  /**
+   * An attempt that is neither online nor failed after this long is given up
+   * and retried (default 15 s). A server that accepts TCP while it starts or
+   * stops can leave xmpp.js waiting for a stream that never opens; without a
+   * bound the entity would never try again.
+   */
+  connectTimeoutMs?: number;
 }
 
 export interface ConnectionKeeper {
@@ -53,10 +80,56 @@ export interface ConnectionKeeper {
   stop(): Promise<void>;
 }
 
-export function nextDelay(attempt: number, minDelayMs: number, maxDelayMs: number): number {
-  const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(attempt, 20));
-  // Full jitter on the upper half keeps retries spread but never shorter than half the ceiling.
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+/** No reconnect waits less than this: a fleet never retries in a tight loop. */
+export const RECONNECT_FLOOR_MS = 100;
+
+/**
+ * The wait before reconnect attempt `attempt` (0 for the first after a drop):
+ * full jitter, uniform in [RECONNECT_FLOOR_MS, ceiling] where the ceiling is
+ * min(maxDelayMs, minDelayMs * 2^attempt). Full rather than half jitter: a
+ * fleet dropped at one instant (ejabberd restart) comes back spread over the
+ * whole ceiling instead of bunched in its upper half. With the agent's
+ * defaults (500 ms, 30 s) the ceiling is 30 s from the seventh attempt on, so
+ * a live agent is back at most 30 s after the server accepts again.
+ */
+export function nextDelay(
+  attempt: number,
+  minDelayMs: number,
+  maxDelayMs: number,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.max(
+    RECONNECT_FLOOR_MS,
+    Math.min(maxDelayMs, minDelayMs * 2 ** Math.min(attempt, 20)),
+  );
+  return Math.round(RECONNECT_FLOOR_MS + random() * (ceiling - RECONNECT_FLOOR_MS));
+}
+
+class ConnectTimeoutError extends Error {
+  override name = "ConnectTimeoutError";
+}
+
+/**
+ * entity.start(), failing as soon as the connection closes before the session
+ * is online (xmpp.js would wait for "online" for ever: e.g. a proxy that
+ * accepts TCP in front of a dead server), or after `ms`.
+ */
+function startOrFail(entity: Connectable, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  let onDisconnect: (() => void) | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ConnectTimeoutError(`not online after ${ms} ms`)), ms);
+    onDisconnect = () => reject(new Error("connection closed before the session was online"));
+    entity.on("disconnect", onDisconnect);
+  });
+  const started = entity.start();
+  // The abandoned attempt's own failure, if it comes later, is of no interest.
+  started.catch(() => undefined);
+  return Promise.race([started, failed]).finally(() => {
+    clearTimeout(timer);
+    const off = (entity as { removeListener?(e: string, l: () => void): void }).removeListener;
+    if (onDisconnect) off?.call(entity, "disconnect", onDisconnect);
+  });
 }
 
 export function keepConnected(entity: Connectable, options: BackoffOptions): ConnectionKeeper {
@@ -81,16 +154,28 @@ export function keepConnected(entity: Connectable, options: BackoffOptions): Con
     }, delay);
   };
 
+  const services = options.services ?? [];
+  let serviceIndex = 0;
+  const useService = () => {
+    const service = services[serviceIndex % services.length];
+    const internals = entity as unknown as { options?: { service?: string } };
+    if (service && internals.options) internals.options.service = service;
+    return internals.options?.service;
+  };
+
   const connect = async () => {
-    if (stopped || connecting) return;
+    // An attempt given up on (connectTimeoutMs) that made it after all.
+    if (stopped || connecting || entity.status === "online") return;
     connecting = true;
     attempt += 1;
+    const service = useService();
     try {
       await resetToOffline(entity);
-      log.info({ attempt }, "connecting");
-      await entity.start();
+      log.info({ attempt, service }, "connecting");
+      await startOrFail(entity, options.startTimeoutMs ?? options.connectTimeoutMs ?? 15_000);
     } catch (err) {
-      log.warn({ attempt, err: (err as Error).message }, "connection attempt failed");
+      log.warn({ attempt, service, err: (err as Error).message }, "connection attempt failed");
+      serviceIndex += 1;
       connecting = false;
       schedule();
       return;

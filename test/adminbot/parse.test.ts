@@ -20,6 +20,9 @@ describe("the AdminBot parser", () => {
     ["whats broken", { kind: "down" }],
     ["is anything down?", { kind: "down" }],
     ["problems", { kind: "down" }],
+    ["what's critical?", { kind: "down", state: "critical" }],
+    ["which hosts are warning", { kind: "down", state: "warning" }],
+    ["critical hosts", { kind: "down", state: "critical" }],
     ["status web01", { kind: "hosts", pattern: "web01" }],
     ["how is db02?", { kind: "hosts", pattern: "db02" }],
     ["status web*", { kind: "hosts", pattern: "web*" }],
@@ -54,6 +57,9 @@ describe("the AdminBot parser", () => {
     ["alerts", { kind: "alerts" }],
     ["show alerts", { kind: "alerts" }],
     ["reload web01", { kind: "reload", pattern: "web01" }],
+    ["modules", { kind: "modules" }],
+    ["modules web-basics", { kind: "modules", name: "web-basics" }],
+    ["show modules", { kind: "modules" }],
     ["help", { kind: "help" }],
   ])("reads %j", (text, command) => {
     expect(parseCommand(text)).toEqual(command);
@@ -114,6 +120,19 @@ describe("the AdminBot formatter", () => {
       "CRIT db01: 1 check failing: disk /var 96%",
       "WARN app01: load 9.1",
     ]);
+  });
+
+  it("explains a host by the status model's words, not the agent's text", () => {
+    const vm = asHost({
+      jid: "vm@x",
+      host: "vm",
+      online: true,
+      state: "critical",
+      summary: "1 of 3 checks critical: webcheck",
+      status: "all 2 checks ok",
+    });
+    expect(formatDown([vm], 2, now)).toBe("CRIT vm: 1 of 3 checks critical: webcheck");
+    expect(formatDown([], 2, now, "critical")).toBe("No host is critical (of 2).");
   });
 
   it("says so when nothing is down", () => {

@@ -20,7 +20,7 @@ describe("the agent's configuration", () => {
     expect(config).toMatchObject({
       interval: 30,
       xmpp: {
-        service: "xmpp://127.0.0.1:5222",
+        service: ["xmpp://127.0.0.1:5222"],
         component: "monitor.localhost",
         streamManagement: true,
       },
@@ -75,9 +75,24 @@ describe("the agent's configuration", () => {
     expect(() => loadAgentConfig(path, {})).toThrow(`(in ${path})`);
   });
 
+  it("takes several servers (the nodes of a cluster) as a list or comma-separated", () => {
+    const listed = loadAgentConfig(
+      file("xmpp: { jid: a@b, password: p, service: [xmpp://n1:5222, xmpp://n2:5222] }\n"),
+      {},
+    );
+    expect(listed.xmpp.service).toEqual(["xmpp://n1:5222", "xmpp://n2:5222"]);
+    const fromEnv = loadAgentConfig(file(base), {
+      JABMON_AGENT_SERVICE: "xmpp://n1:5222, xmpp://n2:5223",
+    });
+    expect(fromEnv.xmpp.service).toEqual(["xmpp://n1:5222", "xmpp://n2:5223"]);
+    expect(() =>
+      loadAgentConfig(file(base), { JABMON_AGENT_SERVICE: "xmpp://n1:5222,n2" }),
+    ).toThrow(/xmpp.service: must look like xmpp:\/\/HOST:PORT/);
+  });
+
   it("names the environment variable a bad value came from", () => {
     expect(() => loadAgentConfig(file(base), { JABMON_AGENT_SERVICE: "http://x" })).toThrow(
-      "xmpp.service: must look like xmpp://HOST:PORT (from JABMON_AGENT_SERVICE)",
+      "xmpp.service: must look like xmpp://HOST:PORT, or be a list of such (from JABMON_AGENT_SERVICE)",
     );
   });
 });

@@ -1,10 +1,29 @@
-import { spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import * as realFs from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { decodeRecords, encodeRecord, HEADER_BYTES, Spool } from "../../src/agent/spool.js";
+import {
+  decodeRecords,
+  encodeRecord,
+  HEADER_BYTES,
+  Spool,
+  type SpoolFs,
+  type SpoolOptions,
+  type SpoolProblem,
+} from "../../src/agent/spool.js";
+import { sleep } from "../helpers/wait.js";
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -169,6 +188,8 @@ describe("the spool", () => {
     const spool = Spool.open({ dir, maxBytes: 1 << 20, maxAgeMs: 1e12, fsync: "never" });
     // A host reinstalled under the same JID must not restart below its old seqs.
     expect(spool.nextSeq).toBeGreaterThanOrEqual(before);
+    // A first start is not a recovery.
+    expect(spool.recovery.stateProblem).toBeUndefined();
     const last = spool.append((s) => `item ${s}`, Date.now());
     spool.ack(last);
     spool.close();
@@ -237,4 +258,362 @@ describe("the spool", () => {
       spool.close();
     }
   }, 30_000);
+});
+
+// ---- state.json lost, crashes at any file operation, a full disk ------------
+
+const openIn = (dir: string, extra: Partial<SpoolOptions> = {}) =>
+  Spool.open({
+    dir,
+    maxBytes: 1 << 30,
+    maxAgeMs: 1e12,
+    fsync: "never",
+    // Tiny, so that runs compact often and the live generation moves on.
+    compactBytes: 128,
+    stateSaveMs: 0,
+    ...extra,
+  });
+
+/** Every pending record, read back: seq and text. */
+function pendingOf(spool: Spool): Array<{ seq: number; text: string }> {
+  const out: Array<{ seq: number; text: string }> = [];
+  for (let e = spool.first(); e; e = spool.after(e.seq)) {
+    const [seq, ...rest] = spool.read(e).split(":");
+    expect(Number(seq)).toBe(e.seq);
+    out.push({ seq: e.seq, text: rest.join(":") });
+  }
+  return out;
+}
+
+/**
+ * What reopening may give when the acknowledged position is unknown: every
+ * unacknowledged record, unchanged, in order, perhaps after some that were
+ * acknowledged (re-sending those is harmless), and nothing never appended.
+ */
+function expectKeepsUnacked(
+  pending: Array<{ seq: number; text: string }>,
+  unacked: Array<{ seq: number; text: string }>,
+  appended: Map<number, string>,
+) {
+  const seqs = pending.map((p) => p.seq);
+  expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+  expect(new Set(seqs).size).toBe(seqs.length);
+  for (const p of pending) expect(appended.get(p.seq)).toBe(p.text);
+  const kept = new Map(pending.map((p) => [p.seq, p.text]));
+  for (const u of unacked) expect(kept.get(u.seq)).toBe(u.text);
+}
+
+const stateDamage = fc.constantFrom("delete", "empty", "truncate", "garbage", "zeros");
+
+function damageState(dir: string, how: string) {
+  const file = join(dir, "state.json");
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, "utf8");
+  if (how === "delete") unlinkSync(file);
+  else if (how === "empty") writeFileSync(file, "");
+  else if (how === "truncate") writeFileSync(file, text.slice(0, Math.floor(text.length / 2)));
+  else if (how === "garbage") writeFileSync(file, '{"gen": "x"');
+  else writeFileSync(file, Buffer.alloc(text.length));
+}
+
+describe("the spool without a usable state.json", () => {
+  it("keeps all 100 pending results when state.json is empty after compactions", () => {
+    const dir = tempDir();
+    const spool = openIn(dir);
+    const appended = new Map<number, string>();
+    // Acknowledge enough to compact a few times: the live generation is no longer 0.
+    for (let i = 0; i < 60; i++) {
+      const seq = spool.append((s) => `${s}:${"a".repeat(40)}`, Date.now());
+      appended.set(seq, "a".repeat(40));
+      spool.ack(seq);
+    }
+    const unacked: Array<{ seq: number; text: string }> = [];
+    for (let i = 0; i < 100; i++) {
+      const seq = spool.append((s) => `${s}:r${i}`, Date.now());
+      appended.set(seq, `r${i}`);
+      unacked.push({ seq, text: `r${i}` });
+    }
+    spool.close();
+    expect(readdirSync(dir).filter((n) => n.endsWith(".log"))).not.toContain("spool.0.log");
+    writeFileSync(join(dir, "state.json"), "");
+    const reopened = openIn(dir);
+    const pending = pendingOf(reopened);
+    expectKeepsUnacked(pending, unacked, appended);
+    expect(pending.length).toBeGreaterThanOrEqual(100);
+    expect(reopened.nextSeq).toBeGreaterThan(Math.max(...appended.keys()));
+    expect(reopened.recovery.stateProblem).toBe("unreadable");
+    reopened.close();
+    // The decision was saved: the next open follows state.json again.
+    expect(openIn(dir).recovery.stateProblem).toBeUndefined();
+  });
+
+  it("never hands out a seq again when state.json is lost after everything was acknowledged and compacted", () => {
+    const dir = tempDir();
+    // A clock that does not move: only the files can tell where numbering stands.
+    const spool = openIn(dir, { firstSeq: () => 1000 });
+    let last = 0;
+    for (let i = 0; i < 10; i++) {
+      last = spool.append((s) => `${s}:${"b".repeat(40)}`, Date.now());
+      spool.ack(last);
+    }
+    spool.close();
+    expect(readdirSync(dir)).not.toContain("spool.0.log");
+    unlinkSync(join(dir, "state.json"));
+    const reopened = openIn(dir, { firstSeq: () => 1000 });
+    expect(reopened.nextSeq).toBeGreaterThan(last);
+    reopened.close();
+  });
+
+  it("keeps every unacknowledged result whatever happened to state.json", () => {
+    fc.assert(
+      fc.property(ops, stateDamage, (list, how) => {
+        const dir = tempDir();
+        let spool = openIn(dir);
+        const model: Array<{ seq: number; text: string }> = [];
+        const appended = new Map<number, string>();
+        for (const o of list) {
+          if (o.op === "append") {
+            const seq = spool.append((s) => `${s}:${o.text}`, Date.now());
+            appended.set(seq, o.text);
+            model.push({ seq, text: o.text });
+          } else if (o.op === "ack") {
+            for (const m of model.splice(0, o.n)) spool.ack(m.seq);
+          } else {
+            spool.close();
+            damageState(dir, how);
+            spool = openIn(dir);
+            expectKeepsUnacked(pendingOf(spool), model, appended);
+            expect(spool.nextSeq).toBeGreaterThan(Math.max(0, ...appended.keys()));
+            // From here on, the re-sent ones are acknowledged again (as the service would).
+            for (const p of pendingOf(spool))
+              if (!model.some((m) => m.seq === p.seq)) spool.ack(p.seq);
+          }
+        }
+        spool.close();
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+class Crash extends Error {}
+
+/**
+ * node:fs that "crashes the process" at its `crashAt`-th write-side call: that
+ * call does half its work at most (a write is torn) and every later call fails,
+ * as if the process were gone. Reopening with the real fs then sees exactly
+ * what a crash at that point leaves on disk (the page cache survives, as it
+ * does when only the process dies; fsync is what the power-cut case adds).
+ */
+function crashingFs(crashAt: number): SpoolFs {
+  let calls = 0;
+  const step = () => {
+    calls += 1;
+    if (calls > crashAt) throw new Crash(`crashed at call ${crashAt}`);
+  };
+  return {
+    ...realFs,
+    openSync: ((path: string, flags: string, mode?: number) => {
+      if (flags !== "r") step();
+      return realFs.openSync(path, flags, mode);
+    }) as SpoolFs["openSync"],
+    writeSync: ((fd: number, buf: Buffer, offset = 0, length?: number, position?: number) => {
+      const len = length ?? buf.length - offset;
+      // The call that crashes tears its write: half of it reaches the file.
+      if (calls === crashAt) realFs.writeSync(fd, buf, offset, Math.floor(len / 2), position);
+      step();
+      return realFs.writeSync(fd, buf, offset, len, position);
+    }) as SpoolFs["writeSync"],
+    fdatasyncSync: (fd) => {
+      step();
+      realFs.fdatasyncSync(fd);
+    },
+    fsyncSync: (fd) => {
+      step();
+      realFs.fsyncSync(fd);
+    },
+    ftruncateSync: (fd, len) => {
+      step();
+      realFs.ftruncateSync(fd, len);
+    },
+    renameSync: (a, b) => {
+      step();
+      realFs.renameSync(a, b);
+    },
+    unlinkSync: (p) => {
+      step();
+      realFs.unlinkSync(p);
+    },
+  };
+}
+
+describe("the spool killed at any file operation", () => {
+  it("loses no unacknowledged result and reuses no seq, even when state.json is then lost", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.string({ maxLength: 120 }), fc.integer({ min: 1, max: 4 })), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.integer({ min: 0, max: 400 }),
+        fc.option(stateDamage),
+        (steps, crashAt, damage) => {
+          const dir = tempDir();
+          const model: Array<{ seq: number; text: string }> = [];
+          const appended = new Map<number, string>();
+          try {
+            const spool = openIn(dir, { fs: crashingFs(crashAt) });
+            for (const s of steps) {
+              if (typeof s === "string") {
+                const seq = spool.append((q) => `${q}:${s}`, Date.now());
+                appended.set(seq, s);
+                model.push({ seq, text: s });
+              } else {
+                for (const m of model.splice(0, s)) spool.ack(m.seq);
+              }
+            }
+          } catch (err) {
+            if (!(err instanceof Crash)) throw err;
+          }
+          if (damage !== null) damageState(dir, damage);
+          const reopened = openIn(dir);
+          expectKeepsUnacked(pendingOf(reopened), model, appended);
+          expect(reopened.nextSeq).toBeGreaterThan(Math.max(0, ...appended.keys()));
+          reopened.close();
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+/** A disk that can be filled and freed: a real 1 MiB tmpfs, or node:fs answering ENOSPC. */
+interface FullableDisk {
+  dir: string;
+  fs: SpoolFs | undefined;
+  fill(): void;
+  free(): void;
+  cleanup(): void;
+}
+
+function enospc(syscall: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`ENOSPC: no space left on device, ${syscall}`), {
+    code: "ENOSPC",
+    errno: -28,
+    syscall,
+  });
+}
+
+function injectedFullDisk(): FullableDisk {
+  let full = false;
+  const guard =
+    <A extends unknown[], R>(name: string, f: (...a: A) => R) =>
+    (...a: A): R => {
+      if (full) throw enospc(name);
+      return f(...a);
+    };
+  const fs: SpoolFs = {
+    ...realFs,
+    writeSync: guard("write", realFs.writeSync) as SpoolFs["writeSync"],
+    fdatasyncSync: guard("fdatasync", realFs.fdatasyncSync),
+    fsyncSync: guard("fsync", realFs.fsyncSync),
+    openSync: ((path: string, flags: string, mode?: number) => {
+      if (full && flags !== "r") throw enospc("open");
+      return realFs.openSync(path, flags, mode);
+    }) as SpoolFs["openSync"],
+  };
+  return {
+    dir: tempDir(),
+    fs,
+    fill: () => {
+      full = true;
+    },
+    free: () => {
+      full = false;
+    },
+    cleanup: () => {},
+  };
+}
+
+/** A real 1 MiB tmpfs (needs root and permission to mount), else undefined. */
+function tmpfsDisk(): FullableDisk | undefined {
+  const dir = tempDir();
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]);
+  if (mounted.status !== 0) return undefined;
+  const filler = join(dir, "filler");
+  return {
+    dir: join(dir, "spool"),
+    fs: undefined,
+    fill: () => {
+      const fd = realFs.openSync(filler, "a");
+      const block = Buffer.alloc(4096, 1);
+      try {
+        for (;;) realFs.writeSync(fd, block);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
+      } finally {
+        realFs.closeSync(fd);
+      }
+    },
+    free: () => rmSync(filler, { force: true }),
+    // Lazy: a file the failed test left open must not keep the mount.
+    cleanup: () => {
+      spawnSync("umount", ["-l", dir]);
+    },
+  };
+}
+
+async function fullDiskScenario(disk: FullableDisk) {
+  const problems: Array<SpoolProblem | undefined> = [];
+  const open = () =>
+    Spool.open({
+      dir: disk.dir,
+      maxBytes: 1 << 30,
+      maxAgeMs: 1e12,
+      fsync: "always",
+      compactBytes: 2048,
+      stateSaveMs: 5,
+      retryMs: 20,
+      ...(disk.fs ? { fs: disk.fs } : {}),
+      onProblem: (p) => problems.push(p),
+    });
+  const spool = open();
+  const seqs: number[] = [];
+  for (let i = 0; i < 60; i++)
+    seqs.push(spool.append((s) => `${s}:${"x".repeat(100)}`, Date.now()));
+  disk.fill();
+  // Appends are refused, loudly, and leave no partial record behind.
+  // (Bigger than a page: tmpfs may still have room in the file's last one.)
+  expect(() => spool.append((s) => `${s}:${"r".repeat(20_000)}`, Date.now())).toThrow(/ENOSPC/);
+  expect(spool.problem).toMatchObject({ operation: "append", code: "ENOSPC" });
+  // Acknowledgements still work: compaction and the state-save timer fail quietly and retry.
+  for (const seq of seqs.slice(0, 40)) spool.ack(seq);
+  await sleep(120);
+  expect(spool.pendingCount).toBe(20);
+  for (let e = spool.first(); e; e = spool.after(e.seq)) expect(spool.read(e)).toMatch(/x{100}$/);
+  disk.free();
+  const after = spool.append((s) => `${s}:after`, Date.now());
+  await sleep(120);
+  expect(spool.problem).toBeUndefined();
+  expect(problems.at(0)).toMatchObject({ operation: "append", code: "ENOSPC" });
+  expect(problems.at(-1)).toBeUndefined();
+  spool.close();
+  const reopened = open();
+  expect(pendingOf(reopened).map((p) => p.seq)).toEqual([...seqs.slice(40), after]);
+  reopened.close();
+}
+
+describe("the spool on a full disk", () => {
+  it("refuses appends, keeps running and keeps everything spooled (ENOSPC injected at its file layer)", async () => {
+    await fullDiskScenario(injectedFullDisk());
+  });
+
+  it("does the same on a real full file system (a 1 MiB tmpfs; the injected disk where mount is not permitted)", async () => {
+    const disk = tmpfsDisk() ?? injectedFullDisk();
+    try {
+      await fullDiskScenario(disk);
+    } finally {
+      disk.cleanup();
+    }
+  });
 });

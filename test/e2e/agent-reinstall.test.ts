@@ -7,6 +7,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendRange, socketUp } from "../helpers/agent-socket.js";
+import { check, errorOf, iq, publishIq } from "../helpers/pubsub.js";
 import { type PublishSink, startPublishSink } from "../helpers/sink.js";
 import { TestStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
@@ -52,5 +53,41 @@ describe("a host reinstalled under the same JID", () => {
       { timeoutMs: 15_000, what: "results of the reinstalled agent stored" },
     );
     expect(after.agentSeq).toBeGreaterThan(before.agentSeq);
+  });
+
+  it("re-seeds above the node's highest when its seqs are refused as regressed, and loses none", async () => {
+    const account = await stack.account("stray");
+    // Once, a seq far in the future (a clock wildly ahead): everything the
+    // fresh agent numbers from the current time is far below it.
+    const stray = Date.now() + 10_000_000_000;
+    const client = await stack.client(account);
+    const reply = await iq(
+      client,
+      stack.componentJid,
+      "set",
+      publishIq(`agents/${account.jid}`, check(stray)),
+    );
+    expect(errorOf(reply)).toBeUndefined();
+    await client.stop();
+
+    stack.spawnAgent(account);
+    const socket = join(stack.agentDir(account), "agent.sock");
+    await socketUp(socket);
+    // Results keep coming while the first refusals are answered and re-seeded.
+    await sendRange(socket, 1, 40, 5);
+    const numbered = (items: ReturnType<typeof sink.items>) =>
+      items.filter((e) => /^n=\d+$/.test(e.getChildText("text") ?? ""));
+    const items = await sink.waitForItems(
+      account.jid,
+      (all) => numbered(all).length >= 41,
+      20_000,
+      "every result of the agent stored after re-seeding",
+    );
+    // n=0 is socketUp's probe; each result once, in order, every one above the stray seq.
+    expect(numbered(items).map((e) => e.getChildText("text"))).toEqual(
+      Array.from({ length: 41 }, (_, n) => `n=${n}`),
+    );
+    for (const e of numbered(items)) expect(Number(e.attrs.seq)).toBeGreaterThan(stray);
+    expect((await sink.counters(account.jid)).agentSeq).toBeGreaterThan(stray);
   });
 });

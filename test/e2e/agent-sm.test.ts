@@ -36,6 +36,7 @@ describe("a long agent session", () => {
           jid: account.jid,
           password: account.password,
           streamManagement: sm,
+          caFile: stack.caFile,
         },
         checks: [],
         socket: { enabled: false },

@@ -40,6 +40,7 @@ function spawnBot(account: Account, filter: string, rediscoverMs = "300") {
     JABMON_ALERTBOT_JID: account.jid,
     JABMON_ALERTBOT_PASSWORD: account.password,
     JABMON_COMPONENT_JID: stack.componentJid,
+    ...stack.tlsEnv("JABMON_ALERTBOT"),
   });
 }
 

@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, TestStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
@@ -35,7 +38,7 @@ describe("the jabmon command", () => {
     );
   });
 
-  it("retries with growing delays while ejabberd is unreachable, then connects once it is up", async () => {
+  it("retries with jittered backoff while ejabberd is unreachable, then connects once it is up", async () => {
     const component = stack.spawnCli(["component"], stack.componentEnv());
     const account = { user: "early", jid: "early@localhost", password: "early-pw" };
     const agent = stack.spawnAgent(account, { JABMON_LOG_LEVEL: "info" });
@@ -43,12 +46,13 @@ describe("the jabmon command", () => {
       logLines(component.output())
         .filter((l) => l.msg === "reconnecting after delay")
         .map((l) => Number(l.delayMs));
-    // Backoff: about 0.5 s, 1 s, 2 s... never a busy loop.
+    // Full jitter under a doubling ceiling (the bounds are unit-tested in
+    // test/unit/reconnect.test.ts): single delays may shrink, but never a busy loop.
     const seen = await waitFor(async () => ((await delays()).length >= 3 ? delays() : undefined), {
       timeoutMs: 15_000,
     });
     expect(seen.length).toBeLessThan(8);
-    expect(seen[2]).toBeGreaterThan(seen[0] as number);
+    for (const delay of seen) expect(delay).toBeGreaterThanOrEqual(100);
     expect(component.exitCode).toBeNull();
     expect(agent.exitCode).toBeNull();
     expect(logLines(agent.output()).some((l) => l.msg === "connection attempt failed")).toBe(true);
@@ -66,7 +70,17 @@ describe("the jabmon command", () => {
   it("creates an account that can then log in", async () => {
     const result = spawnSync(
       process.execPath,
-      [CLI, "account", "add", "newbie", "s3cret", "--service", stack.ejabberd.c2sService],
+      [
+        CLI,
+        "account",
+        "add",
+        "newbie",
+        "s3cret",
+        "--service",
+        stack.ejabberd.c2sService,
+        "--ca-file",
+        stack.caFile as string,
+      ],
       {
         encoding: "utf8",
       },
@@ -82,12 +96,88 @@ describe("the jabmon command", () => {
 
     const again = spawnSync(
       process.execPath,
-      [CLI, "account", "add", "newbie", "x", "--service", stack.ejabberd.c2sService],
+      [
+        CLI,
+        "account",
+        "add",
+        "newbie",
+        "x",
+        "--service",
+        stack.ejabberd.c2sService,
+        "--ca-file",
+        stack.caFile as string,
+      ],
       {
         encoding: "utf8",
       },
     );
     expect(again.status).toBe(1);
     expect(again.stderr).toContain("conflict");
+  });
+
+  describe("passwords never needed on the command line", () => {
+    const secrets = mkdtempSync(join(tmpdir(), "jabmon-secrets-"));
+    const secretFile = (name: string, text: string) => {
+      const path = join(secrets, name);
+      writeFileSync(path, text, { mode: 0o600 });
+      return path;
+    };
+    const addAccount = (args: string[], env: NodeJS.ProcessEnv = {}, input?: string) =>
+      spawnSync(
+        process.execPath,
+        [
+          CLI,
+          "account",
+          "add",
+          ...args,
+          "--service",
+          stack.ejabberd.c2sService,
+          "--ca-file",
+          stack.caFile as string,
+        ],
+        { encoding: "utf8", env: { PATH: process.env.PATH, ...env }, input },
+      );
+    const logsIn = async (user: string, password: string) => {
+      const client = await stack.client({ user, jid: `${user}@localhost`, password });
+      expect(client.jid?.bare().toString()).toBe(`${user}@localhost`);
+    };
+
+    it("account add takes it from --password-file, standard input or JABMON_ACCOUNT_PASSWORD_FILE", async () => {
+      const fromFile = addAccount(["byfile", "--password-file", secretFile("a", "pw-file\n")]);
+      expect(fromFile.stderr).toBe("");
+      await logsIn("byfile", "pw-file");
+      const fromStdin = addAccount(["bystdin", "--password-file", "-"], {}, "pw-stdin\n");
+      expect(fromStdin.stderr).toBe("");
+      await logsIn("bystdin", "pw-stdin");
+      const fromEnv = addAccount(["byenv"], {
+        JABMON_ACCOUNT_PASSWORD_FILE: secretFile("b", "pw-env"),
+      });
+      expect(fromEnv.stderr).toBe("");
+      await logsIn("byenv", "pw-env");
+    });
+
+    it("account add without any password says where to put one", () => {
+      const result = addAccount(["nopassword"]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain("--password-file");
+    });
+
+    it("the agent logs in with --password-file and JABMON_AGENT_PASSWORD_FILE", async () => {
+      const account = await stack.account("pwfile-agent");
+      const { JABMON_AGENT_PASSWORD: _, ...env } = stack.agentEnv(account, {
+        JABMON_LOG_LEVEL: "info",
+      });
+      const file = secretFile("agent", `${account.password}\n`);
+      const byFlag = stack.spawnCli(["agent", "--password-file", file], env);
+      await waitFor(() => logLines(byFlag.output()).some((l) => l.msg === "online"), {
+        timeoutMs: 40_000,
+      });
+      byFlag.kill("SIGTERM");
+      await new Promise((r) => byFlag.once("exit", r));
+      const byEnv = stack.spawnCli(["agent"], { ...env, JABMON_AGENT_PASSWORD_FILE: file });
+      await waitFor(() => logLines(byEnv.output()).some((l) => l.msg === "online"), {
+        timeoutMs: 40_000,
+      });
+    }, 90_000);
   });
 });

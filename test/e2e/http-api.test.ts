@@ -35,6 +35,8 @@ beforeAll(async () => {
   store = new HostStore(redis, keys);
   // A 10,000-host fleet: host0000..host9999, states cycling, every 10th offline.
   const now = Date.now();
+  // Connected first: commands issued before are queued, and the queue is bounded (1000).
+  await redis.ping();
   const writes: Promise<unknown>[] = [];
   for (let i = 0; i < FLEET; i++) {
     const name = `host${String(i).padStart(4, "0")}`;
@@ -184,7 +186,7 @@ describe("access control", () => {
         JABMON_REDIS_URL: REDIS_URL,
         JABMON_REDIS_PREFIX: cliPrefix,
         JABMON_HTTP_HOST: "0.0.0.0",
-        JABMON_COMPONENT_PASSWORD: "unused",
+        JABMON_COMPONENT_PASSWORD: "unused-but-valid-7f3a9c",
         JABMON_COMPONENT_SERVICE: "xmpp://127.0.0.1:1",
       },
     }).then(

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/index.js";
-import { CONSUMER_GROUP } from "../../src/monitor/ingest.js";
+import { CONSUMER_GROUP } from "../../src/monitor/ingest/leases.js";
 import {
   createRedis,
   INGEST_SHARDS,

@@ -3,7 +3,6 @@ import type { Client } from "@xmpp/client";
 import { xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
-import { el } from "../../src/xmpp/index.js";
 import { check, errorOf, iq, publishIq } from "../helpers/pubsub.js";
 import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
@@ -99,33 +98,5 @@ describe("stale hosts", () => {
         ),
       { timeoutMs: 5000, what: "recovery alert" },
     );
-  });
-});
-
-describe("the offline queue", () => {
-  it("delivers what waited for an agent in order when it comes online, and drops expired entries", async () => {
-    const account = await stack.account("later01");
-    const expired: string[] = [];
-    component.monitor.offline.on("expired", (jid, entry) => {
-      if (jid === account.jid) expired.push(entry.xml);
-    });
-    const message = (text: string) => el("message", { type: "normal" }, el("body", {}, text));
-    await component.monitor.enqueueForAgent(account.jid, message("first"), 60_000);
-    await component.monitor.enqueueForAgent(account.jid, message("too late"), 1);
-    await component.monitor.enqueueForAgent(account.jid, message("second"), 60_000);
-    expect(await component.monitor.offline.pending(account.jid)).toBe(3);
-
-    const client = await stack.client(account);
-    const bodies: string[] = [];
-    client.on("stanza", (s) => {
-      if (s.is("message") && s.attrs.from === stack.componentJid)
-        bodies.push(s.getChildText("body") ?? "");
-    });
-    await client.send(xml("presence", { to: stack.componentJid }));
-    await waitFor(() => bodies.length >= 2, { timeoutMs: 5000, what: "queued messages" });
-    expect(bodies).toEqual(["first", "second"]);
-    expect(expired).toHaveLength(1);
-    expect(expired[0]).toContain("too late");
-    expect(await component.monitor.offline.pending(account.jid)).toBe(0);
   });
 });

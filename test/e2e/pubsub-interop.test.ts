@@ -9,13 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { TestStack } from "../helpers/stack.js";
+import { type Account, TestStack } from "../helpers/stack.js";
 
 const run = promisify(execFile);
 const PYTHON = "/usr/bin/python3";
 
 const SCRIPT = String.raw`
-import asyncio, json, sys
+import asyncio, json, os, sys
 import slixmpp
 from slixmpp.xmlstream import ET
 
@@ -58,15 +58,20 @@ class Bot(slixmpp.ClientXMPP):
             self.done.set_result(True)
 
 bot = Bot()
-bot.connect(address=(host, int(port)), force_starttls=False, disable_starttls=True)
+# STARTTLS (the server requires it), verifying the stack's self-signed certificate.
+bot.ca_certs = os.environ["JABMON_TEST_CA_FILE"]
+bot.connect(address=(host, int(port)), force_starttls=True)
 asyncio.get_event_loop().run_until_complete(bot.disconnected)
 `;
 
 let stack: TestStack;
 let dir: string;
+let account: Account;
 beforeAll(async () => {
   stack = await TestStack.start("psinterop");
-  await stack.startComponent();
+  account = await stack.account();
+  // Creating a node other than one's own agents/<jid> node takes pubsub.creators.
+  await stack.startComponent({ pubsub: { creators: [account.jid] } });
   dir = await mkdtemp(join(tmpdir(), "jabmon-slixmpp-"));
 });
 afterAll(async () => {
@@ -75,7 +80,6 @@ afterAll(async () => {
 });
 
 it("serves slixmpp's xep_0060: create, subscribe, publish, receive the event", async () => {
-  const account = await stack.account();
   const script = join(dir, "pubsub_client.py");
   await writeFile(script, SCRIPT);
   const node = `interop-${account.user}`;
@@ -90,7 +94,10 @@ it("serves slixmpp's xep_0060: create, subscribe, publish, receive the event", a
       stack.componentJid,
       node,
     ],
-    { timeout: 25_000, env: { ...process.env, PYTHONPATH: "" } },
+    {
+      timeout: 25_000,
+      env: { ...process.env, PYTHONPATH: "", JABMON_TEST_CA_FILE: stack.caFile },
+    },
   );
   const result = JSON.parse(stdout.trim().split("\n").pop() ?? "{}");
   expect(result).toEqual({

@@ -294,7 +294,7 @@ describe("the Jabber-RPC endpoint", () => {
         stack.componentJid,
         agentAccount.jid,
       ],
-      { timeout: 25_000 },
+      { timeout: 25_000, env: { ...process.env, JABMON_TEST_CA_FILE: stack.caFile } },
     );
     const result = JSON.parse(stdout.trim().split("\n").pop() as string);
     expect(result.error).toBeUndefined();

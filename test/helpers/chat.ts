@@ -71,6 +71,7 @@ export async function startAdminBot(
     JABMON_ADMINBOT_ADMINS: people.admins,
     ...(people.viewers ? { JABMON_ADMINBOT_VIEWERS: people.viewers } : {}),
     JABMON_ADMINBOT_ROOMS: people.room,
+    ...stack.tlsEnv("JABMON_ADMINBOT"),
   });
   const running: TestAdminBot = {
     process: child,

@@ -10,6 +10,7 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@xmpp/client";
+import { inject } from "vitest";
 import { createClient } from "../../src/client/index.js";
 import { type ComponentConfig, componentSchema } from "../../src/config/index.js";
 import { createLogger, silentLogger } from "../../src/log/index.js";
@@ -29,6 +30,8 @@ export interface Account {
   user: string;
   jid: string;
   password: string;
+  /** The account's domain when not the stack's own. */
+  domain?: string;
 }
 
 export class TestStack {
@@ -42,14 +45,41 @@ export class TestStack {
 
   private constructor(readonly ejabberd: PrivateEjabberd) {}
 
-  /** `started: false` leaves ejabberd stopped (for tests of starting without a server). */
-  static async start(name: string, { started = true } = {}): Promise<TestStack> {
+  /**
+   * The CA file clients trust: the run's self-signed certificate, which the
+   * server presents under STARTTLS (required). Undefined for a `tls: false` stack.
+   */
+  get caFile(): string | undefined {
+    return this.ejabberd.caFile;
+  }
+
+  /**
+   * `started: false` leaves ejabberd stopped (for tests of starting without a server);
+   * `http: true` adds ejabberd's WebSocket (/ws) and BOSH (/bosh) listener;
+   * `tls: false` serves plain TCP (no STARTTLS offered), for tests of the client's refusal;
+   * `extraDomains`, `anonymousDomain`: more virtual hosts (the authorisation matrix's actors).
+   */
+  static async start(
+    name: string,
+    {
+      started = true,
+      http = false,
+      tls = true,
+      extraDomains = [] as string[],
+      anonymousDomain = undefined as string | undefined,
+    } = {},
+  ): Promise<TestStack> {
     for (let attempt = 1; ; attempt++) {
       const ejabberd = await PrivateEjabberd.create({
         name,
         c2sPort: await freePort(),
         componentPort: await freePort(),
-        componentPassword: randomBytes(8).toString("hex"),
+        // XMPP over WebSocket and BOSH, for browser tests.
+        httpPort: http ? await freePort() : undefined,
+        componentPassword: randomBytes(16).toString("hex"),
+        tls: tls ? (inject("jabmonTls") ?? "self-signed") : "none",
+        extraDomains,
+        anonymousDomain,
       });
       try {
         if (started) await ejabberd.start();
@@ -90,10 +120,13 @@ export class TestStack {
     return running;
   }
 
-  async account(user = `agent-${randomBytes(4).toString("hex")}`): Promise<Account> {
+  async account(
+    user = `agent-${randomBytes(4).toString("hex")}`,
+    domain = this.domain,
+  ): Promise<Account> {
     const password = randomBytes(8).toString("hex");
-    await registerAccount(this.ejabberd.c2sService, this.domain, user, password);
-    return { user, jid: `${user}@${this.domain}`, password };
+    await registerAccount(this.ejabberd.c2sService, domain, user, password, this.#tls());
+    return { user, jid: `${user}@${domain}`, password, domain };
   }
 
   /** Environment for a `jabmon component` child process on this stack. */
@@ -129,8 +162,21 @@ export class TestStack {
       JABMON_AGENT_JID: account.jid,
       JABMON_AGENT_PASSWORD: account.password,
       JABMON_COMPONENT_JID: this.componentJid,
+      ...this.tlsEnv("JABMON_AGENT"),
       ...extra,
     };
+  }
+
+  /** How this stack's clients secure their connection: trust its CA, or plain TCP on a `tls: false` stack. */
+  #tls(): { caFile?: string; insecure?: boolean } {
+    return this.caFile ? { caFile: this.caFile } : { insecure: true };
+  }
+
+  /** The same for a child process: `${PREFIX}_CA_FILE` or `${PREFIX}_INSECURE` (JABMON_AGENT, JABMON_ADMINBOT...). */
+  tlsEnv(prefix: string): Record<string, string> {
+    return this.caFile
+      ? { [`${prefix}_CA_FILE`]: this.caFile }
+      : { [`${prefix}_INSECURE`]: "true" };
   }
 
   /** Run the jabmon CLI as a child process (stopped at cleanup). */
@@ -158,10 +204,11 @@ export class TestStack {
     const who = account ?? (await this.account(`client-${randomBytes(4).toString("hex")}`));
     const xmpp = createClient({
       service: this.ejabberd.c2sService,
-      domain: this.domain,
+      domain: who.domain ?? this.domain,
       username: who.user,
       password: who.password,
       resource: "test",
+      ...this.#tls(),
     });
     xmpp.on("error", () => {});
     this.#clients.push(xmpp);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { alertLine, formatSilences } from "../../src/adminbot/index.js";
+import { acknowledgedProblemKeys } from "../../src/monitor/alerts/problems.js";
+import { alertMessage } from "../../src/monitor/alerts/record.js";
 import {
   type AlertRecord,
-  acknowledgedProblemKeys,
   ackTarget,
-  alertMessage,
   problemKey,
   type Silence,
   silenceMatches,

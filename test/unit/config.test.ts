@@ -1,9 +1,11 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadAgentConfig } from "../../src/agent/index.js";
 import { ConfigError, componentEnv, componentSchema, loadConfig } from "../../src/config/index.js";
 
+const ROOT = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "jabmon-config-"));
 const file = (name: string, text: string) => {
   const path = join(dir, name);
@@ -47,7 +49,10 @@ describe("configuration", () => {
   });
 
   it("lets environment variables override the file and fills defaults", () => {
-    const path = file("component.yml", "xmpp:\n  password: from-file\nhttp:\n  port: 9000\n");
+    const path = file(
+      "component.yml",
+      "xmpp:\n  password: from-file-8c1f0e4b2a\nhttp:\n  port: 9000\n",
+    );
     const config = loadConfig(componentSchema, {
       file: path,
       envMap: componentEnv,
@@ -56,9 +61,110 @@ describe("configuration", () => {
     expect(config.xmpp).toEqual({
       service: "xmpp://127.0.0.1:5347",
       jid: "monitor.localhost",
-      password: "from-file",
+      password: "from-file-8c1f0e4b2a",
     });
     expect(config.http.port).toBe(9100);
     expect(config.redis.prefix).toBe("jabmon:");
+  });
+
+  it("reads a secret from the file <NAME>_FILE names, so it need not be in the environment", () => {
+    const secret = file("component-secret", "from-a-file-9f2c4e1a7b\n");
+    const config = loadConfig(componentSchema, {
+      envMap: componentEnv,
+      env: { JABMON_COMPONENT_PASSWORD_FILE: secret },
+    });
+    expect(config.xmpp.password).toBe("from-a-file-9f2c4e1a7b");
+    expect(() =>
+      loadConfig(componentSchema, {
+        envMap: componentEnv,
+        env: { JABMON_COMPONENT_PASSWORD_FILE: secret, JABMON_COMPONENT_PASSWORD: "x" },
+      }),
+    ).toThrow(/set JABMON_COMPONENT_PASSWORD or JABMON_COMPONENT_PASSWORD_FILE, not both/);
+    expect(() =>
+      loadConfig(componentSchema, {
+        envMap: componentEnv,
+        env: { JABMON_COMPONENT_PASSWORD_FILE: join(dir, "absent") },
+      }),
+    ).toThrow(/JABMON_COMPONENT_PASSWORD_FILE: cannot read .*absent/);
+  });
+
+  it("gives the agent its password from --password-file or JABMON_AGENT_PASSWORD_FILE", () => {
+    const secret = file("agent-secret", "agent-pw\n");
+    const env = { JABMON_AGENT_JID: "a@localhost" };
+    expect(loadAgentConfig(undefined, env, secret).xmpp.password).toBe("agent-pw");
+    expect(
+      loadAgentConfig(undefined, { ...env, JABMON_AGENT_PASSWORD_FILE: secret }).xmpp.password,
+    ).toBe("agent-pw");
+    expect(() => loadAgentConfig(undefined, env, file("empty", ""))).toThrow(
+      /--password-file: .*empty is empty/,
+    );
+  });
+
+  describe("the component secret (xmpp.password)", () => {
+    const load = (password: string) => () =>
+      loadConfig(componentSchema, {
+        envMap: componentEnv,
+        env: { JABMON_COMPONENT_PASSWORD: password },
+      });
+
+    it("refuses the placeholder shipped in ejabberd.yml and docker-compose.yml, naming the key", () => {
+      const shipped = [
+        readFileSync(join(ROOT, "ejabberd.yml"), "utf8"),
+        readFileSync(join(ROOT, "docker-compose.yml"), "utf8"),
+      ].join("\n");
+      // Whatever the shipped samples hold as a component secret must be refused.
+      const samples = [...shipped.matchAll(/(?:password|component-secret):\s*"([^"]+)"/g)].map(
+        (m) => m[1] as string,
+      );
+      for (const secret of ["CHANGE-ME-component-secret", "change-me", ...samples])
+        expect(load(secret)).toThrow(
+          /xmpp\.password: is a well-known placeholder.*\(from JABMON_COMPONENT_PASSWORD\)/,
+        );
+    });
+
+    it("refuses other well-known placeholders and repeated characters", () => {
+      for (const secret of [
+        "secret",
+        "Password",
+        "REPLACE_ME_with_a_secret",
+        "aaaaaaaaaaaaaaaaaaaa",
+      ])
+        expect(load(secret)).toThrow(/xmpp\.password: is a well-known placeholder/);
+    });
+
+    it("refuses a secret shorter than 16 characters", () => {
+      expect(load("k3Jx9qPz2Lm4")).toThrow(/xmpp\.password: is too short \(12 characters\)/);
+    });
+
+    it("accepts a random secret of 16 characters or more", () => {
+      expect(load("9f2c4e1a7b3d5f60")().xmpp.password).toBe("9f2c4e1a7b3d5f60");
+    });
+  });
+});
+
+describe("alerting config", () => {
+  it("names the key of a route that refers to an unknown receiver", () => {
+    const result = componentSchema.safeParse({
+      alerting: {
+        receivers: [{ name: "oncall", jids: ["oncall@example.org"] }],
+        route: {
+          receiver: "oncall",
+          routes: [{ match: { check: "db*" }, escalate: [{ afterMs: 60000, receiver: "lead" }] }],
+        },
+      },
+    });
+    expect(result.success).toBe(false);
+    const issues = result.success ? [] : result.error.issues;
+    expect(issues.map((i) => `${i.path.join(".")}: ${i.message}`)).toContain(
+      "alerting.route.routes.0.escalate.0.receiver: no receiver named 'lead' in alerting.receivers",
+    );
+  });
+
+  it("requires a route when receivers are defined", () => {
+    const result = componentSchema.safeParse({ alerting: { receivers: [{ name: "a" }] } });
+    expect(result.success).toBe(false);
+    expect(result.success ? [] : result.error.issues.map((i) => i.path.join("."))).toContain(
+      "alerting.route",
+    );
   });
 });

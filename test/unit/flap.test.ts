@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isFlapping, percentStateChange } from "../../src/monitor/index.js";
+import { isFlapping, percentStateChange } from "../../src/monitor/ingest/flap.js";
 
 describe("percent state change (Nagios flap detection)", () => {
   it("is 0 for a steady check", () => {

@@ -14,10 +14,21 @@ describe("status presence codec", () => {
       summary: "2 checks failing",
       checks: 5,
       failing: 2,
+      groups: ["web", "eu-west"],
+      modules: ["db-basics@3", "web-basics@7"],
     };
     const parsed = parseStatusPresence(statusPresence(status, "monitor.localhost"));
     expect(parsed.problems).toEqual([]);
     expect(parsed.status).toEqual(status);
+  });
+
+  it("reads absent groups and modules as none, and drops malformed module entries", () => {
+    const bare = parseStatusPresence(presence(el("x", { xmlns: "urn:jabmon:0", host: "web01" })));
+    expect(bare.status).toMatchObject({ groups: [], modules: [] });
+    const x = el("x", { xmlns: "urn:jabmon:0", modules: "web-basics@7 Bad@x db@2", groups: "web" });
+    const parsed = parseStatusPresence(presence(x));
+    expect(parsed.status.modules).toEqual(["web-basics@7", "db@2"]);
+    expect(parsed.problems).toEqual(["modules: malformed entries dropped"]);
   });
 
   it("maps <show> to state when there is no machine payload", () => {

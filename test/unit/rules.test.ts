@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { defaultRulesFile } from "../../src/monitor/monitor.js";
 import {
-  defaultRulesFile,
   loadRules,
   parseRules,
   RuleError,
   type ScoreContext,
   scoreHost,
-} from "../../src/monitor/index.js";
+} from "../../src/monitor/scoring/rules.js";
 
 function context(overrides: Partial<ScoreContext> = {}): ScoreContext {
   return {

@@ -1,0 +1,287 @@
+#!/usr/bin/env node
+/**
+ * bench:restart (issue 17): N agent sessions (default 10,000) on one private
+ * ejabberd with the jabmon component as its own process; ejabberd is
+ * restarted, every session drops at once, and the fleet comes back. Goals:
+ * host_down_alerts 0, degraded_alerts 1 (and recovered_alerts 1),
+ * all_back_online_s < 60, results_lost 0; peak_component_rss_mb is measured.
+ *
+ * The agents are light protocol-level sessions in this one process, as in
+ * bench/fleet.mjs, but they behave as the agent does where it matters here:
+ * reconnect with the agent's backoff (keepConnected, full jitter, 500 ms to
+ * BENCH_MAX_DELAY_MS = 30 s as reconnectMaxDelayMs), send their status
+ * presence on every connection, answer the component's re-probe, keep every
+ * result until the service acknowledged it and publish it again after a
+ * failure (a `wait` resource-constraint from the component's back-pressure
+ * included). Each session publishes one result before the restart and one
+ * while ejabberd is down (spooled), then replays.
+ *
+ * Alerts are observed at a webhook receiver, as an operator gets them, until
+ * the plane's recovered alert plus the grace plus the mass window have passed.
+ * Knobs: BENCH_AGENTS, BENCH_MAX_DELAY_MS, BENCH_GRACE_MS (component's
+ * monitor.plane.graceMs, default 60000), BENCH_CONNECT_BATCH.
+ * Writes bench/results/restart.json (BENCH_OUT to change the name).
+ */
+import { spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { xml } from "@xmpp/client";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const dist = (p) => join(root, "dist", p);
+const { freePort, PrivateEjabberd } = await import(dist("stack/index.js"));
+const { createRedis, deletePrefix, Keys } = await import(dist("store/index.js"));
+const { silentLogger } = await import(dist("log/index.js"));
+const { registerAccount, keepConnected } = await import(dist("xmpp/index.js"));
+const { createClient } = await import(dist("client/index.js"));
+
+const AGENTS = Number(process.env.BENCH_AGENTS ?? 10_000);
+const MAX_DELAY_MS = Number(process.env.BENCH_MAX_DELAY_MS ?? 30_000);
+const GRACE_MS = Number(process.env.BENCH_GRACE_MS ?? 60_000);
+const MASS_WINDOW_MS = 10_000;
+const OUT = process.env.BENCH_OUT ?? "restart";
+const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
+const COMPONENT = "monitor.localhost";
+const NS_JABMON = "urn:jabmon:0";
+const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+
+const say = (line) => process.stderr.write(`bench:restart ${line}\n`);
+// A session reset mid-handshake under a connection storm can surface as an
+// unhandled rejection inside xmpp.js; one session's hiccup must not end the
+// run. Counted and reported (client_unhandled_rejections).
+let unhandled = 0;
+process.on("unhandledRejection", (err) => {
+  if (unhandled++ === 0) say(`client-side unhandled rejection (counted): ${err?.message ?? err}`);
+});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const round = (x) => Math.round(x * 100) / 100;
+
+function rssMb(pid) {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function waitUntil(probe, timeoutMs, what) {
+  const start = Date.now();
+  for (;;) {
+    if (await probe()) return (Date.now() - start) / 1000;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+async function connected(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^jabmon_agents_connected(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+// ---------------------------------------------------------------- webhook receiver
+const hooks = [];
+const receiver = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => {
+    body += c;
+  });
+  req.on("end", () => {
+    try {
+      hooks.push({ ...JSON.parse(body), at: Date.now() });
+    } catch {}
+    res.end("ok");
+  });
+});
+await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+const hookUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
+
+// ---------------------------------------------------------------- a light agent
+/** One session: status presence, re-probe answers, results kept until acknowledged. */
+class LightAgent {
+  pending = new Map(); // seq → element
+  acked = new Set();
+  nextSeq = 1;
+  sending = false;
+  waits = 0;
+
+  constructor(i, service, password) {
+    this.i = i;
+    this.jid = `host${i}@localhost`;
+    this.xmpp = createClient({ service, domain: "localhost", username: `host${i}`, password, resource: "agent", caFile: ejabberd.caFile });
+    this.xmpp.on("error", () => {});
+    this.xmpp.on("stanza", (s) => {
+      if (s.is("presence") && s.attrs.from === COMPONENT && !s.attrs.type) void this.presence();
+    });
+    this.keeper = keepConnected(this.xmpp, {
+      log: silentLogger(),
+      maxDelayMs: MAX_DELAY_MS,
+      onOnline: () => {
+        void this.presence();
+        void this.flush();
+      },
+    });
+  }
+
+  presence() {
+    return this.xmpp
+      .send(
+        xml(
+          "presence",
+          { to: COMPONENT },
+          xml("status", {}, "all checks ok"),
+          xml("x", { xmlns: NS_JABMON, host: `host${this.i}`, version: "bench", state: "ok", checks: "1", failing: "0" }),
+        ),
+      )
+      .catch(() => {});
+  }
+
+  /** Record a result (spooled until acknowledged) and try to send it. */
+  record() {
+    const seq = this.nextSeq++;
+    this.pending.set(
+      seq,
+      xml("event", { xmlns: NS_JABMON, seq: String(seq), time: new Date().toISOString(), type: "message", severity: "info" }, xml("text", {}, `r${seq}`)),
+    );
+    void this.flush();
+    return seq;
+  }
+
+  /** Oldest first, one at a time; on failure back off and try again (the publisher's replay). */
+  async flush() {
+    if (this.sending) return;
+    this.sending = true;
+    try {
+      let failures = 0;
+      while (this.pending.size > 0 && this.xmpp.status === "online") {
+        const [seq, payload] = this.pending.entries().next().value;
+        const iq = xml("iq", { type: "set", to: COMPONENT }, xml("pubsub", { xmlns: NS_PUBSUB }, xml("publish", { node: `agents/${this.jid}` }, xml("item", {}, payload))));
+        try {
+          await this.xmpp.iqCaller.request(iq, 30_000);
+          this.pending.delete(seq);
+          this.acked.add(seq);
+          failures = 0;
+        } catch (err) {
+          if (err?.condition === "resource-constraint") this.waits += 1;
+          failures += 1;
+          await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6)) * (0.5 + Math.random() / 2));
+        }
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the run
+const prefix = `jabmon-bench-restart:${randomUUID()}:`;
+const keys = new Keys(prefix);
+const password = randomBytes(8).toString("hex");
+const ejabberd = await PrivateEjabberd.create({
+  name: "restart",
+  c2sPort: await freePort(),
+  componentPort: await freePort(),
+  componentPassword: randomBytes(8).toString("hex"),
+  maxOpenFiles: 32_000,
+});
+const httpPort = await freePort();
+const url = `http://127.0.0.1:${httpPort}`;
+const agents = [];
+let component;
+const result = { agents: AGENTS, reconnect_max_delay_ms: MAX_DELAY_MS, grace_ms: GRACE_MS };
+
+try {
+  say(`starting ejabberd (${ejabberd.dir})`);
+  await ejabberd.start();
+  component = spawn(process.execPath, [dist("cli/main.js"), "component"], {
+    env: {
+      ...process.env,
+      JABMON_LOG_LEVEL: "warn",
+      JABMON_COMPONENT_SERVICE: ejabberd.componentService,
+      JABMON_COMPONENT_PASSWORD: ejabberd.config.componentPassword,
+      JABMON_REDIS_URL: REDIS_URL,
+      JABMON_REDIS_PREFIX: prefix,
+      JABMON_HTTP_PORT: String(httpPort),
+      JABMON_ALERT_WEBHOOK: hookUrl,
+      JABMON_PLANE_GRACE_MS: String(GRACE_MS),
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  await waitUntil(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok, 60_000, "the component");
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, rssMb(component.pid) || 0);
+  }, 500);
+
+  say(`registering ${AGENTS} accounts`);
+  const batch = Number(process.env.BENCH_CONNECT_BATCH ?? 50);
+  for (let i = 0; i < AGENTS; i += 20)
+    await Promise.all(Array.from({ length: Math.min(20, AGENTS - i) }, (_, j) => registerAccount(ejabberd.c2sService, "localhost", `host${i + j}`, password, { caFile: ejabberd.caFile })));
+  say(`connecting ${AGENTS} sessions`);
+  let t = Date.now();
+  for (let i = 0; i < AGENTS; i += batch) {
+    const group = Array.from({ length: Math.min(batch, AGENTS - i) }, (_, j) => new LightAgent(i + j, ejabberd.c2sService, password));
+    agents.push(...group);
+    await Promise.all(group.map((a) => a.keeper.firstOnline));
+  }
+  await waitUntil(async () => (await connected(url).catch(() => -1)) >= AGENTS, 300_000, "every host online");
+  result.connect_s = round((Date.now() - t) / 1000);
+  for (const a of agents) a.record();
+  await waitUntil(() => agents.every((a) => a.pending.size === 0), 300_000, "the first results acknowledged");
+  result.rss_before_restart_mb = round(rssMb(component.pid));
+  hooks.length = 0;
+
+  say("restarting ejabberd");
+  t = Date.now();
+  await ejabberd.stop();
+  for (const a of agents) a.record(); // spooled while the server is away
+  await ejabberd.start();
+  result.ejabberd_restart_s = round((Date.now() - t) / 1000);
+  result.all_back_online_s = round(
+    (Date.now() - t) / 1000 + (await waitUntil(async () => (await connected(url).catch(() => -1)) >= AGENTS, 600_000, "every host back")),
+  );
+  say(`all back online after ${result.all_back_online_s} s`);
+  await waitUntil(() => agents.every((a) => a.pending.size === 0), 600_000, "every spooled result acknowledged").catch(() => {});
+  result.all_replayed_s = round((Date.now() - t) / 1000);
+  await waitUntil(() => hooks.some((h) => h.alert?.kind === "plane" && h.alert.state === "recovered"), 600_000, "the plane's recovered alert").catch(() => {});
+  say("waiting for the grace to pass");
+  await sleep(GRACE_MS + MASS_WINDOW_MS + 5000);
+  clearInterval(sampler);
+
+  const redis = createRedis(REDIS_URL, silentLogger());
+  let lost = 0;
+  let unacknowledged = 0;
+  for (const a of agents) {
+    unacknowledged += a.pending.size;
+    const applied = new Set((await redis.lrange(keys.events(a.jid), 0, -1)).map((r) => JSON.parse(r).seq));
+    for (const seq of a.acked) if (!applied.has(seq)) lost += 1;
+  }
+  redis.disconnect();
+
+  const plane = (state) => hooks.filter((h) => h.alert?.kind === "plane" && h.alert.state === state);
+  Object.assign(result, {
+    host_down_alerts: hooks.filter((h) => h.alert?.kind === "host" && h.alert.state === "down").length,
+    degraded_alerts: plane("degraded").length,
+    recovered_alerts: plane("recovered").length,
+    plane_messages: hooks.filter((h) => h.alert?.kind === "plane").map((h) => h.message),
+    results_lost: lost,
+    results_unacknowledged_at_end: unacknowledged,
+    backpressure_waits: agents.reduce((n, a) => n + a.waits, 0),
+    peak_component_rss_mb: round(peakRss),
+    client_unhandled_rejections: unhandled,
+    goals: { host_down_alerts: 0, degraded_alerts: 1, all_back_online_s: "< 60", results_lost: 0 },
+  });
+  mkdirSync(join(root, "bench", "results"), { recursive: true });
+  writeFileSync(join(root, "bench", "results", `${OUT}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  await Promise.all(agents.map((a) => a.keeper.stop().catch(() => {})));
+  component?.kill("SIGTERM");
+  await ejabberd.destroy().catch(() => {});
+  const redis = createRedis(REDIS_URL, silentLogger());
+  await deletePrefix(redis, prefix).catch(() => {});
+  redis.disconnect();
+  receiver.close();
+}

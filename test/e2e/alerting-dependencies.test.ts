@@ -1,0 +1,181 @@
+/**
+ * Host dependencies (docs/monitor.md, "Alerting for large fleets"): a parent
+ * and 50 children that declare it in their status presence (`depends`), all
+ * as real XMPP sessions on a real ejabberd. Killing them all gives exactly one
+ * notification, naming the parent and counting 50 unreachable; when the
+ * parent recovers, the 3 children still down alert on their own.
+ */
+import type { Client } from "@xmpp/client";
+import { xml } from "@xmpp/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient } from "../../src/client/index.js";
+import type { RunningComponent } from "../../src/server/index.js";
+import { type Account, TestStack } from "../helpers/stack.js";
+import { sleep, waitFor } from "../helpers/wait.js";
+
+const CHILDREN = 50;
+let stack: TestStack;
+let component: RunningComponent;
+let admin: Client;
+const messages: Array<{ body: string; at: number }> = [];
+
+beforeAll(async () => {
+  stack = await TestStack.start("alerting-deps");
+  const adminAccount = await stack.account("admin");
+  component = await stack.startComponent({
+    // 51 hosts dying together are most of this small fleet: the plane's mass
+    // detector (issue 17) is for fleets, not for this test of dependencies.
+    monitor: {
+      agentDomains: [stack.domain],
+      presenceConfirmMs: 3000,
+      plane: { massMinHosts: 1_000_000 },
+    },
+    alerts: { adminJids: [adminAccount.jid], renotifyMs: 0 },
+    alerting: {
+      dependencies: { holdMs: 4000, recoveryGraceMs: 6000 },
+      group: { intervalMs: 0 },
+      hostDownGrace: [{ hosts: "flaky-*", graceMs: 3000 }],
+      tickMs: 200,
+    },
+  });
+  admin = await stack.client(adminAccount);
+  await admin.send(xml("presence"));
+  admin.on("stanza", (stanza) => {
+    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
+      const body = stanza.getChildText("body");
+      if (body) messages.push({ body, at: Date.now() });
+    }
+  });
+}, 120_000);
+afterAll(async () => {
+  await stack?.cleanup();
+});
+
+/** A light agent: an XMPP session that sends the status presence of docs/protocol.md. */
+async function session(account: Account, depends?: string): Promise<Client> {
+  const xmpp = createClient({
+    service: stack.ejabberd.c2sService,
+    domain: "localhost",
+    username: account.user,
+    password: account.password,
+    resource: "agent",
+    caFile: stack.caFile,
+  });
+  xmpp.on("error", () => {});
+  await xmpp.start();
+  await xmpp.send(
+    xml(
+      "presence",
+      { to: stack.componentJid },
+      xml("status", {}, "all ok"),
+      xml("x", {
+        xmlns: "urn:jabmon:0",
+        host: account.user,
+        version: "test",
+        state: "ok",
+        ...(depends ? { depends } : {}),
+      }),
+    ),
+  );
+  return xmpp;
+}
+
+/** As a dead network would: the TCP connection just goes (no reconnect). */
+function kill(xmpp: Client) {
+  (xmpp as unknown as { reconnect?: { stop(): void } }).reconnect?.stop();
+  // Over TLS the entity's socket wraps the TLS socket, which is what must go.
+  type Destroyable = { destroy?(): void; socket?: Destroyable };
+  const socket = (xmpp as unknown as { socket?: Destroyable }).socket;
+  (socket?.destroy ? socket : socket?.socket)?.destroy?.();
+}
+
+async function online(jids: string[], want: boolean, timeoutMs: number) {
+  await waitFor(
+    async () => {
+      const hosts = await component.monitor.status.listHosts();
+      const state = new Map(hosts.map((h) => [h.jid, h.online]));
+      return jids.every((j) => state.get(j) === want) || undefined;
+    },
+    { timeoutMs, what: `${jids.length} hosts ${want ? "online" : "offline"}` },
+  );
+}
+
+describe("dependencies", () => {
+  it("sends one alert for a dead parent counting its 50 unreachable children; those still down after its recovery alert on their own", async () => {
+    const parentAccount = await stack.account("switch-r12");
+    const childAccounts: Account[] = [];
+    for (let i = 0; i < CHILDREN; i++)
+      childAccounts.push(await stack.account(`rack12-${String(i).padStart(2, "0")}`));
+    let parent = await session(parentAccount);
+    const children: Client[] = [];
+    for (const a of childAccounts) children.push(await session(a, "switch-r12"));
+    const childJids = childAccounts.map((a) => a.jid);
+    await online([parentAccount.jid, ...childJids], true, 30_000);
+
+    kill(parent);
+    for (const c of children) kill(c);
+    await online([parentAccount.jid, ...childJids], false, 30_000);
+
+    const down = await waitFor(() => messages.find((m) => /switch-r12/.test(m.body)), {
+      timeoutMs: 15_000,
+      what: "the parent's alert",
+    });
+    expect(down.body).toMatch(
+      /^PROBLEM: host .*switch-r12.* is DOWN: .*50 dependent hosts unreachable/,
+    );
+    await sleep(3000); // anything else would have come by now (hold 4 s, tick 200 ms)
+    expect(messages).toHaveLength(1);
+    const held = await component.monitor.gate.held();
+    expect(
+      held.filter((h) => h.reason === "unreachable" && h.parent === parentAccount.jid),
+    ).toHaveLength(CHILDREN);
+
+    // The parent comes back, and 47 of its children; 3 stay down.
+    // Together, as a rack does when its switch returns; within the children's
+    // recovery grace even when 48 TLS handshakes queue on a loaded machine.
+    const back = childAccounts.slice(3);
+    [parent] = await Promise.all([
+      session(parentAccount),
+      ...back.map((a) => session(a, "switch-r12")),
+    ]);
+    await online([parentAccount.jid, ...back.map((a) => a.jid)], true, 30_000);
+    const stillDown = childAccounts.slice(0, 3).map((a) => a.user);
+    await waitFor(
+      () => stillDown.every((u) => messages.slice(1).some((m) => m.body.includes(u))) || undefined,
+      { timeoutMs: 20_000, what: "alerts for the 3 children still down" },
+    );
+    await sleep(2000);
+    const after = messages.slice(1);
+    // The parent's recovery, and problems of the 3: no message names any of the 47.
+    expect(after.some((m) => /^RECOVERY: host .*switch-r12/.test(m.body))).toBe(true);
+    for (const a of back) expect(after.some((m) => m.body.includes(a.user))).toBe(false);
+    const problems = after.filter((m) => m.body.startsWith("PROBLEM"));
+    expect(problems.length).toBeGreaterThanOrEqual(1);
+    expect(problems.length).toBeLessThanOrEqual(3);
+    for (const u of stillDown) expect(problems.some((m) => m.body.includes(u))).toBe(true);
+  }, 120_000); // 53 accounts and 100 sessions, each over TLS
+
+  it("holds the down of a host known to flap for its grace: back in time, nothing is sent", async () => {
+    const flaky = await stack.account("flaky-01");
+    const gone = await stack.account("flaky-02");
+    const sessions = [await session(flaky), await session(gone)];
+    await online([flaky.jid, gone.jid], true, 15_000);
+    const start = messages.length;
+    const killedAt = Date.now();
+    for (const s of sessions) kill(s);
+    await online([flaky.jid, gone.jid], false, 15_000);
+    await session(flaky); // back within its grace
+    await online([flaky.jid], true, 15_000);
+    const down = await waitFor(
+      () => messages.slice(start).find((m) => m.body.includes("flaky-02")),
+      {
+        timeoutMs: 15_000,
+        what: "flaky-02's down after its grace",
+      },
+    );
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2500);
+    expect(down.body).toMatch(/^PROBLEM: host .*flaky-02.* is DOWN/);
+    await sleep(1500);
+    expect(messages.slice(start).filter((m) => m.body.includes("flaky-01"))).toHaveLength(0);
+  });
+});

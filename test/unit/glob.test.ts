@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import type { GlobSteps } from "../../src/monitor/glob.js";
+import { globMatch } from "../../src/monitor/index.js";
+import { hostMatches } from "../../src/rpc/index.js";
+
+describe("globMatch", () => {
+  it("matches * and ? anchored and case-insensitively", () => {
+    expect(globMatch("web*@localhost", "web01@localhost")).toBe(true);
+    expect(globMatch("web*@localhost", "db01@localhost")).toBe(false);
+    expect(globMatch("*", "")).toBe(true);
+    expect(globMatch("*", "anything@x")).toBe(true);
+    expect(globMatch("db?.x@y", "DB1.x@y")).toBe(true);
+    expect(globMatch("db?.x@y", "db1-x@y")).toBe(false);
+    expect(globMatch("db?", "db")).toBe(false);
+    expect(globMatch("a*b*c", "a-b-b-c")).toBe(true);
+    expect(globMatch("a*b*c", "a-b-b-cd")).toBe(false);
+    expect(globMatch("web", "web01")).toBe(false);
+    expect(globMatch("*.example.org", "web.example.org")).toBe(true);
+    // No regex syntax leaks through.
+    expect(globMatch("a.c", "abc")).toBe(false);
+    expect(globMatch("(a|b)", "a")).toBe(false);
+  });
+
+  it("answers an eight-star pattern against a 60-character name in at most pattern x name steps", () => {
+    const pattern = `${"*a".repeat(8)}*b`;
+    const name = "a".repeat(60);
+    const counter: GlobSteps = { steps: 0 };
+    expect(globMatch(pattern, name, counter)).toBe(false);
+    expect(counter.steps).toBeLessThanOrEqual((pattern.length + 1) * (name.length + 1));
+  });
+
+  it("filters hosts on the JID, its local part, the host name and its first label", () => {
+    const host = { jid: "web01@dc2.example.org", host: "web01.dc2.example.org" };
+    expect(hostMatches(host, "web*")).toBe(true);
+    expect(hostMatches(host, "*@dc2.example.org")).toBe(true);
+    expect(hostMatches(host, "db*")).toBe(false);
+    // The ReDoS pattern of issue 18 through the hosts.list path completes.
+    expect(
+      hostMatches({ jid: `${"a".repeat(60)}@x`, host: "a".repeat(60) }, `${"*a".repeat(8)}*b`),
+    ).toBe(false);
+  });
+});
