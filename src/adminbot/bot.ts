@@ -25,8 +25,7 @@ import {
   bareJid,
   type Element,
   keepConnected,
-  mucJoin,
-  mucStatusCodes,
+  keepRoomSeat,
   mucUnlock,
   NS_MUC_USER,
 } from "../xmpp/index.js";
@@ -104,6 +103,34 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
   const send = (stanza: Stanza | Element) =>
     xmpp.send(stanza as never).catch((err: Error) => log.warn({ err: err.message }, "send failed"));
   const subscribers = new AlertSubscribers({ xmpp, component, log });
+  /** We created the room (status 201): unlock it, with real JIDs visible so we can authorise people. */
+  const configureRoom = (room: string) =>
+    xmpp.iqCaller
+      .request(
+        mucUnlock(room, {
+          "muc#roomconfig_whois": "anyone",
+          "muc#roomconfig_persistentroom": "1",
+        }) as never,
+      )
+      .then(
+        () => log.info({ room }, "room created and configured"),
+        (err: Error) => log.warn({ room, err: err.message }, "cannot configure room"),
+      );
+  /** One seat per room; the join asks for no history, so old commands do not run again. */
+  const seats = new Map(
+    [...rooms].map((room) => [
+      room,
+      keepRoomSeat({
+        room,
+        nick: config.nick,
+        send: (stanza) => void send(stanza),
+        log,
+        onJoined: (codes) => {
+          if (codes.includes("201")) void configureRoom(room);
+        },
+      }),
+    ]),
+  );
 
   async function rpc(method: string, params: RpcValue[] = [], timeoutMs = config.callTimeoutMs) {
     // iqCaller matches the reply by id, so an element from our (CommonJS) ltx is fine here.
@@ -324,7 +351,10 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
 
   function onPresence(stanza: Stanza) {
     const from = String(stanza.attrs.from ?? "");
-    if (!rooms.has(bareJid(from))) return;
+    const seat = seats.get(bareJid(from));
+    if (!seat) return;
+    // Our own presence (or a refusal of our join) carries no occupant to track.
+    if (seat.onPresence(stanza as Element)) return;
     const x = stanza.getChild("x", NS_MUC_USER);
     if (!x) return;
     if (stanza.attrs.type === "unavailable") {
@@ -333,23 +363,6 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
     }
     const realJid = x.getChild("item")?.attrs.jid;
     if (realJid) occupants.set(from, bareJid(realJid));
-    const codes = mucStatusCodes(stanza as Element);
-    if (codes.includes("201")) {
-      // We created the room: unlock it, and make real JIDs visible so we can authorise people.
-      const room = bareJid(from);
-      void xmpp.iqCaller
-        .request(
-          mucUnlock(room, {
-            "muc#roomconfig_whois": "anyone",
-            "muc#roomconfig_persistentroom": "1",
-          }),
-        )
-        .then(
-          () => log.info({ room }, "room created and configured"),
-          (err: Error) => log.warn({ room, err: err.message }, "cannot configure room"),
-        );
-    }
-    if (codes.includes("110")) log.info({ room: bareJid(from) }, "joined room");
   }
 
   xmpp.on("stanza", (stanza: Stanza) => {
@@ -358,6 +371,10 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
     } else if (stanza.is("presence")) onPresence(stanza);
   });
 
+  // Stale timers must not send joins on a dead connection; onOnline joins again.
+  xmpp.on("disconnect", () => {
+    for (const seat of seats.values()) seat.stop();
+  });
   const keeper = keepConnected(xmpp, {
     log,
     onOnline: () => {
@@ -366,11 +383,15 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
       subscribers
         .online()
         .catch((err: Error) => log.warn({ err: err.message }, "cannot read the alert subscribers"));
-      // No history: old commands in the room must not run again.
-      for (const room of rooms) void send(mucJoin(room, config.nick));
+      for (const seat of seats.values()) seat.join();
     },
   });
   await keeper.firstOnline;
   log.info({ jid: config.xmpp.jid, rooms: [...rooms] }, "AdminBot online");
-  return { stop: () => keeper.stop() };
+  return {
+    stop: () => {
+      for (const seat of seats.values()) seat.stop();
+      return keeper.stop();
+    },
+  };
 }

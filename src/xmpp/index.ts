@@ -11,7 +11,14 @@ export { CONDITION_TYPES, NS_STANZAS, type StanzaCondition, StanzaError } from "
 export { guardLateData } from "./guard.js";
 export { bareJid } from "./jid.js";
 export { default as ltx, type Element, el } from "./ltx.js";
-export { mucJoin, mucStatusCodes, mucUnlock, NS_MUC_USER } from "./muc.js";
+export {
+  keepRoomSeat,
+  mucJoin,
+  mucStatusCodes,
+  mucUnlock,
+  NS_MUC_USER,
+  type RoomSeat,
+} from "./muc.js";
 export {
   type ConnectionKeeper,
   keepConnected,

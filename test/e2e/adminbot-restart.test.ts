@@ -85,7 +85,7 @@ describe("the AdminBot across an ejabberd restart", () => {
     // Its presence and room join follow the "online" log line.
     await waitFor(() => adminBot.logCount("joined room") > joinsBefore, {
       timeoutMs: 10_000,
-      what: "the AdminBot in its room again",
+      what: `the AdminBot in its room again${adminBot.state()}`,
     });
 
     const after = await aliceOnline();
@@ -95,4 +95,65 @@ describe("the AdminBot across an ejabberd restart", () => {
     expect(await askInRoom(after, "adminbot: help")).toMatch(/^I understand:/);
     expect(adminBot.process.exitCode).toBeNull();
   }, 90_000);
+
+  it("takes its seat once the person holding its nick leaves (a refused join is tried again)", async () => {
+    const room = "night@conference.localhost";
+    const carol = await stack.account("carol");
+    const squatter = await stack.client(carol);
+    const seated = new Promise<void>((resolve) => {
+      squatter.on("stanza", (s: Stanza) => {
+        if (s.is("presence") && s.attrs.from === `${room}/late` && s.attrs.type !== "error")
+          resolve();
+      });
+    });
+    await squatter.send(xml("presence", { to: `${room}/late` }, xml("x", { xmlns: NS_MUC })));
+    await seated;
+    // Unlock the room carol created (XEP-0045 §10.1.2); a locked room refuses everyone else.
+    await squatter.iqCaller.request(
+      xml(
+        "iq",
+        { type: "set", to: room },
+        xml(
+          "query",
+          { xmlns: `${NS_MUC}#owner` },
+          xml("x", { xmlns: "jabber:x:data", type: "submit" }),
+        ),
+      ),
+    );
+
+    const second = await stack.account("adminbot2");
+    const child = stack.spawnCli(["adminbot"], {
+      ...process.env,
+      JABMON_LOG_LEVEL: "info",
+      JABMON_ADMINBOT_SERVICE: stack.ejabberd.c2sService,
+      JABMON_ADMINBOT_JID: second.jid,
+      JABMON_ADMINBOT_PASSWORD: second.password,
+      JABMON_COMPONENT_JID: stack.componentJid,
+      JABMON_ADMINBOT_ADMINS: alice.jid,
+      JABMON_ADMINBOT_ROOMS: room,
+      JABMON_ADMINBOT_NICK: "late",
+      ...stack.tlsEnv("JABMON_ADMINBOT"),
+    });
+    const output = () => `\nlast output:\n${child.output().slice(-3000)}`;
+    try {
+      await waitFor(
+        () => /"condition":"conflict".*not in room, joining again later/.test(child.output()),
+        {
+          timeoutMs: 20_000,
+          what: `the second bot refused its nick${output()}`,
+        },
+      );
+      expect(child.output()).not.toContain('"msg":"joined room"');
+      await squatter.send(xml("presence", { to: `${room}/late`, type: "unavailable" }));
+      await waitFor(() => child.output().includes('"msg":"joined room"'), {
+        timeoutMs: 15_000,
+        what: `the second bot in ${room} after the nick was freed${output()}`,
+      });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${output()}`);
+    } finally {
+      child.kill("SIGTERM");
+      await squatter.stop();
+    }
+  }, 60_000);
 });

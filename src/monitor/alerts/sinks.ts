@@ -12,7 +12,7 @@ import type { ComponentLink } from "../../component/index.js";
 import type { Logger } from "../../log/index.js";
 import { NS_JABMON } from "../../protocol/index.js";
 import type { Redis } from "../../store/index.js";
-import { type Element, el, mucJoin, mucStatusCodes, mucUnlock } from "../../xmpp/index.js";
+import { type Element, el, keepRoomSeat, mucUnlock } from "../../xmpp/index.js";
 import type { AlertSink } from "./center.js";
 import type { AlertRecord } from "./record.js";
 
@@ -52,29 +52,29 @@ export function xmppSink(options: XmppSinkOptions): AlertSink {
   const nick = options.nick ?? "jabmon";
   const from = link.jid;
   if (room) {
-    // A room we create is locked until its owner configures it (XEP-0045 §10.1.2,
-    // status 201): accept the default configuration ("instant room") so people can join.
+    const seat = keepRoomSeat({
+      room,
+      nick,
+      from,
+      send: (stanza) => link.send(stanza),
+      log,
+      // A room we create is locked until its owner configures it (XEP-0045 §10.1.2,
+      // status 201): accept the default configuration ("instant room") so people can join.
+      onJoined: (codes) => {
+        if (!codes.includes("201")) return;
+        link.request(mucUnlock(room, {}, from)).then(
+          () => log.info({ room }, "alert room created"),
+          (err: Error) => log.warn({ room, err: err.message }, "cannot unlock the alert room"),
+        );
+      },
+    });
     link.router.onPresence((stanza) => {
-      const sender = String(stanza.attrs.from ?? "");
-      if (sender.toLowerCase() !== `${room}/${nick}`.toLowerCase()) return;
-      if (stanza.attrs.type === "error") {
-        const condition = stanza.getChild("error")?.getChildElements()[0]?.name;
-        log.warn({ room, condition }, "cannot join alert room");
-        return;
-      }
-      if (!mucStatusCodes(stanza).includes("201")) return;
-      link.request(mucUnlock(room, {}, from)).then(
-        () => log.info({ room }, "alert room created"),
-        (err: Error) => log.warn({ room, err: err.message }, "cannot unlock the alert room"),
-      );
+      seat.onPresence(stanza);
     });
     // Join (again) on every connection: the room forgets us when the link drops.
-    const join = () => {
-      link.send(mucJoin(room, nick, from));
-      log.info({ room }, "joining alert room");
-    };
-    link.onOnline(join);
-    if (link.isOnline()) join();
+    link.onOnline(() => seat.join());
+    link.onOffline(() => seat.stop());
+    if (link.isOnline()) seat.join();
   }
   return {
     name: "xmpp",
