@@ -85,7 +85,7 @@ describe("the agent publishes", () => {
     expect(seqs).toEqual(seqs.map((_, i) => (seqs[0] as number) + i));
   });
 
-  it("a matching log line as an event, across rotation, rate-limited (the suppressed count is in test/agent/logs.test.ts)", async () => {
+  it("a matching log line as an event, across rotation, rate-limited (the suppressed count is in test/unit/agent-logs.test.ts)", async () => {
     const log = join(dir, "app.log");
     await appendFile(log, "all fine\nERROR disk on fire\n");
     const first = await sink.waitForItems(
