@@ -162,6 +162,9 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     webhookRetryForMs: options.alerts.webhookRetryForMs,
     log: log.child({ part: "receivers" }),
   });
+  // Hosts to rescore on the next flush (below): results, stale checks, liveness.
+  const dirty = new Set<string>();
+  const rescoreSoon = (jid: string) => dirty.add(jid);
   const gate = new AlertGate({
     redis,
     keys,
@@ -169,6 +172,8 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     settings: alerting,
     outboxMax: retention.outbox,
     receivers: receivers.byName,
+    // A stale check is a check state like a result's: the score may use it.
+    onCheckStale: rescoreSoon,
   });
   // Parents declared in status presence (docs/protocol.md, `depends`).
   link.router.onPresence((stanza) => {
@@ -234,10 +239,8 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     checkAttempts: settings.checkAttempts ?? 1,
   });
 
-  // Rescoring is debounced per host: a burst of results costs one evaluation,
-  // and the hosts of one flush are read and written in a few round trips.
-  const dirty = new Set<string>();
-  const rescoreSoon = (jid: string) => dirty.add(jid);
+  // Rescoring is debounced per host (rescoreSoon): a burst of results costs one
+  // evaluation, and the hosts of one flush are read and written in a few round trips.
   const flushTimer = setInterval(() => {
     const jids = [...dirty];
     dirty.clear();

@@ -1,7 +1,8 @@
 /**
  * Freshness (docs/monitor.md, "Alerting for large fleets"): a check whose
  * results carry `jabmon.freshness` and that stops reporting becomes
- * `unknown (stale result)` and alerts; its next result brings it back.
+ * `unknown (stale result)` and alerts; its next result brings it back. The
+ * host's derived state (docs/monitor.md, "Host status") follows in every view.
  */
 import type { Client } from "@xmpp/client";
 import { xml } from "@xmpp/client";
@@ -10,13 +11,14 @@ import { silentLogger } from "../../src/log/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { createRedis, type Redis } from "../../src/store/index.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
-import { REDIS_URL, TestStack } from "../helpers/stack.js";
+import { REDIS_URL, TestStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 let stack: TestStack;
 let component: RunningComponent;
 let redis: Redis;
 let admin: Client;
+let url: string;
 const messages: string[] = [];
 
 beforeAll(async () => {
@@ -26,6 +28,7 @@ beforeAll(async () => {
     alerts: { adminJids: [adminAccount.jid], renotifyMs: 0 },
     alerting: { tickMs: 200 },
   });
+  url = component.httpUrl as string;
   redis = createRedis(REDIS_URL, silentLogger());
   admin = await stack.client(adminAccount);
   await admin.send(xml("presence"));
@@ -43,6 +46,26 @@ afterAll(async () => {
 
 const withFreshness = (xmlText: string, seconds: number) =>
   xmlText.replace("</check>", `<label name="jabmon.freshness" value="${seconds}"/></check>`);
+
+/** GET /api/stream, read in the background: the host records of its `hosts` events so far. */
+function liveStream() {
+  const abort = new AbortController();
+  let text = "";
+  void fetch(`${url}/api/stream`, { signal: abort.signal })
+    .then(async (response) => {
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>)
+        text += decoder.decode(chunk, { stream: true });
+    })
+    .catch(() => {});
+  return {
+    hosts: () =>
+      [...text.matchAll(/^event: hosts\ndata: (.*)$/gm)].flatMap(
+        (m) => JSON.parse(m[1] as string) as Array<{ jid: string; state: string }>,
+      ),
+    close: () => abort.abort(),
+  };
+}
 
 describe("freshness", () => {
   it("marks a check that stopped reporting unknown (stale result) and alerts, then recovers on its next result", async () => {
@@ -81,4 +104,58 @@ describe("freshness", () => {
       what: "the recovery",
     });
   });
+
+  it("makes the host unknown in every view while a check is stale, and ok again on its next result", async () => {
+    const jid = "fresh02@localhost";
+    const getJson = async (path: string) => (await fetch(`${url}${path}`)).json();
+    const jidsIn = async (state: string) =>
+      ((await getJson(`/api/hosts?state=${state}`)) as Array<{ jid: string }>).map((h) => h.jid);
+    // An online host whose agent's presence says ok: only the monitor knows a check went stale.
+    await component.hosts.recordPresence(jid, `${jid}/agent`, { host: "fresh02", state: "ok" });
+    await publishEntry(
+      redis,
+      stack.prefix,
+      jid,
+      1,
+      withFreshness(checkXml(1, "backup_age", "ok"), 2),
+    );
+    await publishEntry(redis, stack.prefix, jid, 2, checkXml(2, "load", "ok"));
+    await waitForHost(url, jid, (h) => h.state === "ok" && h.checks === 2, 10_000);
+    expect(await jidsIn("ok")).toEqual([jid]);
+    const live = liveStream();
+
+    // Within the host index's own reload (30 s): the stale path publishes the change.
+    const stale = (await waitForHost(url, jid, (h) => h.state === "unknown", 10_000)) as Record<
+      string,
+      unknown
+    >;
+    expect(stale).toMatchObject({
+      summary: "1 of 2 checks unknown: backup_age",
+      checks: 2,
+      failing: 1,
+    });
+    expect(await jidsIn("unknown")).toEqual([jid]);
+    expect(await jidsIn("ok")).toEqual([]);
+    expect(await getJson("/api/summary")).toMatchObject({ unknown: 1, ok: 0 });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain(`jabmon_host_state{jid="${jid}",host="fresh02"} 3`);
+    expect(metrics).toMatch(/^jabmon_hosts\{state="unknown"\} 1$/m);
+    // The live page hears of it as of any host change (a `hosts` event).
+    await waitFor(() => live.hosts().some((h) => h.jid === jid && h.state === "unknown"), {
+      timeoutMs: 5000,
+      what: "the SSE hosts event of the stale host",
+    });
+    live.close();
+
+    await publishEntry(
+      redis,
+      stack.prefix,
+      jid,
+      3,
+      withFreshness(checkXml(3, "backup_age", "ok"), 60),
+    );
+    await waitForHost(url, jid, (h) => h.state === "ok" && h.summary === "all 2 checks ok", 10_000);
+    expect(await jidsIn("unknown")).toEqual([]);
+    expect(await getJson("/api/summary")).toMatchObject({ unknown: 0, ok: 1 });
+  }, 30_000);
 });

@@ -96,6 +96,20 @@ describe("soft and hard states", () => {
     expect(about(jid, /^RECOVERY: .* check http/)).toHaveLength(1);
   });
 
+  it("counts a soft problem toward the host's state at once, though it does not alert yet", async () => {
+    // docs/monitor.md, "Host status" rule 2: every current check state counts, soft or hard.
+    const jid = "soft04@localhost";
+    await component.hosts.recordPresence(jid, `${jid}/agent`, { host: "soft04", state: "ok" });
+    await publishEntry(redis, stack.prefix, jid, 1, checkXml(1, "http", "critical"));
+    expect(await checkOf(jid, "http", 1)).toMatchObject({ stateType: "soft", attempt: 1 });
+    expect(await component.hosts.get(jid)).toMatchObject({
+      state: "critical",
+      summary: "1 of 1 check critical: http",
+    });
+    await sleep(1000);
+    expect(about(jid, /check http/)).toHaveLength(0);
+  });
+
   it("takes a check's own attempts from its jabmon.attempts label", async () => {
     const jid = "soft02@localhost";
     const payload = (seq: number) =>

@@ -239,8 +239,16 @@ describe("jabmon demo", () => {
     const line = alerts.split("\n").find((l) => l.includes("web02") && l.includes("http"));
     const id = line?.match(/^#(\d+)/)?.[1];
     expect(id, alerts).toBeDefined();
+    expect(line).not.toContain("acked");
     expect(await ask(`ack ${id} looking into it`)).toMatch(
       new RegExp(`^Acknowledged alert #${id} .*no more notifications`),
+    );
+    // Not only the bot's echo: the monitor's open problem is acknowledged now, by the bot
+    // (the RPC caller) on behalf of the person who asked, with their comment.
+    const after = await ask("alerts");
+    const acked = after.split("\n").find((l) => l.startsWith(`#${id} `));
+    expect(acked, after).toContain(
+      "[acked by adminbot@localhost: admin@localhost: looking into it]",
     );
   }, 120_000);
 });

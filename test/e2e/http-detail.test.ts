@@ -176,6 +176,37 @@ describe("a host's detail", () => {
     expect(text).toMatch(/jabmon_processing_lag_seconds \d/);
   });
 
+  it("names chart series readably: the check, then its metric (seriesLabel, host.js)", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${url}/host.html?jid=${encodeURIComponent(agent.jid)}`);
+    // [series "check/metric", the host's check names, the chart's name]
+    const cases: Array<[string, string[], string]> = [
+      ["disk//", ["disk"], "disk /"],
+      ["disk//var", ["disk"], "disk /var"],
+      ["load/load1", ["load"], "load load1"],
+      ["memory/memory_used", ["memory"], "memory used"],
+      ["ping/ping", ["ping"], "ping"],
+      // The longest check name that prefixes the series wins (a check name may hold a "/").
+      ["http/api/latency", ["http", "http/api"], "http/api latency"],
+      // A series of no known check: split at its first "/".
+      ["swap/free", [], "swap free"],
+      ["plain", [], "plain"],
+    ];
+    const labels = await page.evaluate(
+      (all) => {
+        // A top-level function of the page's classic script is a global.
+        const label = (globalThis as unknown as Record<string, unknown>).seriesLabel as (
+          name: string,
+          checks: string[],
+        ) => string;
+        return all.map(([name, checks]) => label(name, checks));
+      },
+      cases.map(([name, checks]) => [name, checks] as [string, string[]]),
+    );
+    expect(labels).toEqual(cases.map(([, , label]) => label));
+    await page.close();
+  });
+
   it("draws the metric chart and the score breakdown on the host page", async () => {
     const page = await browser.newPage();
     await page.goto(`${url}/host.html?jid=${encodeURIComponent(agent.jid)}`);
@@ -192,6 +223,10 @@ describe("a host's detail", () => {
       return n;
     });
     expect(inked).toBeGreaterThan(100);
+    // The series' readable name (seriesLabel in public/host.js): the check, then its metric.
+    expect(await page.textContent('#charts .chart[data-metric="disk_var//var"] .u-title')).toBe(
+      "disk_var /var (%)",
+    );
     expect(await page.locator("#checks tr").count()).toBe(1);
     expect(await page.textContent("#score")).toMatch(/score \d+ → (ok|warning|critical)/);
     expect(await page.locator("#backups tr").count()).toBe(1);

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { MARK_STALE } from "../../src/monitor/alerting/freshness.js";
 import * as monitorScripts from "../../src/monitor/scripts.js";
 import { AGENT_SEQ_REORDER_SPAN } from "../../src/protocol/index.js";
 import * as pubsubScripts from "../../src/pubsub/scripts.js";
@@ -58,5 +59,13 @@ describe("luaScript", () => {
     expect(pubsubScripts.PUBLISH_ITEM.lua).toContain(
       `local REORDER_SPAN = ${AGENT_SEQ_REORDER_SPAN}\n`,
     );
+  });
+
+  it("gives a result's commit and the stale-check sweep one host tally (a shared include)", () => {
+    const tally = "local function hostTally(checks, host, channel, jid)";
+    expect(monitorScripts.COMMIT_ENTRIES.lua).toContain(tally);
+    expect(MARK_STALE.lua).toContain(tally);
+    expect(MARK_STALE.lua).toMatch(/hostTally\(KEYS\[3\], KEYS\[4\], KEYS\[6\], ARGV\[4\]\)/);
+    expect(MARK_STALE.numberOfKeys).toBe(6);
   });
 });

@@ -4,7 +4,10 @@
  * `freshness`) is expected again within that time. Each result moves its
  * deadline on (a sorted set, written with the result by commitEntries); a
  * check past its deadline, on a host still online, becomes `unknown` with the
- * output "stale result: …" and alerts as any state change does. The next
+ * output "stale result: …" and alerts as any state change does. Like a
+ * result's commit, the same script recomputes the host's check tally and
+ * publishes the host on `changes`, so the host's derived state (the status
+ * model, docs/monitor.md "Host status") and every view follow. The next
  * result sets it to what it reports (and alerts its recovery).
  */
 import { randomUUID } from "node:crypto";
@@ -25,10 +28,10 @@ export const freshnessKey = (prefix: string) => `${prefix}alerting:fresh`;
 export const freshnessMember = (jid: string, check: string) => `${jid}|${check}`;
 
 /**
- * markCheckStale-5 (lua/): only still due (no result since) and only for an
- * online host (a host down alerts as such).
+ * markCheckStale-6 (lua/): only still due (no result since) and only for an
+ * online host (a host down alerts as such); the host's tally in the same step.
  */
-const MARK_STALE = luaScript(import.meta.url, "markCheckStale-5");
+export const MARK_STALE = luaScript(import.meta.url, "markCheckStale-6");
 
 type ScriptedRedis = Redis & {
   markCheckStale(...keysThenArgv: Array<string | number>): Promise<number>;
@@ -42,6 +45,8 @@ export class FreshnessSweeper {
     private readonly keys: Keys,
     private readonly log: Logger,
     private readonly outboxMax: number,
+    /** A check of this host went stale: its score may depend on it (the monitor rescores). */
+    private readonly onStale: (jid: string) => void = () => {},
   ) {
     this.redis = defineScripts<ScriptedRedis>(redis, { markCheckStale: MARK_STALE });
   }
@@ -63,6 +68,7 @@ export class FreshnessSweeper {
         this.keys.checks(jid),
         this.keys.host(jid),
         this.keys.alertOutbox(),
+        this.keys.changes(),
         member,
         now,
         check,
@@ -71,6 +77,7 @@ export class FreshnessSweeper {
         this.outboxMax,
         `stale result: no result within its freshness (${late > 0 ? `${late} s overdue` : "due now"})`,
       );
+      if (result >= 1) this.onStale(jid);
       if (result === 2) {
         alerted += 1;
         this.log.info({ jid, check }, "check result stale");

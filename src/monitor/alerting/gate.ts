@@ -60,6 +60,8 @@ export interface AlertGateOptions {
   receivers?: Map<string, AlertSink[]>;
   /** The clock of the rate limit's minutes (tests). */
   now?: () => number;
+  /** A check of this host went stale (freshness): the monitor rescores the host. */
+  onCheckStale?: (jid: string) => void;
 }
 
 /** An escalation waiting for its next step (the problem is still unacknowledged). */
@@ -104,6 +106,7 @@ export class AlertGate implements DispatchGate {
       options.keys,
       options.log,
       options.outboxMax,
+      options.onCheckStale,
     );
     // Only its stillCurrent() is used: is a held problem still a problem?
     this.#current = new Renotifier({

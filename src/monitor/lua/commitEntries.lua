@@ -24,36 +24,9 @@
       names of up to 5 failing checks, worst first) from its checks hash, so the
       status model (src/protocol/host-status.ts) reads every result in the commit
       that stored it; publishes the JID on the channel when the tally changed
+      (includes/hostTally, shared with the freshness sweep's markCheckStale)
 ]]
-local RANK = {ok = 0, unknown = 1, warning = 2, critical = 3}
-local function tally(checks, host, channel, jid)
-  local all = redis.call('HGETALL', checks)
-  local n, counts, failing = 0, {critical = 0, warning = 0, unknown = 0}, {}
-  for i = 1, #all, 2 do
-    n = n + 1
-    local state = all[i + 1]
-    if state ~= 'ok' then
-      if counts[state] == nil then state = 'unknown' end
-      counts[state] = counts[state] + 1
-      failing[#failing + 1] = {all[i], RANK[state]}
-    end
-  end
-  table.sort(failing, function(a, b)
-    if a[2] ~= b[2] then return a[2] > b[2] end
-    return a[1] < b[1]
-  end)
-  local names = {}
-  for i = 1, math.min(5, #failing) do names[i] = failing[i][1] end
-  local encoded = #names == 0 and '[]' or cjson.encode(names)
-  local new = {tostring(n), tostring(counts.critical), tostring(counts.warning), tostring(counts.unknown), encoded}
-  local old = redis.call('HMGET', host, 'checkCount', 'checkCritical', 'checkWarning', 'checkUnknown', 'checkFailing')
-  local same = true
-  for i = 1, 5 do if old[i] ~= new[i] then same = false end end
-  if same then return end
-  redis.call('HSET', host, 'checkCount', new[1], 'checkCritical', new[2], 'checkWarning', new[3],
-    'checkUnknown', new[4], 'checkFailing', new[5])
-  redis.call('PUBLISH', channel, jid)
-end
+--- @include "includes/hostTally"
 local function apply(op)
   local name = op[1]
   local key = KEYS[tonumber(op[2])]
@@ -86,7 +59,7 @@ local function apply(op)
     for _, minute in ipairs(old) do redis.call('HDEL', agg, minute .. ':s', minute .. ':n') end
     if #old > 0 then redis.call('ZREMRANGEBYSCORE', idx, '-inf', '(' .. op[9]) end
   elseif name == 'tally' then
-    tally(key, KEYS[tonumber(op[3])], KEYS[tonumber(op[4])], op[5])
+    hostTally(key, KEYS[tonumber(op[3])], KEYS[tonumber(op[4])], op[5])
   end
 end
 local results = {}
