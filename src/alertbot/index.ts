@@ -26,6 +26,7 @@
 import { xml } from "@xmpp/client";
 import { createClient } from "../client/index.js";
 import type { Logger } from "../log/index.js";
+import { globMatch } from "../monitor/index.js";
 import { NS_DELAY, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT, NS_RSM } from "../protocol/index.js";
 import { type Element, keepConnected, type TlsClientOptions } from "../xmpp/index.js";
 
@@ -53,12 +54,14 @@ export const ALERTS_NODE = "alerts";
 /** The component's listing of agent nodes (src/pubsub ALERTPUBLISHERS). */
 export const ALERTPUBLISHERS = "alertpublishers";
 
-export function globToRegExp(pattern: string): RegExp {
-  const body = pattern
-    .split("")
-    .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&")))
-    .join("");
-  return new RegExp(`^${body}$`, "i");
+/**
+ * The agents a `filter` glob names (`*`, `?`; anchored, case-insensitive).
+ * The monitor's linear-time matcher: the RegExp this was before backtracked
+ * exponentially on patterns such as `*a*a*a*a*a*a*a*a*b` (issue 18), and
+ * every agent JID and alert is tested against the filter.
+ */
+export function agentFilter(pattern: string): (bareJid: string) => boolean {
+  return (bareJid) => globMatch(pattern, bareJid);
 }
 
 export async function startAlertbot(options: AlertbotOptions) {
@@ -74,7 +77,7 @@ export async function startAlertbot(options: AlertbotOptions) {
     insecure: options.insecure,
   });
   xmpp.on("error", (err: Error) => log.warn({ err: err.message }, "xmpp error"));
-  const filter = globToRegExp(options.filter);
+  const matches = agentFilter(options.filter);
   const subscribed = new Set<string>();
   const onItem =
     options.onItem ??
@@ -100,7 +103,7 @@ export async function startAlertbot(options: AlertbotOptions) {
       const element = item.getChildElements()[0];
       const agent =
         node === ALERTS_NODE ? String(element?.attrs.jid ?? "") : node.slice("agents/".length);
-      if (node === ALERTS_NODE && !filter.test(agent)) continue;
+      if (node === ALERTS_NODE && !matches(agent)) continue;
       const payload = element?.toString() ?? "";
       onItem(agent, payload, node);
       if (options.forwardTo)
@@ -149,7 +152,7 @@ export async function startAlertbot(options: AlertbotOptions) {
   };
 
   const wanted = (node: string) =>
-    node.startsWith("agents/") && filter.test(node.slice("agents/".length));
+    node.startsWith("agents/") && matches(node.slice("agents/".length));
 
   const subscribe = async (node: string) => {
     if (subscribed.has(node)) return;

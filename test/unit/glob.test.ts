@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { agentFilter } from "../../src/alertbot/index.js";
 import type { GlobSteps } from "../../src/monitor/glob.js";
 import { globMatch } from "../../src/monitor/index.js";
 import { hostMatches } from "../../src/rpc/index.js";
@@ -38,5 +39,30 @@ describe("globMatch", () => {
     expect(
       hostMatches({ jid: `${"a".repeat(60)}@x`, host: "a".repeat(60) }, `${"*a".repeat(8)}*b`),
     ).toBe(false);
+  });
+});
+
+describe("the alertbot's agent filter", () => {
+  it("matches agents' bare JIDs by glob, anchored and case-insensitively", () => {
+    expect(agentFilter("web*@localhost")("web01@localhost")).toBe(true);
+    expect(agentFilter("web*@localhost")("db01@localhost")).toBe(false);
+    expect(agentFilter("*")("anything@x")).toBe(true);
+    expect(agentFilter("db?.x@y")("DB1.x@y")).toBe(true);
+    expect(agentFilter("db?.x@y")("db1-x@y")).toBe(false);
+    expect(agentFilter("web")("web01@localhost")).toBe(false);
+    // Regular-expression syntax is literal.
+    expect(agentFilter("a.c@x")("abc@x")).toBe(false);
+    expect(agentFilter("(a|b)@x")("a@x")).toBe(false);
+    expect(agentFilter("a+@x")("a+@x")).toBe(true);
+  });
+
+  it("answers many stars against a long name that does not match in well under a second", () => {
+    // The RegExp translation it replaced backtracked for minutes on this (issue 18).
+    const stars = agentFilter(`${"*a".repeat(12)}*b`);
+    const name = `${"a".repeat(200)}@localhost`;
+    const started = performance.now();
+    expect(stars(name)).toBe(false);
+    expect(stars(`${"a".repeat(200)}b`)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 });

@@ -149,14 +149,3 @@ describe("scoring", () => {
     expect(result.errors[0]?.rule).toBe("disk");
   });
 });
-
-describe("alertbot filters", () => {
-  it("match agents' bare JIDs by glob", async () => {
-    const { globToRegExp } = await import("../../src/alertbot/index.js");
-    expect(globToRegExp("web*@localhost").test("web01@localhost")).toBe(true);
-    expect(globToRegExp("web*@localhost").test("db01@localhost")).toBe(false);
-    expect(globToRegExp("*").test("anything@x")).toBe(true);
-    expect(globToRegExp("db?.x@y").test("db1.x@y")).toBe(true);
-    expect(globToRegExp("db?.x@y").test("db1-x@y")).toBe(false);
-  });
-});
