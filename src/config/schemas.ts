@@ -435,6 +435,12 @@ export const componentSchema = z.object({
       viewers: jidList.default([]),
       /** A larger call (serialised) is refused with a fault. */
       maxCallBytes: duration.default(65_536),
+      /**
+       * Largest answer, in bytes of serialised XML (the whole IQ): list methods
+       * cut their pages to it, anything larger is fault -32008. Well under
+       * ejabberd's component max_stanza_size (1 MiB), which closes the stream.
+       */
+      maxReplyBytes: duration.min(16_384).max(786_432).default(262_144),
       /** How long a request for an offline agent waits when the caller gives no expiry. */
       offlineExpiryS: duration.default(300),
       maxQueuedPerAgent: duration.default(100),

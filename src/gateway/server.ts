@@ -64,6 +64,8 @@ const FAULT_STATUS: Record<number, number> = {
   [FAULTS.JABMON_RPC_NO_SUCH_CHECK]: 404,
   [FAULTS.JABMON_RPC_QUEUE_FULL]: 503,
   [FAULTS.JABMON_RPC_TOO_MANY_PENDING]: 429,
+  // The caller must ask for less (a page): like a bad parameter, not a server failure.
+  [FAULTS.JABMON_RPC_REPLY_TOO_BIG]: 400,
 };
 
 /** A refusal before or around the call: an HTTP status and a sentence. */

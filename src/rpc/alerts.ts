@@ -122,13 +122,34 @@ export function alertStruct(
   return struct;
 }
 
-/** Worst state first; the same state, newest first. */
+/** Past every alert time in ms (year 2286), so that newer times give smaller keys. */
+const TIME_CEILING = 9_999_999_999_999;
+const padded = (n: number, width: number) =>
+  String(Math.max(0, Math.trunc(n))).padStart(width, "0");
+
+/**
+ * The alert's place in alerts.list as a string (its page cursor): worst state
+ * first, the same state newest first, then by number. Code-unit order of the
+ * keys is the list's order.
+ */
+export function alertKey(alert: RpcStruct): string {
+  const time = alert.time instanceof Date ? alert.time.getTime() : 0;
+  return `${severity(String(alert.state))}.${padded(TIME_CEILING - time, 13)}.${padded(Number(alert.id), 12)}`;
+}
+
+/** A silence's place in silence.list (oldest first), as its page cursor. */
+export function silenceKey(silence: RpcStruct): string {
+  const created = silence.createdAt instanceof Date ? silence.createdAt.getTime() : 0;
+  // The pattern too: silences written before ids were numbers all have id 0.
+  return `${padded(created, 13)}.${padded(Number(silence.id), 12)}.${String(silence.pattern)}`;
+}
+
+/** Worst state first; the same state, newest first; then by number (as `alertKey`). */
 export function sortAlerts(alerts: RpcStruct[]): RpcStruct[] {
-  return [...alerts].sort(
-    (a, b) =>
-      severity(String(a.state)) - severity(String(b.state)) ||
-      (b.time as Date).getTime() - (a.time as Date).getTime(),
-  );
+  return alerts
+    .map((alert) => ({ key: alertKey(alert), alert }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map(({ alert }) => alert);
 }
 
 export function monitorAlertsBackend({ alerts, problems }: MonitorAlerts): AlertsBackend {

@@ -88,7 +88,8 @@ export function hostsBackend(hosts: HostStore): HostsBackend {
           (filter.online === undefined || h.online === filter.online) &&
           (!filter.problems || h.state !== "ok"),
       );
-      records.sort((a, b) => a.jid.localeCompare(b.jid));
+      // Code-unit order: the order of hosts.list's page cursor (paging.ts).
+      records.sort((a, b) => (a.jid < b.jid ? -1 : a.jid > b.jid ? 1 : 0));
       return records.map(hostStruct);
     },
     async hostStatus(jid) {

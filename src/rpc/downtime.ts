@@ -8,6 +8,7 @@ import { type Downtime, DowntimeError, type DowntimeInput } from "../monitor/ind
 import { parseSilencePattern } from "./alerts.js";
 import type { RpcStruct, RpcValue } from "./codec.js";
 import { RpcFault } from "./errors.js";
+import { answerList, PAGE_PARAM } from "./paging.js";
 import type { RpcService } from "./service.js";
 
 /** The part of the monitor's DowntimeStore these methods use. */
@@ -38,6 +39,9 @@ export function downtimeStruct(d: Downtime): RpcStruct {
   }
   return struct;
 }
+
+/** A downtime's place in downtime.list (by id), as its page cursor. */
+const downtimeKey = (d: RpcStruct) => String(Number(d.id) || 0).padStart(12, "0");
 
 /** `options`: {cron: "0 3 * * 0"} for a recurring window; {start: dateTime} for one that starts later. */
 function scheduleFrom(value: RpcValue | undefined): { cron?: string; start?: number } {
@@ -98,9 +102,15 @@ export function registerDowntimeMethods(
   service.method({
     name: "downtime.list",
     access: "read",
-    params: [],
-    help: "Scheduled downtimes not over yet (active and to come).",
-    handler: async () => (await store.list()).map(downtimeStruct),
+    params: [PAGE_PARAM],
+    help: "Scheduled downtimes not over yet (active and to come), by id. page: {limit, after} answers {items, total, more, next}.",
+    handler: ([page], context) =>
+      answerList(
+        { method: "downtime.list", noun: "downtimes", position: 1, key: downtimeKey },
+        page,
+        async () => (await store.list()).map(downtimeStruct),
+        context,
+      ),
   });
   service.method({
     name: "downtime.remove",

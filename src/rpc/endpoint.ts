@@ -16,6 +16,8 @@ import { type RpcAccessConfig, type RpcService, rpcService } from "./service.js"
 
 export interface RpcConfig extends RpcAccessConfig {
   maxCallBytes: number;
+  /** The largest answer, in bytes of the whole IQ (docs/rpc.md, "Pages and the reply limit"). */
+  maxReplyBytes: number;
   offlineExpiryS: number;
   maxQueuedPerAgent: number;
   maxPendingPerCaller: number;
@@ -55,6 +57,7 @@ export function rpcEndpoint(options: RpcEndpointOptions): RpcEndpoint {
     log,
     access: { admins: config.admins, viewers: config.viewers },
     maxCallBytes: config.maxCallBytes,
+    maxReplyBytes: config.maxReplyBytes,
     maxPendingPerCaller: config.maxPendingPerCaller,
   });
   const forwarder = new AgentForwarder({
@@ -66,6 +69,7 @@ export function rpcEndpoint(options: RpcEndpointOptions): RpcEndpoint {
     maxQueuedPerAgent: config.maxQueuedPerAgent,
     agentTimeoutMs: config.agentTimeoutMs,
     sweepMs: config.sweepMs,
+    maxReplyBytes: config.maxReplyBytes,
   });
   const backend: RpcBackend = {
     ...hostsBackend(hosts),

@@ -30,6 +30,11 @@ export const FAULTS = {
   JABMON_RPC_QUEUE_FULL: -32006,
   /** The caller already has rpc.maxPendingPerCaller calls waiting for an answer. */
   JABMON_RPC_TOO_MANY_PENDING: -32007,
+  /**
+   * The answer would be larger than rpc.maxReplyBytes (ejabberd would close
+   * the component's stream on it): ask for a page, or for less.
+   */
+  JABMON_RPC_REPLY_TOO_BIG: -32008,
 } as const;
 
 export type FaultName = keyof typeof FAULTS;

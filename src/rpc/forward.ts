@@ -28,6 +28,7 @@ import {
 } from "./codec.js";
 import { RpcFault } from "./errors.js";
 import type { QueuedRequest, RpcQueue } from "./queue.js";
+import { capReply, DEFAULT_MAX_REPLY_BYTES, iqEnvelopeBytes } from "./reply.js";
 
 export interface AgentForwarderOptions {
   link: ComponentLink;
@@ -41,6 +42,8 @@ export interface AgentForwarderOptions {
   agentTimeoutMs: number;
   /** How often expired requests are looked for. */
   sweepMs: number;
+  /** The largest answer sent to a caller (rpc.maxReplyBytes); default 262,144. */
+  maxReplyBytes?: number;
 }
 
 type Outcome = { ok: true; value: RpcValue } | { ok: false; fault: RpcFault };
@@ -251,17 +254,26 @@ export class AgentForwarder implements AgentsBackend {
       waiter.resolve(outcome);
       return;
     }
-    // Queued before this process started: answer the caller's IQ directly.
+    // Queued before this process started: answer the caller's IQ directly,
+    // within the same byte cap as every other answer (reply.ts).
     const { link } = this.#o;
-    link.send(
-      el(
-        "iq",
-        { type: "result", to: request.from, from: link.jid, id: request.iqId },
-        outcome.ok
-          ? responseQuery(outcome.value)
-          : faultQuery(outcome.fault.code, outcome.fault.faultString),
-      ),
+    const attrs = { type: "result", to: request.from, from: link.jid, id: request.iqId };
+    const { query, refusedBytes } = capReply(
+      outcome.ok
+        ? responseQuery(outcome.value)
+        : faultQuery(outcome.fault.code, outcome.fault.faultString),
+      {
+        maxReplyBytes: this.#o.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES,
+        envelopeBytes: iqEnvelopeBytes({ from: attrs.to, to: attrs.from, id: attrs.id }),
+        method: request.method,
+      },
     );
+    if (refusedBytes !== undefined)
+      this.#o.log.warn(
+        { jid: request.jid, method: request.method, bytes: refusedBytes },
+        "queued RPC answer over rpc.maxReplyBytes replaced by a fault",
+      );
+    link.send(el("iq", attrs, query));
   }
 
   async #send(jid: string, fullJid: string, method: string, params: string): Promise<RpcValue> {

@@ -10,10 +10,12 @@
 
 export {
   type AlertCenterLike,
+  alertKey,
   alertStruct,
   type MonitorAlerts,
   monitorAlertsBackend,
   parseSilencePattern,
+  silenceKey,
   silenceStruct,
   sortAlerts,
 } from "./alerts.js";
@@ -46,11 +48,32 @@ export {
   type XmlNode,
   xmlSafe,
 } from "./codec.js";
+export { type DowntimeStoreLike, registerDowntimeMethods } from "./downtime.js";
 export { type RpcConfig, type RpcEndpoint, rpcEndpoint } from "./endpoint.js";
 export { FAULTS, type FaultName, RpcFault } from "./errors.js";
 export { AgentForwarder } from "./forward.js";
 export { parseDuration, registerComponentMethods } from "./methods.js";
+export {
+  allPages,
+  answerList,
+  DEFAULT_PAGE_SIZE,
+  type Listing,
+  listAnswer,
+  MAX_PAGE_SIZE,
+  PAGE_PARAM,
+  type Page,
+  type PageRequest,
+  pageRequest,
+  readPage,
+} from "./paging.js";
 export { type Claim, type QueuedRequest, RedisRpcQueue, type RpcQueue } from "./queue.js";
+export {
+  byteSize,
+  capReply,
+  DEFAULT_MAX_REPLY_BYTES,
+  iqEnvelopeBytes,
+  valueBudget,
+} from "./reply.js";
 export {
   type Access,
   type CallContext,

@@ -3,9 +3,11 @@
  * that every method registered here is documented there).
  */
 
+import { alertKey, silenceKey } from "./alerts.js";
 import type { HostFilter, RpcBackend } from "./backend.js";
 import type { RpcStruct, RpcValue } from "./codec.js";
 import { RpcFault } from "./errors.js";
+import { answerList, PAGE_PARAM } from "./paging.js";
 import type { CallContext, RpcService } from "./service.js";
 
 const STATES = ["ok", "warning", "critical", "unknown", "down"];
@@ -79,9 +81,17 @@ export function registerComponentMethods(service: RpcService, backend: RpcBacken
   service.method({
     name: "hosts.list",
     access: "read",
-    params: [{ name: "filter", type: ["struct", "string"], optional: true }],
-    help: "Known hosts with their state, sorted by JID. filter: a glob, or {pattern, state, problems, online}.",
-    handler: ([filter]) => backend.listHosts(filterFrom(filter)),
+    params: [{ name: "filter", type: ["struct", "string"], optional: true }, PAGE_PARAM],
+    help: "Known hosts with their state, sorted by JID. filter: a glob, or {pattern, state, problems, online}; page: {limit, after} answers {items, total, more, next}.",
+    handler: ([filter, page], context) => {
+      const hostFilter = filterFrom(filter);
+      return answerList(
+        { method: "hosts.list", noun: "hosts", position: 2, key: (h) => String(h.jid) },
+        page,
+        () => backend.listHosts(hostFilter),
+        context,
+      );
+    },
   });
   service.method({
     name: "host.status",
@@ -98,9 +108,15 @@ export function registerComponentMethods(service: RpcService, backend: RpcBacken
   service.method({
     name: "alerts.list",
     access: "read",
-    params: [],
-    help: "Open alerts, worst first.",
-    handler: () => backend.listAlerts(),
+    params: [PAGE_PARAM],
+    help: "Open alerts, worst first. page: {limit, after} answers {items, total, more, next}.",
+    handler: ([page], context) =>
+      answerList(
+        { method: "alerts.list", noun: "alerts", position: 1, key: alertKey },
+        page,
+        () => backend.listAlerts(),
+        context,
+      ),
   });
   service.method({
     name: "alert.ack",
@@ -146,9 +162,15 @@ export function registerComponentMethods(service: RpcService, backend: RpcBacken
   service.method({
     name: "silence.list",
     access: "read",
-    params: [],
-    help: "Active silences.",
-    handler: () => backend.listSilences(),
+    params: [PAGE_PARAM],
+    help: "Active silences, oldest first. page: {limit, after} answers {items, total, more, next}.",
+    handler: ([page], context) =>
+      answerList(
+        { method: "silence.list", noun: "silences", position: 1, key: silenceKey },
+        page,
+        () => backend.listSilences(),
+        context,
+      ),
   });
   service.method({
     name: "silence.remove",

@@ -25,6 +25,7 @@ import {
   typeName,
 } from "./codec.js";
 import { FAULTS, RpcFault } from "./errors.js";
+import { capReply, DEFAULT_MAX_REPLY_BYTES, iqEnvelopeBytes, valueBudget } from "./reply.js";
 
 export type Access = "read" | "admin";
 export type Role = "admin" | "viewer";
@@ -53,6 +54,12 @@ export interface CallContext {
   role: Role;
   /** The id of the caller's IQ (a deferred reply may be sent with it later). */
   iqId: string;
+  /**
+   * Bytes the method's encoded value may take (`<value>…</value>`): what is
+   * left of rpc.maxReplyBytes after the IQ and the response around it. List
+   * methods cut their pages to it; a larger value becomes fault -32008.
+   */
+  replyBytes: number;
 }
 
 export interface MethodSpec {
@@ -75,6 +82,11 @@ export interface RpcServiceOptions {
   access: RpcAccessConfig;
   /** A call larger than this (serialised query, in bytes) is refused with a fault. */
   maxCallBytes: number;
+  /**
+   * The largest answer, in bytes of the whole IQ (the envelope an XMPP caller
+   * gets included): a larger one is replaced by fault -32008. Default 262,144.
+   */
+  maxReplyBytes?: number;
   /**
    * Calls one bare JID may have waiting for their answer at once (a call to
    * an offline agent waits up to its expiry); more get fault -32007.
@@ -105,6 +117,8 @@ export interface InvokeRequest {
   query: Element;
   /** Id under which a deferred reply would be sent (queued agent calls). */
   iqId: string;
+  /** Bytes of the IQ the answer goes out in, around the query (`iqEnvelopeBytes`); 0 in-process. */
+  envelopeBytes?: number;
 }
 
 function typeMatches(value: RpcValue, type: ParamType): boolean {
@@ -145,6 +159,7 @@ export function checkParams(method: MethodSpec, params: RpcValue[]): void {
 
 export function rpcService(options: RpcServiceOptions): RpcService {
   const { router, log, maxCallBytes } = options;
+  const maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
   const methods = new Map<string, MethodSpec>();
   const admins = new Set(options.access.admins.map((j) => j.toLowerCase()));
   const viewers = new Set(options.access.viewers.map((j) => j.toLowerCase()));
@@ -179,7 +194,24 @@ export function rpcService(options: RpcServiceOptions): RpcService {
       caller: bareJid(request.from),
       role,
       iqId: request.iqId,
+      replyBytes: valueBudget(maxReplyBytes, request.envelopeBytes ?? 0),
     });
+  };
+
+  /** The answer as it may be sent: within maxReplyBytes, or fault -32008 in its place. */
+  const capped = (request: InvokeRequest, answer: Element): Element => {
+    const method = request.query.getChild("methodCall")?.getChildText("methodName") ?? "";
+    const { query, refusedBytes } = capReply(answer, {
+      maxReplyBytes,
+      envelopeBytes: request.envelopeBytes ?? 0,
+      method,
+    });
+    if (refusedBytes !== undefined)
+      log.warn(
+        { from: request.from, method: method.slice(0, 100), bytes: refusedBytes, maxReplyBytes },
+        "RPC answer over rpc.maxReplyBytes replaced by a fault",
+      );
+    return query;
   };
 
   // Calls in progress per bare JID: without a bound, a caller queueing calls
@@ -204,10 +236,11 @@ export function rpcService(options: RpcServiceOptions): RpcService {
     }
     pending.set(caller, inProgress + 1);
     try {
-      return responseQuery(await call(request, role));
+      return capped(request, responseQuery(await call(request, role)));
     } catch (err) {
       if (err instanceof StanzaError) throw err;
-      if (err instanceof RpcFault) return faultQuery(err.code, err.faultString);
+      // A fault's text can be long too (an agent's message passed on).
+      if (err instanceof RpcFault) return capped(request, faultQuery(err.code, err.faultString));
       const message =
         err instanceof RpcEncodeError ? "result could not be encoded" : "internal error";
       log.error({ err, from: request.from }, "RPC method failed");
@@ -261,6 +294,7 @@ export function rpcService(options: RpcServiceOptions): RpcService {
       from: request.from ?? "",
       query: request.element,
       iqId: request.stanza.attrs.id ?? "",
+      envelopeBytes: iqEnvelopeBytes(request.stanza.attrs),
     }),
   );
 
