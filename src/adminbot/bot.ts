@@ -15,11 +15,13 @@ import type { AdminBotConfig } from "../config/index.js";
 import type { Logger } from "../log/index.js";
 import { NS_RPC } from "../protocol/index.js";
 import {
+  allPages,
   decodeMethodResponse,
   methodCallQuery,
   RpcFault,
   type RpcStruct,
   type RpcValue,
+  readPage,
 } from "../rpc/index.js";
 import {
   bareJid,
@@ -44,6 +46,7 @@ import {
   formatSilences,
   formatUnack,
   formatUnknown,
+  MAX_LINES,
   READ_ONLY_REFUSAL,
   REFUSAL,
 } from "./format.js";
@@ -152,17 +155,26 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
     return response.value;
   }
 
-  const listHosts = async (filter?: RpcValue) =>
-    ((await rpc("hosts.list", filter === undefined ? [] : [filter])) as RpcValue[]).map(asHost);
+  /**
+   * Every host (matching a glob), page by page: one answer for the whole
+   * fleet would be too large to send (docs/rpc.md, "Pages").
+   */
+  const listHosts = async (pattern = "") =>
+    (await allPages("hosts.list", (page) => rpc("hosts.list", [pattern, page]))).map(asHost);
+
+  /** The first entries of a list (enough for one answer) and how many there are. */
+  const firstPage = async (method: string) =>
+    readPage(method, await rpc(method, [{ limit: MAX_LINES }]));
 
   async function targets(pattern: string) {
-    const hosts = await listHosts(pattern);
-    if (hosts.length > MAX_TARGETS)
+    const page = readPage("hosts.list", await rpc("hosts.list", [pattern, { limit: MAX_TARGETS }]));
+    if (page.total > MAX_TARGETS)
       throw new RpcFault(
         -32602,
-        `${pattern} matches ${hosts.length} hosts; narrow it to ${MAX_TARGETS} or fewer`,
+        `${pattern} matches ${page.total} hosts; narrow it to ${MAX_TARGETS} or fewer`,
       );
-    return hosts;
+    // A page cut short by the reply limit: the rest is in the next ones.
+    return page.more ? listHosts(pattern) : page.items.map(asHost);
   }
 
   /** Runs a command and returns the reply text; `interim` sends a line before a long wait. */
@@ -236,8 +248,10 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
         );
         return lines.join("\n");
       }
-      case "alerts":
-        return formatAlerts((await rpc("alerts.list")) as RpcValue[], now);
+      case "alerts": {
+        const { items, total } = await firstPage("alerts.list");
+        return formatAlerts(items, now, total);
+      }
       case "ack":
         return formatAck(await rpc("alert.ack", [command.id, onBehalf(who, command.comment)]));
       case "unack":
@@ -251,8 +265,10 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
         const id = result?.id !== undefined ? ` (#${String(result.id)})` : "";
         return `Silenced ${command.pattern} for ${durationText(command.durationS)}${id}.`;
       }
-      case "silences":
-        return formatSilences((await rpc("silence.list")) as RpcValue[], now);
+      case "silences": {
+        const { items, total } = await firstPage("silence.list");
+        return formatSilences(items, now, total);
+      }
       case "unsilence":
         await rpc("silence.remove", [command.id]);
         return `Silence #${command.id} ended.`;
@@ -284,8 +300,10 @@ export async function startAdminBot(config: AdminBotConfig, log: Logger): Promis
         const id = result?.id !== undefined ? ` (#${String(result.id)})` : "";
         return `Downtime for ${command.pattern} for ${durationText(command.durationS)}${id}: problems are recorded, not notified; those still open at the end are notified then.`;
       }
-      case "downtimes":
-        return formatDowntimes((await rpc("downtime.list")) as RpcValue[], now);
+      case "downtimes": {
+        const { items, total } = await firstPage("downtime.list");
+        return formatDowntimes(items, now, total);
+      }
       case "undowntime":
         await rpc("downtime.remove", [command.id]);
         return `Downtime #${command.id} ended.`;

@@ -13,7 +13,8 @@ const LABEL: Record<string, string> = {
   unknown: "UNKN",
   ok: "OK",
 };
-const MAX_LINES = 15;
+/** Lines of one answer; a longer list ends with "… and N more". */
+export const MAX_LINES = 15;
 
 export interface HostView {
   jid: string;
@@ -79,9 +80,11 @@ export function hostLine(h: HostView, now: Date): string {
   return `${label} ${shortName(h)}: ${h.summary || h.status || "no status"}`;
 }
 
-function capped(lines: string[]): string[] {
-  if (lines.length <= MAX_LINES) return lines;
-  return [...lines.slice(0, MAX_LINES - 1), `… and ${lines.length - MAX_LINES + 1} more`];
+/** At most MAX_LINES lines; `total`: how many the whole list has when `lines` is its first page. */
+function capped(lines: string[], total = lines.length): string[] {
+  if (total <= MAX_LINES && lines.length === total) return lines;
+  const shown = lines.slice(0, MAX_LINES - 1);
+  return [...shown, `… and ${total - shown.length} more`];
 }
 
 function counts(hosts: HostView[]): string {
@@ -155,10 +158,16 @@ export function alertLine(value: RpcValue, now: Date): string {
   return `#${String(a.id)} ${label} ${what}${text}${since ? `, ${since}` : ""}${flags.length ? ` [${flags.join("; ")}]` : ""}`;
 }
 
-/** `alerts.list` comes worst first already; the order is kept. */
-export function formatAlerts(alerts: RpcValue[], now: Date): string {
+/**
+ * `alerts.list` comes worst first already; the order is kept. `total`: the
+ * number of open alerts when `alerts` is only the first page of them.
+ */
+export function formatAlerts(alerts: RpcValue[], now: Date, total = alerts.length): string {
   if (alerts.length === 0) return "No open alerts.";
-  return capped(alerts.map((a) => alertLine(a, now))).join("\n");
+  return capped(
+    alerts.map((a) => alertLine(a, now)),
+    total,
+  ).join("\n");
 }
 
 /** "web01 disk CRITICAL" for an alert struct. */
@@ -180,7 +189,7 @@ export function formatUnack(value: RpcValue): string {
 }
 
 /** "#3 web* for 1h59m more: deploy (alice@example.org)". */
-export function formatSilences(silences: RpcValue[], now: Date): string {
+export function formatSilences(silences: RpcValue[], now: Date, total = silences.length): string {
   if (silences.length === 0) return "No active silences.";
   return capped(
     silences.map((v) => {
@@ -193,11 +202,16 @@ export function formatSilences(silences: RpcValue[], now: Date): string {
       const by = s.createdBy ? ` (${String(s.createdBy)})` : "";
       return `#${String(s.id)} ${String(s.pattern)}${left ? ` for ${left} more` : ""}${comment}${by}`;
     }),
+    total,
   ).join("\n");
 }
 
 /** "#4 web-* until 2026-12-02T16:00:00.000Z: kernel upgrade (alice@example.org)". */
-export function formatDowntimes(downtimes: RpcValue[], now: Date): string {
+export function formatDowntimes(
+  downtimes: RpcValue[],
+  now: Date,
+  total = downtimes.length,
+): string {
   if (downtimes.length === 0) return "No scheduled downtime.";
   return capped(
     downtimes.map((v) => {
@@ -212,6 +226,7 @@ export function formatDowntimes(downtimes: RpcValue[], now: Date): string {
       const by = d.createdBy ? ` (${String(d.createdBy)})` : "";
       return `#${String(d.id)} ${String(d.pattern)} ${when}${comment}${by}`;
     }),
+    total,
   ).join("\n");
 }
 
