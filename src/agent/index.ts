@@ -8,7 +8,6 @@
  * presence to the component summarises the worst current state in words.
  */
 import { hostname } from "node:os";
-import { join } from "node:path";
 import type { Logger } from "../log/index.js";
 import { type AgentStatus, statusPresence } from "../protocol/index.js";
 import { assembleClient, keepConnected } from "../xmpp/index.js";
