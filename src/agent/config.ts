@@ -4,6 +4,7 @@
  * 1 MB loaded, where zod costs the agent ~12 MB). Errors name the key and the
  * reason, e.g. `checks.2.port: must be a port number (in /etc/jabmon/agent.yml)`.
  */
+import { join } from "node:path";
 import * as v from "valibot";
 import { type EnvMap, loadConfig, readSecretFile, type Validator } from "../config/index.js";
 
@@ -291,6 +292,11 @@ const schema = v.object({
 });
 
 export type AgentConfig = v.InferOutput<typeof schema>;
+
+/** Where the spool is when `spool.dir` is not set: one directory per bare JID (the Dockerfile makes this one). */
+export const DEFAULT_SPOOL_ROOT = "/var/lib/jabmon/spool";
+export const spoolDirOf = (config: AgentConfig): string =>
+  config.spool.dir ?? join(DEFAULT_SPOOL_ROOT, config.xmpp.jid);
 
 /** A module's check definitions, checked as config `checks`; throws naming the entry and field. */
 export function parseChecks(list: unknown): CheckConfig[] {

@@ -8,12 +8,11 @@
  * presence to the component summarises the worst current state in words.
  */
 import { hostname } from "node:os";
-import { join } from "node:path";
 import type { Logger } from "../log/index.js";
 import { type AgentStatus, statusPresence } from "../protocol/index.js";
 import { assembleClient, keepConnected } from "../xmpp/index.js";
 import { buildCheck, type Check, DEFAULT_CHECKS, runCheck, scheduleChecks } from "./checks.js";
-import type { AgentConfig } from "./config.js";
+import { type AgentConfig, spoolDirOf } from "./config.js";
 
 import { watchFiles } from "./files.js";
 import { type Item, itemElement } from "./items.js";
@@ -28,7 +27,14 @@ import { type Finding, summarise } from "./status.js";
 /** Idle time before the agent's socket sends TCP keepalive probes. */
 const TCP_KEEPALIVE_MS = 15_000;
 
-export { type AgentConfig, agentEnv, agentSchema, loadAgentConfig } from "./config.js";
+export {
+  type AgentConfig,
+  agentEnv,
+  agentSchema,
+  DEFAULT_SPOOL_ROOT,
+  loadAgentConfig,
+  spoolDirOf,
+} from "./config.js";
 export { ModuleRunner, type ModuleRunnerOptions } from "./modules.js";
 export { parsePerfdata, parsePluginOutput, runPlugin, stateForExit } from "./nagios.js";
 export { summarise, worstState } from "./status.js";
@@ -81,7 +87,7 @@ export async function startAgent(
   const passiveKeys = new Set<string>();
   // Set once the status machinery below exists; a problem found while opening waits for it.
   let onSpoolProblem: () => void = () => {};
-  const spoolDir = config.spool.dir ?? join("/var/lib/jabmon/spool", jid);
+  const spoolDir = spoolDirOf(config);
   const spool = Spool.open({
     dir: spoolDir,
     maxBytes: config.spool.maxBytes,

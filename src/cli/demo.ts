@@ -107,7 +107,14 @@ async function startOnEjabberd(
   const prefix = env.JABMON_REDIS_PREFIX ?? `jabmon-demo:${process.pid}:`;
   const config = loadConfig(componentSchema, {
     envMap: componentEnv,
-    env: { ...env, JABMON_REDIS_PREFIX: prefix, JABMON_AGENT_DOMAINS: domain },
+    env: {
+      ...env,
+      JABMON_REDIS_PREFIX: prefix,
+      JABMON_AGENT_DOMAINS: domain,
+      // The demo's ejabberd is its own (registration from loopback only): every
+      // account on it is an agent, on purpose (the README's second agent is web02).
+      JABMON_AGENTS: env.JABMON_AGENTS ?? `*@${domain}`,
+    },
     overrides: {
       "xmpp.service": ejabberd.componentService,
       "xmpp.jid": componentJid,

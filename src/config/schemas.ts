@@ -537,6 +537,14 @@ export const componentSchema = z.object({
       maxSubscriptionsPerJid: duration.default(100),
       /** Subscriptions (subscribed or pending) on one node: bounds a publish's fan-out. */
       maxSubscribersPerNode: duration.default(1000),
+      /**
+       * Items the nodes one bare JID owns may store together: an agent's node
+       * keeps pubsub#max_items (defaultMaxItems), so a normal agent stays far
+       * below. Admins and the component are not limited (docs/security.md).
+       */
+      maxItemsPerJid: duration.default(20_000),
+      /** Bytes (item ids and records) the nodes one bare JID owns may store together. */
+      maxBytesPerJid: duration.default(64 * 1024 * 1024),
       /** Publishes stored at once; more get a `wait` resource-constraint (back-pressure). */
       maxPublishesInFlight: duration.default(2000),
     })
@@ -548,6 +556,13 @@ export const componentSchema = z.object({
           code: "custom",
           path: ["maxReplyBytes"],
           message: `must be at least pubsub.maxPayloadBytes + 8192 (${p.maxPayloadBytes + 8192}): one item must fit in a reply`,
+        });
+      // Likewise one item of the largest payload (and its record's header) must fit the quota.
+      if (p.maxPayloadBytes + 4096 > p.maxBytesPerJid)
+        ctx.addIssue({
+          code: "custom",
+          path: ["maxBytesPerJid"],
+          message: `must be at least pubsub.maxPayloadBytes + 4096 (${p.maxPayloadBytes + 4096}): one item must fit in the quota`,
         });
     }),
   /** Signed check modules (docs/modules.md). */

@@ -41,6 +41,22 @@ export function starGlob(pattern: string): (name: string) => boolean {
   };
 }
 
+/**
+ * The component's start-up warning when the policy is open by default (no
+ * `monitor.agents`): every account of the agent domains is an agent. Open on
+ * purpose is written `*@domain`, which does not warn. Undefined: nothing to say.
+ */
+export function openAgentPolicyWarning(config: AgentPolicyConfig): string | undefined {
+  if ((config.agents ?? []).length > 0) return undefined;
+  const domains = config.agentDomains.join(", ");
+  return (
+    `monitor.agents is not set: every account of ${domains} counts as an agent ` +
+    "and may report results and raise alerts; set JABMON_AGENTS (monitor.agents) to the agents' " +
+    `bare JIDs or naming pattern (e.g. agent-*@${config.agentDomains[0] ?? "example.org"}), ` +
+    `or to *@${config.agentDomains[0] ?? "example.org"} to keep it so (docs/security.md, "Who counts as an agent")`
+  );
+}
+
 export function agentPolicy(config: AgentPolicyConfig): AgentPolicy {
   const domains = new Set(config.agentDomains.map((d) => d.toLowerCase()));
   const patterns = (config.agents ?? []).map(starGlob);

@@ -1,4 +1,10 @@
-export { type AgentPolicy, type AgentPolicyConfig, agentPolicy, starGlob } from "./agents.js";
+export {
+  type AgentPolicy,
+  type AgentPolicyConfig,
+  agentPolicy,
+  openAgentPolicyWarning,
+  starGlob,
+} from "./agents.js";
 export {
   type CheckTally,
   type DerivedState,

@@ -13,7 +13,14 @@ import type { NodeRecord } from "./config.js";
 import { pubsubError } from "./errors.js";
 import { ALERTPUBLISHERS, agentOf, type Requester } from "./names.js";
 import type { PubsubOptions } from "./options.js";
-import type { Affiliation, PubsubStore, Subscription, SubscriptionQuota } from "./store.js";
+import {
+  type Affiliation,
+  type OwnerQuota,
+  ownerQuota,
+  type PubsubStore,
+  type Subscription,
+  type SubscriptionQuota,
+} from "./store.js";
 
 const SUBSCRIBED_AFFS = new Set<Affiliation>(["owner", "publisher", "member"]);
 
@@ -39,6 +46,8 @@ export interface Access {
    * configured subscribers (alertbots follow every agent) not per JID.
    */
   quotaFor(subscriberBare: string): SubscriptionQuota;
+  /** The quota on what a node owner stores; admins' and the component's nodes have none. */
+  readonly ownerQuota: OwnerQuota;
   /** Keep a name for the component (its own nodes, by ensureNode). */
   reserve(node: string): void;
   /** Refuses a reserved name to all but the component and admins (`alertpublishers` to all). */
@@ -113,6 +122,10 @@ export function accessPolicy({ options, self, isAgent, store }: AccessDeps): Acc
             perNode: options.maxSubscribersPerNode,
             perJid: readers.has(subscriberBare) ? 0 : options.maxSubscriptionsPerJid,
           },
+    ownerQuota: ownerQuota(options.maxItemsPerJid ?? 0, options.maxBytesPerJid ?? 0, [
+      component,
+      ...admins,
+    ]),
     reserve: (node) => void reserved.add(node),
     checkReserved(node, bare) {
       // Refused even after an operator deleted the node, so nobody else can

@@ -61,6 +61,7 @@ export const PUBSUB_ERRORS = {
   },
   JABMON_ERR_REPLY_TOO_BIG: { condition: "policy-violation" },
   JABMON_ERR_STORE_UNAVAILABLE: { condition: "resource-constraint" },
+  JABMON_ERR_QUOTA_EXCEEDED: { condition: "resource-constraint" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type PubsubErrorCode = keyof typeof PUBSUB_ERRORS;
@@ -95,6 +96,23 @@ export const seqRegressedError = (high: string) =>
     `seq is far below ${high}, the highest stored: re-seed above it and publish again`,
     undefined,
     el("seq-regressed", { xmlns: NS_JABMON, high }),
+  );
+
+/**
+ * A publish that would take its node owner's stored items or bytes over
+ * `pubsub.maxItemsPerJid` / `pubsub.maxBytesPerJid` (docs/security.md):
+ * resource-constraint, type wait, with `<quota-exceeded xmlns="urn:jabmon:0"
+ * resource="items|bytes"/>`. Nothing was stored. `wait`, not policy-violation:
+ * an agent keeps a result refused so in its spool and retries it (room is
+ * made by retracting, purging, a lower max_items or a higher quota), where it
+ * would drop one refused with a modify-type error as malformed.
+ */
+export const quotaExceededError = (resource: "items" | "bytes") =>
+  new PubsubError(
+    "JABMON_ERR_QUOTA_EXCEEDED",
+    `the node owner's quota of stored ${resource} is used up (pubsub.${resource === "items" ? "maxItemsPerJid" : "maxBytesPerJid"}): retract or purge items, or lower max_items`,
+    undefined,
+    el("quota-exceeded", { xmlns: NS_JABMON, resource }),
   );
 
 export const pubsubError = (code: PubsubErrorCode, text?: string, feature?: string) =>
@@ -134,6 +152,10 @@ export function scriptError(code: number, node: string): PubsubError {
       );
     case -12:
       return pubsubError("JABMON_ERR_TOO_MANY_SUBSCRIPTIONS", "you have too many subscriptions");
+    case -13:
+      return quotaExceededError("items");
+    case -14:
+      return quotaExceededError("bytes");
     default:
       return pubsubError("JABMON_ERR_BAD_REQUEST", `script error ${code}`);
   }

@@ -33,6 +33,13 @@ export interface PubsubOptions {
   /** Subscriptions on one node (subscribed or pending): bounds each publish's fan-out. */
   maxSubscribersPerNode: number;
   /**
+   * Items the nodes one bare JID owns may store together, and their bytes
+   * (ids and records); absent or 0: no limit. Admins and the component are not
+   * limited. A publish past either is refused (docs/security.md).
+   */
+  maxItemsPerJid?: number;
+  maxBytesPerJid?: number;
+  /**
    * Publishes being stored at once; one more is refused with a `wait`
    * `<resource-constraint/>` the agent's publisher retries with backoff, so a
    * fleet replaying its spools after an outage cannot swamp the component.

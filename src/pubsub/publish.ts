@@ -12,7 +12,7 @@ import { RedisUnavailableError } from "../store/index.js";
 import { type Element, el, StanzaError } from "../xmpp/index.js";
 import { configToHash, defaultConfig, FORM_PUBLISH_OPTIONS, parseConfigForm } from "./config.js";
 import type { PubsubContext, PubsubRequest } from "./context.js";
-import { pubsubError, storeUnavailable } from "./errors.js";
+import { PubsubError, pubsubError, storeUnavailable } from "./errors.js";
 import { NS_DATA, parseBoolean } from "./forms.js";
 import { agentOf, ITEM_ID, only, requireNode } from "./names.js";
 import { itemElement } from "./notify.js";
@@ -23,7 +23,7 @@ const AGENT_SEQ = /^[1-9]\d{0,15}$/;
 const MAX_AGENT_SEQ = Number.MAX_SAFE_INTEGER;
 
 /** One item to store: the script's request, with the payload as an element too (to notify). */
-type Publication = Omit<PublishRequest, "payload" | "now" | "defaults"> & {
+type Publication = Omit<PublishRequest, "payload" | "now" | "defaults" | "quota"> & {
   payload: Element;
   /** The payload serialised (as stored). */
   xml: string;
@@ -41,6 +41,7 @@ async function storeAndNotify(ctx: PubsubContext, p: Publication): Promise<Publi
     payload: p.xml,
     now: Date.now(),
     defaults: p.autoCreate ? configToHash(defaultConfig(ctx.limits, true)) : [],
+    quota: ctx.access.ownerQuota,
   });
   if (reply === -1 && p.agentOwner !== undefined)
     throw pubsubError(
@@ -175,6 +176,16 @@ export function publishing(ctx: PubsubContext): Publishing {
       try {
         return await publishIq(ctx, req);
       } catch (err) {
+        // The operator must hear of it: an agent refused so keeps retrying.
+        if (err instanceof PubsubError && err.code === "JABMON_ERR_QUOTA_EXCEEDED")
+          ctx.log.warn(
+            {
+              from: req.who.bare,
+              node: req.element.getChild("publish")?.attrs.node,
+              err: err.text,
+            },
+            "publish refused: owner quota used up",
+          );
         // The bounded Redis queue refused the command: the same wait-type answer.
         throw err instanceof RedisUnavailableError ? storeUnavailable() : err;
       } finally {

@@ -6,14 +6,16 @@
  * -1 no node, -2 not allowed to publish, -3 outcast, -4 precondition not met,
  * -5 node exists, -6 no item, -7 not the item's publisher, -8 not subscribed,
  * -9 last owner, -10 node quota of the creator reached, -11 node has too many
- * subscriptions, -12 subscriber has too many subscriptions.
+ * subscriptions, -12 subscriber has too many subscriptions, -13 / -14 the node
+ * owner's quota of stored items / bytes reached.
  *
  * Per-user set names are built from the prefix passed in ARGV with the same
  * patterns as Keys.psUserNodes / Keys.psUserSubs.
  *
  * Item records (data hash values) are "nodeSeq publishedAt publisherBareJid payloadXml".
  * lua/includes/ holds the functions several scripts share (expireItems,
- * trimItems, seqRanges).
+ * trimItems, seqRanges, usage: the per-owner quota's accounting, kept by every
+ * script that stores or removes items).
  */
 
 import { AGENT_SEQ_REORDER_SPAN } from "../protocol/index.js";

@@ -95,6 +95,35 @@ export interface PublishRequest {
   preconditions: string[];
   /** Hash field/value pairs of the configuration an auto-created node gets. */
   defaults: string[];
+  /** What the node's owner may store over all its nodes. */
+  quota: OwnerQuota;
+}
+
+/**
+ * The per-owner quota on stored items (see PUBLISH_ITEM): what the items of all
+ * nodes a bare JID owns may add up to (0: no limit), and the owners without one.
+ */
+export interface OwnerQuota {
+  readonly maxItems: number;
+  readonly maxBytes: number;
+  /** The owners without a quota (admins, the component) as the script reads them: each between newlines. */
+  readonly exempt: string;
+}
+
+/** Built once, at setup: `exempt` are lower-cased bare JIDs. */
+export function ownerQuota(
+  maxItems: number,
+  maxBytes: number,
+  exempt: Iterable<string>,
+): OwnerQuota {
+  const jids = [...exempt];
+  return { maxItems, maxBytes, exempt: jids.length === 0 ? "" : `\n${jids.join("\n")}\n` };
+}
+
+/** What a bare JID's items cost (includes/usage.lua). */
+export interface Usage {
+  items: number;
+  bytes: number;
 }
 
 /** Which XEP-0059 page: after/before an id, the last page, or from an index. */
@@ -246,6 +275,9 @@ export class PubsubStore {
       r.agentOwner ?? r.publisher,
       r.admin ? "1" : "0",
       k.prefix,
+      String(r.quota.maxItems),
+      String(r.quota.maxBytes),
+      r.quota.exempt,
       String(r.preconditions.length / 2),
       ...r.preconditions,
       ...(r.autoCreate ? r.defaults : []),
@@ -300,6 +332,7 @@ export class PubsubStore {
         k.psItemData(node),
         k.psExpiring(),
         node,
+        k.prefix,
         ...config,
       ),
       node,
@@ -336,6 +369,7 @@ export class PubsubStore {
         k.psItems(node),
         k.psItemData(node),
         k.psDeliver(node),
+        k.prefix,
       ),
       node,
     );
@@ -354,6 +388,7 @@ export class PubsubStore {
         itemId,
         requester,
         admin ? "1" : "0",
+        k.prefix,
       ),
       node,
     );
@@ -463,8 +498,15 @@ export class PubsubStore {
         k.psItems(node),
         k.psItemData(node),
         String(now),
+        k.prefix,
       ),
     );
+  }
+
+  /** What the items of every node `owner` owns cost its quota (see OwnerQuota). */
+  async usage(owner: string): Promise<Usage> {
+    const [items, bytes] = await this.#redis.hmget(this.keys.psUsage(owner), "items", "bytes");
+    return { items: Number(items ?? 0), bytes: Number(bytes ?? 0) };
   }
 
   async expiringNodes(): Promise<string[]> {

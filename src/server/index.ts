@@ -16,7 +16,14 @@ import { assertHttpAccess, buildHttpServer, HostIndex } from "../http/index.js";
 import type { Logger } from "../log/index.js";
 import { moduleService, NS_MODULES } from "../modules/index.js";
 import { type Monitor, PresenceTracker, pubsubSink, startMonitor } from "../monitor/index.js";
-import { agentPolicy, NS_JABMON, NS_PING, NS_RPC, NS_VERSION } from "../protocol/index.js";
+import {
+  agentPolicy,
+  NS_JABMON,
+  NS_PING,
+  NS_RPC,
+  NS_VERSION,
+  openAgentPolicyWarning,
+} from "../protocol/index.js";
 import { type PubsubService, pubsubService } from "../pubsub/index.js";
 import { monitorAlertsBackend, type RpcEndpoint, rpcEndpoint } from "../rpc/index.js";
 import { createRedis, HostStore, Keys, type Redis, type RedisHealth } from "../store/index.js";
@@ -47,6 +54,10 @@ export async function startComponent(
 ): Promise<RunningComponent> {
   // Refuse an open status page before touching Redis or ejabberd.
   if (config.http.enabled) assertHttpAccess(config.http);
+  // The default agent policy is open by domain: fine on a domain of agents, not
+  // on one people share; the operator should decide (docs/security.md).
+  const openPolicy = openAgentPolicyWarning(config.monitor);
+  if (openPolicy) log.warn({ agentDomains: config.monitor.agentDomains }, openPolicy);
   const redis = createRedis(config.redis.url, log.child({ part: "redis" }), {
     name: "jabmon-component",
     offlineQueueMax: config.redis.offlineQueueMax,

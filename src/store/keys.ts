@@ -101,6 +101,11 @@ export class Keys {
     return `${this.prefix}ps:expiring`;
   }
 
+  /** Hash items, bytes: what the stored items of the nodes a bare JID owns cost (its quota). */
+  psUsage(bareJid: string): string {
+    return `${this.prefix}ps:usage:${bareJid}`;
+  }
+
   /** Set: nodes on which this bare JID has an affiliation. */
   psUserNodes(bareJid: string): string {
     return `${this.prefix}ps:user-nodes:${bareJid}`;

@@ -115,6 +115,37 @@ describe("the jabmon command", () => {
     expect(again.stderr).toContain("conflict");
   });
 
+  it("warns at start that every account of the agent domains is an agent while monitor.agents is not set", async () => {
+    // Up since the backoff test; started here when this test runs alone.
+    await stack.ejabberd.ctl("status").catch(() => stack.ejabberd.start());
+    const open = stack.spawnCli(["component"], stack.componentEnv({ JABMON_AGENTS: "" }));
+    const listed = stack.spawnCli(
+      ["component"],
+      stack.componentEnv({ JABMON_AGENTS: "agent-*@localhost" }),
+    );
+    const onPurpose = stack.spawnCli(
+      ["component"],
+      stack.componentEnv({ JABMON_AGENTS: "*@localhost" }),
+    );
+    const children = [open, listed, onPurpose];
+    // The warning comes before the link is up: once online, it was said or never will be.
+    for (const child of children)
+      await waitFor(() => logLines(child.output()).some((l) => l.msg === "component online"), {
+        timeoutMs: 40_000,
+      });
+    const warnings = (output: string) =>
+      logLines(output).filter((l) => l.level === 40 && String(l.msg).includes("monitor.agents"));
+    const [warning, ...more] = warnings(open.output());
+    expect(more).toEqual([]);
+    expect(warning).toMatchObject({ agentDomains: ["localhost"] });
+    expect(String(warning?.msg)).toMatch(
+      /every account of localhost counts as an agent.*JABMON_AGENTS/,
+    );
+    expect(warnings(listed.output())).toEqual([]);
+    expect(warnings(onPurpose.output())).toEqual([]);
+    for (const child of children) child.kill();
+  }, 90_000);
+
   describe("passwords never needed on the command line", () => {
     const secrets = mkdtempSync(join(tmpdir(), "jabmon-secrets-"));
     const secretFile = (name: string, text: string) => {

@@ -8,6 +8,7 @@
   `<prefix>ps:plain-nodes` (sorted by creation) lists the nodes that are not
   agent nodes: the service's disco#items for those who may not see the agents.
   A node created again after a delete continues its sequence (`ps:seq-hw`).
+  `qbytes`: what its items cost its owner's quota (includes/usage.lua).
 ]]
 if redis.call('EXISTS', KEYS[1]) == 1 then return -5 end
 local quota = tonumber(ARGV[6])
@@ -17,7 +18,8 @@ if ARGV[4] ~= '1' then
   redis.call('SADD', created, ARGV[1])
 end
 local hw = ARGV[5] .. 'ps:seq-hw'
-local fields = {'owner', ARGV[2], 'created', ARGV[3], 'seq', redis.call('HGET', hw, ARGV[1]) or '0', 'agentSeq', '0'}
+local fields = {'owner', ARGV[2], 'created', ARGV[3], 'seq', redis.call('HGET', hw, ARGV[1]) or '0',
+  'agentSeq', '0', 'qbytes', '0'}
 for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('HDEL', hw, ARGV[1])

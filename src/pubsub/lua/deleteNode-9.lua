@@ -9,8 +9,11 @@
   starting at 1 again, which the monitor (processedSeq per agent) would take
   for items it has processed. Only agent nodes (one per agent, so the hash is
   bounded): other names may be made up without end. The agent seqs it stored
-  are forgotten with it.
+  are forgotten with it, and its items no longer count against its owner's
+  quota (includes/usage.lua).
 ]]
+--- @include "includes/usage"
+
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if string.sub(ARGV[1], 1, 7) == 'agents/' then
   redis.call('HSET', ARGV[2] .. 'ps:seq-hw', ARGV[1], redis.call('HGET', KEYS[1], 'seq') or '0')
@@ -18,6 +21,7 @@ end
 local out = redis.call('SMEMBERS', KEYS[6])
 table.insert(out, 1, redis.call('HGET', KEYS[1], 'notify_delete') or '1')
 local creator = redis.call('HGET', KEYS[1], 'owner')
+releaseNode(KEYS[1], KEYS[3], ARGV[2], creator)
 if creator then redis.call('SREM', ARGV[2] .. 'ps:user-created:' .. creator, ARGV[1]) end
 for _, jid in ipairs(redis.call('HKEYS', KEYS[5])) do
   local bare = string.match(jid, '^[^/]+')
