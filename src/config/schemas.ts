@@ -616,6 +616,7 @@ export const componentEnv: EnvMap = {
   JABMON_COMPONENT_PASSWORD: "xmpp.password",
   JABMON_REDIS_URL: "redis.url",
   JABMON_REDIS_PREFIX: "redis.prefix",
+  JABMON_HTTP_ENABLED: "http.enabled",
   JABMON_HTTP_HOST: "http.host",
   JABMON_HTTP_PORT: "http.port",
   JABMON_HTTP_TOKEN: "http.token",
