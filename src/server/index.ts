@@ -354,6 +354,12 @@ export async function startRole(
   config: ComponentConfig,
   log: Logger,
 ): Promise<RunningComponent | RunningIngest | RunningHttp> {
+  // The gateway calls RPC in-process, and RPC needs the link: a front's job.
+  if (config.gateway.enabled && !LINK_ROLES.includes(config.role))
+    log.warn(
+      { role: config.role },
+      "gateway.enabled is ignored here: the gateway runs in role xmpp or all",
+    );
   if (config.role === "ingest") return startIngest(config, log);
   if (config.role === "http") return startHttp(config, log);
   return startComponent(config, log);
