@@ -18,7 +18,11 @@
  * sending a publish to its acknowledgement and to the monitor's stored state
  * (sampled agents polled in Redis), processing lag over time (max/last), and
  * CPU µs per result of every process. BENCH_COMPONENTS=2 starts two
- * component processes on the one JID. BENCH_OUT names the results file.
+ * component processes on the one JID. BENCH_ROLES=1 splits the work instead
+ * (docs/deploy.md, "Process roles"): one `xmpp` front, two `ingest`
+ * processes and an `http` process for the page; results processed are then
+ * counted in Redis (the ingest processes serve no /metrics) and the
+ * processing lag is not sampled. BENCH_OUT names the results file.
  * Writes bench/results/$BENCH_OUT.json (default fleet).
  */
 import { execFileSync, spawn } from "node:child_process";
@@ -45,6 +49,9 @@ const SUSTAIN = (process.env.BENCH_SUSTAIN ?? "")
   .filter(Boolean)
   .map((phase) => phase.split(":").map(Number));
 const COMPONENTS = Number(process.env.BENCH_COMPONENTS ?? 1);
+const ROLES = process.env.BENCH_ROLES === "1";
+/** BENCH_ROLES: the processes, in the order they are started. */
+const ROLE_NAMES = ["xmpp", "ingest0", "ingest1", "http"];
 const OUT = process.env.BENCH_OUT ?? "fleet";
 const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
 const COMPONENT = "monitor.localhost";
@@ -107,6 +114,21 @@ async function metric(url, name) {
   return match ? Number(match[1]) : Number.NaN;
 }
 
+/** Results processed: the processes' counters, or (BENCH_ROLES) every host's processedCount in Redis. */
+async function processedTotal(list) {
+  if (!ROLES) return metricSum(list, "jabmon_items_processed_total");
+  const redis = createRedis(REDIS_URL, silentLogger());
+  const keys = new Keys(prefix);
+  const pipeline = redis.pipeline();
+  for (let i = 0; i < AGENTS; i++) pipeline.hget(keys.host(`host${i}@localhost`), "processedCount");
+  const replies = (await pipeline.exec()) ?? [];
+  redis.disconnect();
+  return replies.reduce((sum, [, n]) => sum + Number(n ?? 0), 0);
+}
+
+/** The largest processing lag (s); not sampled with BENCH_ROLES (the ingest processes serve no /metrics). */
+const lagMax = (list) => (ROLES ? Promise.resolve(Number.NaN) : metricMax(list, "jabmon_processing_lag_seconds"));
+
 /** The sum (over component processes) of a metric. */
 async function metricSum(list, name) {
   const values = await Promise.all(list.map((u) => metric(u, name).catch(() => 0)));
@@ -142,13 +164,18 @@ const httpPort = await freePort();
 const agents = [];
 let componentProcess;
 const extraComponents = [];
-const result = { agents: AGENTS, items_per_agent: ITEMS, component_processes: COMPONENTS };
+const result = {
+  agents: AGENTS,
+  items_per_agent: ITEMS,
+  component_processes: ROLES ? 4 : COMPONENTS,
+  ...(ROLES ? { roles: "1 xmpp + 2 ingest + 1 http" } : {}),
+};
 
 try {
   say(`starting ejabberd (${ejabberd.dir})`);
   await ejabberd.start();
-  const spawnComponent = (port) =>
-    spawn(process.execPath, [dist("cli/main.js"), "component"], {
+  const spawnComponent = (port, role = "all") =>
+    spawn(process.execPath, [dist("cli/main.js"), "component", "--role", role], {
       env: {
         ...process.env,
         JABMON_LOG_LEVEL: "warn",
@@ -160,11 +187,17 @@ try {
       },
       stdio: ["ignore", "ignore", "inherit"],
     });
-  componentProcess = spawnComponent(httpPort);
   const componentPorts = [httpPort];
-  for (let k = 1; k < COMPONENTS; k++) {
-    componentPorts.push(await freePort());
-    extraComponents.push(spawnComponent(componentPorts[k]));
+  if (ROLES) {
+    componentProcess = spawnComponent(0, "xmpp");
+    for (const role of ["ingest", "ingest", "http"])
+      extraComponents.push(spawnComponent(role === "http" ? httpPort : 0, role));
+  } else {
+    componentProcess = spawnComponent(httpPort);
+    for (let k = 1; k < COMPONENTS; k++) {
+      componentPorts.push(await freePort());
+      extraComponents.push(spawnComponent(componentPorts[k]));
+    }
   }
   const urls = () => componentPorts.map((port) => `http://127.0.0.1:${port}`);
   const url = `http://127.0.0.1:${httpPort}`;
@@ -242,14 +275,16 @@ try {
   result.publish_acked_per_s = published / result.publish_acked_s;
   result.processed_s =
     result.publish_acked_s +
-    (await waitUntil(async () => (await metricSum(urls(), "jabmon_items_processed_total")) >= published, 300_000, "processing"));
+    (await waitUntil(async () => (await processedTotal(urls())) >= published, 300_000, "processing"));
   result.processed_per_s = published / result.processed_s;
-  result.processing_lag_at_end_s = await metricMax(urls(), "jabmon_processing_lag_seconds");
+  result.processing_lag_at_end_s = await lagMax(urls());
 
   const processes = {
     ejabberd: beamPid(ejabberd.nodeName),
     redis: redisPid(REDIS_URL),
-    ...Object.fromEntries([componentProcess, ...extraComponents].map((c, k) => [`component${k}`, c.pid])),
+    ...Object.fromEntries(
+      [componentProcess, ...extraComponents].map((c, k) => [ROLES ? ROLE_NAMES[k] : `component${k}`, c.pid]),
+    ),
     load_generator: process.pid,
   };
   let nextSeq = ITEMS + 1;
@@ -272,7 +307,7 @@ try {
     const lags = [];
     const sampled = new Map(); // agent index -> { seq, sentAt }
     const sampleSet = new Set(Array.from({ length: 20 }, (_, k) => Math.floor((k * AGENTS) / 20)));
-    const processedBefore = await metricSum(urls(), "jabmon_items_processed_total");
+    const processedBefore = await processedTotal(urls());
     const cpuBefore = Object.fromEntries(Object.entries(processes).map(([n, pid]) => [n, cpuSeconds(pid)]));
     const started = Date.now();
     let sent = 0;
@@ -321,7 +356,7 @@ try {
     })();
     const lagSampler = (async () => {
       while (!stop) {
-        lags.push(await metricMax(urls(), "jabmon_processing_lag_seconds"));
+        lags.push(await lagMax(urls()));
         await sleep(1000);
       }
     })();
@@ -329,7 +364,7 @@ try {
     const elapsedS = (Date.now() - started) / 1000;
     // Let what was sent finish processing before counting CPU.
     await waitUntil(async () => acked + failed >= sent, 60_000, "acks").catch(() => {});
-    const processedAfter = await metricSum(urls(), "jabmon_items_processed_total");
+    const processedAfter = await processedTotal(urls());
     const tailS = (Date.now() - started) / 1000 - elapsedS;
     const processed = processedAfter - processedBefore;
     redis.disconnect();
@@ -358,6 +393,10 @@ try {
   }
 
   result.component_rss_mb = rssOf(componentProcess.pid).rss_mb;
+  if (ROLES)
+    extraComponents.forEach((c, k) => {
+      result[`${ROLE_NAMES[k + 1]}_rss_mb`] = rssOf(c.pid).rss_mb;
+    });
   result.ejabberd_rss_mb = rssOf(beamPid(ejabberd.nodeName)).rss_mb;
   result.load_generator_rss_mb = process.memoryUsage().rss / 1048576;
 

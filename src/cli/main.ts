@@ -6,6 +6,7 @@ import { Command } from "commander";
 import {
   adminbotEnv,
   adminbotSchema,
+  COMPONENT_ROLES,
   ConfigError,
   componentEnv,
   componentSchema,
@@ -27,10 +28,20 @@ program
   .command("component")
   .description("run the XEP-0114 component: pubsub, disco, monitor and the HTTP status page")
   .option("-c, --config <file>", "YAML or JSON config file (JABMON_* variables override it)")
-  .action(async (options: { config?: string }) => {
-    const config = loadConfig(componentSchema, { file: options.config, envMap: componentEnv });
-    const { startComponent } = await import("../server/index.js");
-    const running = await startComponent(config, createLogger("jabmon-component"));
+  .option(
+    "--role <role>",
+    `what this process runs: ${COMPONENT_ROLES.join(", ")} (default all, or $JABMON_ROLE; docs/deploy.md)`,
+  )
+  .action(async (options: { config?: string; role?: string }) => {
+    const config = loadConfig(componentSchema, {
+      file: options.config,
+      envMap: componentEnv,
+      overrides: { role: options.role },
+      overrideOrigins: { role: "--role" },
+    });
+    const { startRole } = await import("../server/index.js");
+    const name = config.role === "all" ? "jabmon-component" : `jabmon-${config.role}`;
+    const running = await startRole(config, createLogger(name));
     stopOnSignal(() => running.stop());
   });
 

@@ -11,8 +11,11 @@ export {
   type AdminBotConfig,
   adminbotEnv,
   adminbotSchema,
+  COMPONENT_ROLES,
   type ComponentConfig,
+  type ComponentRole,
   componentEnv,
   componentSchema,
+  LINK_ROLES,
 } from "./schemas.js";
 export { MIN_SECRET_LENGTH, weakSecretReason } from "./secrets.js";

@@ -81,6 +81,8 @@ export interface LoadOptions {
   envMap: EnvMap;
   /** Values set by the caller (e.g. CLI flags); they win over everything. */
   overrides?: Tree;
+  /** Where an override came from, by key (e.g. `role` → `--role`), for the error message. */
+  overrideOrigins?: Record<string, string>;
 }
 
 /**
@@ -107,7 +109,11 @@ export function loadConfig<T>(schema: Validator<T>, options: LoadOptions): T {
     fromEnv.set(path, secret && env[`${name}_FILE`] ? `${name}_FILE` : name);
   }
   for (const [path, value] of Object.entries(options.overrides ?? {})) {
-    if (value !== undefined) setPath(tree, path, value);
+    if (value === undefined) continue;
+    setPath(tree, path, value);
+    const origin = options.overrideOrigins?.[path];
+    if (origin) fromEnv.set(path, origin);
+    else fromEnv.delete(path);
   }
   const result = schema.safeParse(tree);
   if (result.success) return result.data;

@@ -112,20 +112,43 @@ const routeSchema: z.ZodType<RouteInput> = z.lazy(() =>
   }),
 ) as unknown as z.ZodType<RouteInput>;
 
-export const componentSchema = z.object({
+/**
+ * What one `jabmon component` process runs (docs/deploy.md, "Process roles"):
+ * `all` everything; `xmpp` the front (the link, pubsub, disco, RPC, presence,
+ * liveness, alert dispatch, gateway) without ingest; `ingest` the ingest
+ * shards and rescoring on Redis, no link; `http` the read-only status page
+ * on Redis, no link.
+ */
+export const COMPONENT_ROLES = ["all", "xmpp", "ingest", "http"] as const;
+export type ComponentRole = (typeof COMPONENT_ROLES)[number];
+/** Roles that hold the XEP-0114 link (and so need the component secret). */
+export const LINK_ROLES: readonly ComponentRole[] = ["all", "xmpp"];
+
+/** The component's keys; componentSchema adds the checks across sections. */
+const componentFields = z.object({
+  role: z
+    .enum(COMPONENT_ROLES, {
+      error: (issue) =>
+        issue.input === undefined
+          ? "is required"
+          : `must be one of ${COMPONENT_ROLES.join(", ")} (got ${JSON.stringify(issue.input)})`,
+    })
+    .default("all"),
   xmpp: z
     .object({
       service: xmppService.default("xmpp://127.0.0.1:5347"),
       jid: domain.default("monitor.localhost"),
+      /** Required by the roles with a link (all, xmpp); the others never connect to ejabberd. */
       password: z
-        .string({ error: "is required: the component secret shared with ejabberd" })
+        .string()
         .min(1)
         .superRefine((value, ctx) => {
           const reason = weakSecretReason(value);
           if (reason) ctx.addIssue({ code: "custom", message: reason });
-        }),
+        })
+        .optional(),
     })
-    .prefault(() => ({}) as never),
+    .prefault({}),
   redis: z
     .object({
       url: z
@@ -587,14 +610,31 @@ export const componentSchema = z.object({
     })
     .prefault({}),
 });
+
+export const componentSchema = componentFields.superRefine((config, ctx) => {
+  if (LINK_ROLES.includes(config.role) && config.xmpp.password === undefined)
+    ctx.addIssue({
+      code: "custom",
+      path: ["xmpp", "password"],
+      message: `is required: the component secret shared with ejabberd (role ${config.role} connects to it)`,
+    });
+  if (config.role === "http" && !config.http.enabled)
+    ctx.addIssue({
+      code: "custom",
+      path: ["http", "enabled"],
+      message: "must be true for role http (the status page is all it runs)",
+    });
+});
 export type ComponentConfig = z.output<typeof componentSchema>;
 
 export const componentEnv: EnvMap = {
+  JABMON_ROLE: "role",
   JABMON_COMPONENT_SERVICE: "xmpp.service",
   JABMON_COMPONENT_JID: "xmpp.jid",
   JABMON_COMPONENT_PASSWORD: "xmpp.password",
   JABMON_REDIS_URL: "redis.url",
   JABMON_REDIS_PREFIX: "redis.prefix",
+  JABMON_HTTP_ENABLED: "http.enabled",
   JABMON_HTTP_HOST: "http.host",
   JABMON_HTTP_PORT: "http.port",
   JABMON_HTTP_TOKEN: "http.token",

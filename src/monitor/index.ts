@@ -22,4 +22,11 @@ export type { AlertRecord } from "./alerts/record.js";
 export { pubsubSink } from "./alerts/sinks.js";
 export { globMatch } from "./glob.js";
 export { PresenceTracker } from "./hosts/presence.js";
-export { type Monitor, startMonitor } from "./monitor.js";
+export {
+  type IngestWorker,
+  type Monitor,
+  type MonitorReads,
+  monitorReads,
+  startIngestWorker,
+  startMonitor,
+} from "./monitor.js";

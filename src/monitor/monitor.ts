@@ -15,8 +15,11 @@ import {
   type AlertingSettings,
   buildReceivers,
   DEFAULT_ALERTING,
+  type Downtime,
+  DowntimeStore,
 } from "./alerting/index.js";
-import { AlertCenter, type AlertSink } from "./alerts/center.js";
+import { AlertingKeys } from "./alerting/keys.js";
+import { AlertCenter, type AlertSink, type DispatchedAlert } from "./alerts/center.js";
 import { ProblemIndex } from "./alerts/problems.js";
 import { type WebhookSink, webhookSink, xmppSink } from "./alerts/sinks.js";
 import { Liveness } from "./hosts/liveness.js";
@@ -88,11 +91,40 @@ export interface MonitorOptions {
   alerting?: AlertingSettings;
   /** Extra sinks, e.g. the pubsub `alerts` node. */
   sinks?: AlertSink[];
+  /**
+   * Take ingest shards in this process (default true). false for a front
+   * process (role `xmpp`): its consumer is never started, so it holds no
+   * lease, and ingest processes (startIngestWorker) do the work.
+   */
+  ingest?: boolean;
 }
 
-export interface Monitor {
+/**
+ * What the status page reads of the monitor: Redis reads only, so a process
+ * with no link and no monitor (role http) has them too (monitorReads()).
+ */
+export interface MonitorReads {
+  readonly status: StatusReader;
+  /** Recent dispatched alerts, newest first. */
+  recentAlerts(limit?: number): Promise<DispatchedAlert[]>;
+  /** Downtimes not over yet. */
+  downtimes(): Promise<Downtime[]>;
+  /**
+   * Alert delivery backlog: alerts waiting for a retry (all sinks, webhook
+   * included) and alerts given up on (dead letters), for /metrics.
+   */
+  deliveryDepths(): Promise<{ alert_retry: number; alert_dead_letter: number }>;
+}
+
+export interface Monitor extends MonitorReads {
   readonly instanceId: string;
   readonly ingest: IngestConsumer;
+  /**
+   * Data arrived from this agent: a stale host is back. Ingest calls it for
+   * what it applies; a front without ingest (role xmpp) calls it for the
+   * publishes it stores. Batched: one Redis round trip per turn.
+   */
+  dataSeen(jid: string): void;
   readonly status: StatusReader;
   readonly alerts: AlertCenter;
   /** The alerting policy: downtimes, dependencies, held problems. */
@@ -103,11 +135,6 @@ export interface Monitor {
   readonly liveness: Liveness;
   /** The monitoring plane's own health: plane alerts and the reconnect grace. */
   readonly plane: PlaneWatch;
-  /**
-   * Alert delivery backlog: alerts waiting for a retry (all sinks, webhook
-   * included) and alerts given up on (dead letters), for /metrics.
-   */
-  deliveryDepths(): Promise<{ alert_retry: number; alert_dead_letter: number }>;
   /** Stop; `release: false` keeps the leases (as a crash would), for tests. */
   stop(options?: { release?: boolean }): Promise<void>;
 }
@@ -118,15 +145,14 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
   const instanceId = randomBytes(8).toString("hex");
   const retention = { ...DEFAULT_RETENTION, ...settings.retention };
 
-  const ruleSet: RuleSet = loadRules(settings.rulesFile || defaultRulesFile());
-  if (settings.thresholds) ruleSet.thresholds = { ...ruleSet.thresholds, ...settings.thresholds };
-  log.info(
-    { rules: ruleSet.rules.length, source: ruleSet.source, thresholds: ruleSet.thresholds },
-    "rules loaded",
-  );
-
   const status = new StatusReader(redis, keys, hosts);
-  const scorer = new Scorer(redis, keys, ruleSet, log.child({ part: "score" }), retention.outbox);
+  const scorer = new Scorer(
+    redis,
+    keys,
+    loadRuleSet(settings, log),
+    log.child({ part: "score" }),
+    retention.outbox,
+  );
 
   const sinks: AlertSink[] = [...(options.sinks ?? [])];
   const { adminJids, room, roomNick, webhookUrl } = options.alerts;
@@ -162,9 +188,9 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     webhookRetryForMs: options.alerts.webhookRetryForMs,
     log: log.child({ part: "receivers" }),
   });
-  // Hosts to rescore on the next flush (below): results, stale checks, liveness.
-  const dirty = new Set<string>();
-  const rescoreSoon = (jid: string) => dirty.add(jid);
+  // Hosts to rescore on the next flush: results, stale checks, liveness.
+  const rescoring = debouncedRescore(scorer, log);
+  const rescoreSoon = rescoring.soon;
   const gate = new AlertGate({
     redis,
     keys,
@@ -226,32 +252,17 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
   });
   liveness.holdDownsWith(plane);
 
-  const ingest = new IngestConsumer({
+  const worker = ingestWorker({
     redis,
     keys,
     instanceId,
-    log: log.child({ part: "ingest" }),
-    leaseMs: settings.leaseMs,
+    log,
+    settings,
     retention,
-    ...(settings.limits ? { limits: settings.limits } : {}),
-    flap: settings.flap,
+    rescoreSoon,
     isAgent: (jid) => presence.isAgent(jid),
-    checkAttempts: settings.checkAttempts ?? 1,
   });
-
-  // Rescoring is debounced per host (rescoreSoon): a burst of results costs one
-  // evaluation, and the hosts of one flush are read and written in a few round trips.
-  const flushTimer = setInterval(() => {
-    const jids = [...dirty];
-    dirty.clear();
-    scorer.rescoreMany(jids).catch(async (err: Error) => {
-      log.warn({ hosts: jids.length, err: err.message }, "rescore failed, rescoring one by one");
-      for (const jid of jids)
-        await scorer
-          .rescore(jid)
-          .catch((e: Error) => log.warn({ jid, err: e.message }, "rescore failed"));
-    });
-  }, 250);
+  const { ingest } = worker;
   // Data seen from hosts, checked for a stale host's return once per turn.
   let seen = new Set<string>();
   const takeSeen = () => {
@@ -259,32 +270,23 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     seen = new Set();
     void liveness.dataSeen(jids);
   };
-  const sweepTimer = setInterval(async () => {
-    try {
-      const held = new Set(ingest.heldShards());
-      for (const jid of await redis.zrange(keys.hosts(), 0, -1))
-        if (held.has(ingestShard(jid))) rescoreSoon(jid);
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, "score sweep failed");
-    }
-  }, settings.scoreIntervalMs);
-
-  ingest.on("agentUpdated", (jid) => {
-    rescoreSoon(jid);
+  const dataSeen = (jid: string) => {
     if (seen.size === 0) setImmediate(takeSeen);
     seen.add(jid);
-  });
+  };
+  ingest.on("agentUpdated", dataSeen);
   liveness.on("down", rescoreSoon);
   liveness.on("up", rescoreSoon);
 
   await alerts.start();
   await plane.start();
-  await ingest.start();
+  if (options.ingest !== false) await ingest.start();
   liveness.start();
 
   return {
     instanceId,
     ingest,
+    dataSeen,
     status,
     alerts,
     gate,
@@ -292,6 +294,8 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     scorer,
     liveness,
     plane,
+    recentAlerts: (limit) => alerts.recent(limit),
+    downtimes: () => gate.downtimes.list(),
     async deliveryDepths() {
       const { retry, deadLetter } = await alerts.retry.depths();
       const hook = webhook
@@ -303,14 +307,189 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
       };
     },
     async stop({ release = true } = {}) {
-      clearInterval(flushTimer);
-      clearInterval(sweepTimer);
       liveness.stop();
       await plane.stop();
-      await ingest.stop({ release });
+      await worker.stop({ release });
+      rescoring.stop();
       await alerts.stop();
       await webhook?.close();
       await receivers.close();
     },
+  };
+}
+
+function loadRuleSet(settings: MonitorSettings, log: Logger): RuleSet {
+  const ruleSet: RuleSet = loadRules(settings.rulesFile || defaultRulesFile());
+  if (settings.thresholds) ruleSet.thresholds = { ...ruleSet.thresholds, ...settings.thresholds };
+  log.info(
+    { rules: ruleSet.rules.length, source: ruleSet.source, thresholds: ruleSet.thresholds },
+    "rules loaded",
+  );
+  return ruleSet;
+}
+
+interface IngestWorkerParts {
+  redis: Redis;
+  keys: Keys;
+  instanceId: string;
+  log: Logger;
+  settings: MonitorSettings;
+  retention: Retention;
+  rescoreSoon: (jid: string) => void;
+  isAgent: (bareJid: string) => boolean;
+}
+
+/**
+ * Rescoring debounced per host (soon): a burst of results costs one
+ * evaluation, and the hosts of one flush are read and written in a few round trips.
+ */
+function debouncedRescore(scorer: Scorer, log: Logger) {
+  const dirty = new Set<string>();
+  const timer = setInterval(() => {
+    if (dirty.size === 0) return;
+    const jids = [...dirty];
+    dirty.clear();
+    scorer.rescoreMany(jids).catch(async (err: Error) => {
+      log.warn({ hosts: jids.length, err: err.message }, "rescore failed, rescoring one by one");
+      for (const jid of jids)
+        await scorer
+          .rescore(jid)
+          .catch((e: Error) => log.warn({ jid, err: e.message }, "rescore failed"));
+    });
+  }, 250);
+  return {
+    soon: (jid: string) => void dirty.add(jid),
+    stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * The ingest consumer and the rescoring it drives: the CPU-heavy part, which
+ * needs Redis only. Built but not started: startMonitor starts the consumer
+ * unless the process is a front (role xmpp), startIngestWorker always.
+ */
+function ingestWorker(parts: IngestWorkerParts) {
+  const { redis, keys, instanceId, log, settings, retention, rescoreSoon } = parts;
+  const ingest = new IngestConsumer({
+    redis,
+    keys,
+    instanceId,
+    log: log.child({ part: "ingest" }),
+    leaseMs: settings.leaseMs,
+    retention,
+    ...(settings.limits ? { limits: settings.limits } : {}),
+    flap: settings.flap,
+    isAgent: parts.isAgent,
+    checkAttempts: settings.checkAttempts ?? 1,
+  });
+
+  // Time-based rules: every host of the shards held here, each scoreIntervalMs.
+  const sweepTimer = setInterval(async () => {
+    try {
+      const held = new Set(ingest.heldShards());
+      if (held.size === 0) return;
+      for (const jid of await redis.zrange(keys.hosts(), 0, -1))
+        if (held.has(ingestShard(jid))) rescoreSoon(jid);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "score sweep failed");
+    }
+  }, settings.scoreIntervalMs);
+  ingest.on("agentUpdated", rescoreSoon);
+
+  return {
+    ingest,
+    async stop({ release = true } = {}) {
+      clearInterval(sweepTimer);
+      await ingest.stop({ release });
+    },
+  };
+}
+
+export interface IngestWorkerOptions {
+  redis: Redis;
+  keys: Keys;
+  log: Logger;
+  monitor: MonitorSettings;
+  /** Who counts as an agent: the policy of the config (agentPolicy(config.monitor)). */
+  isAgent: (bareJid: string) => boolean;
+}
+
+/** An ingest process's work (role `ingest`): shards by lease, results applied, hosts rescored. */
+export interface IngestWorker {
+  readonly instanceId: string;
+  readonly ingest: IngestConsumer;
+  readonly scorer: Scorer;
+  /** Stop; `release: false` keeps the leases (as a crash would), for tests. */
+  stop(options?: { release?: boolean }): Promise<void>;
+}
+
+/**
+ * The monitor's ingest alone, for a process with no XMPP link (role
+ * `ingest`): it takes stream shards by lease like any instance, so each
+ * added process takes its share of the shards (and a core). Alerts it
+ * raises go to the Redis outbox, which the front processes dispatch; a
+ * stale host's return is noticed by the fronts from its publishes.
+ */
+export async function startIngestWorker(options: IngestWorkerOptions): Promise<IngestWorker> {
+  const { redis, keys, log, isAgent } = options;
+  const settings = options.monitor;
+  const instanceId = randomBytes(8).toString("hex");
+  const retention = { ...DEFAULT_RETENTION, ...settings.retention };
+  const scorer = new Scorer(
+    redis,
+    keys,
+    loadRuleSet(settings, log),
+    log.child({ part: "score" }),
+    retention.outbox,
+  );
+  const rescoring = debouncedRescore(scorer, log);
+  const worker = ingestWorker({
+    redis,
+    keys,
+    instanceId,
+    log,
+    settings,
+    retention,
+    rescoreSoon: rescoring.soon,
+    isAgent,
+  });
+  await worker.ingest.start();
+  return {
+    instanceId,
+    ingest: worker.ingest,
+    scorer,
+    async stop(o) {
+      await worker.stop(o);
+      rescoring.stop();
+    },
+  };
+}
+
+export interface MonitorReadsOptions {
+  redis: Redis;
+  keys: Keys;
+  hosts: HostStore;
+  log: Logger;
+}
+
+/**
+ * The monitor's read side without a monitor (role http): nothing started,
+ * nothing consumed, no link. The webhook's own BullMQ backlog is not counted
+ * here (only in a process that runs the webhook sink).
+ */
+export function monitorReads(options: MonitorReadsOptions): MonitorReads & { stop(): void } {
+  const { redis, keys, hosts, log } = options;
+  // Never started: used for its reads (the alert log, the retry outbox's depths).
+  const alerts = new AlertCenter({ redis, keys, log, instanceId: "reader" });
+  const downtimes = new DowntimeStore(redis, new AlertingKeys(keys.prefix));
+  return {
+    status: new StatusReader(redis, keys, hosts),
+    recentAlerts: (limit) => alerts.recent(limit),
+    downtimes: () => downtimes.list(),
+    async deliveryDepths() {
+      const { retry, deadLetter } = await alerts.retry.depths();
+      return { alert_retry: retry, alert_dead_letter: deadLetter };
+    },
+    stop: () => void alerts.stop(),
   };
 }

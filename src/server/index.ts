@@ -1,10 +1,12 @@
 /**
  * The component process, assembled: the XEP-0114 link, disco, the monitor,
- * the Redis store and the HTTP status server. `jabmon component` runs this.
+ * the Redis store and the HTTP status server. `jabmon component` runs this
+ * (startRole): all of it (role `all`), or one part per process (`xmpp`,
+ * `ingest`, `http`; docs/deploy.md, "Process roles").
  */
 import type { FastifyInstance } from "fastify";
 import { type ComponentLink, componentLink, registerBuiltins } from "../component/index.js";
-import type { ComponentConfig } from "../config/index.js";
+import { type ComponentConfig, LINK_ROLES } from "../config/index.js";
 import { discoService } from "../disco/index.js";
 import {
   type LiveNode,
@@ -15,7 +17,16 @@ import {
 import { assertHttpAccess, buildHttpServer, HostIndex } from "../http/index.js";
 import type { Logger } from "../log/index.js";
 import { moduleService, NS_MODULES } from "../modules/index.js";
-import { type Monitor, PresenceTracker, pubsubSink, startMonitor } from "../monitor/index.js";
+import {
+  type IngestWorker,
+  type Monitor,
+  type MonitorReads,
+  monitorReads,
+  PresenceTracker,
+  pubsubSink,
+  startIngestWorker,
+  startMonitor,
+} from "../monitor/index.js";
 import {
   agentPolicy,
   NS_JABMON,
@@ -29,6 +40,7 @@ import { monitorAlertsBackend, type RpcEndpoint, rpcEndpoint } from "../rpc/inde
 import { createRedis, HostStore, Keys, type Redis, type RedisHealth } from "../store/index.js";
 import { VERSION } from "../version.js";
 import { startAnswerRelay } from "./answer-relay.js";
+import { announceFront, watchFronts } from "./fronts.js";
 import { reportRedisPersistence } from "./persistence.js";
 import { monitorProcessing, monitorStatusDetails } from "./status-details.js";
 
@@ -48,28 +60,29 @@ export interface RunningComponent {
   stop(): Promise<void>;
 }
 
+/**
+ * The process with the link (role `all`, or `xmpp`: the front, which takes
+ * no ingest shard and serves no status page). Other roles: startRole.
+ */
 export async function startComponent(
   config: ComponentConfig,
   log: Logger,
 ): Promise<RunningComponent> {
+  if (!LINK_ROLES.includes(config.role))
+    throw new Error(`role ${config.role} has no XMPP link: start it with startRole()`);
+  const front = config.role === "xmpp";
+  const serveHttp = config.http.enabled && !front;
   // Refuse an open status page before touching Redis or ejabberd.
-  if (config.http.enabled) assertHttpAccess(config.http);
+  if (serveHttp) assertHttpAccess(config.http);
+  const { redis, keys, hosts } = connectRedis(config, log);
   // The default agent policy is open by domain: fine on a domain of agents, not
   // on one people share; the operator should decide (docs/security.md).
   const openPolicy = openAgentPolicyWarning(config.monitor);
   if (openPolicy) log.warn({ agentDomains: config.monitor.agentDomains }, openPolicy);
-  const redis = createRedis(config.redis.url, log.child({ part: "redis" }), {
-    name: "jabmon-component",
-    offlineQueueMax: config.redis.offlineQueueMax,
-  });
-  // In the background: a slow or restarting Redis must not delay start-up for a log line.
-  void reportRedisPersistence(redis, log.child({ part: "redis" }));
-  const keys = new Keys(config.redis.prefix);
-  const hosts = new HostStore(redis, keys);
   const link = componentLink({
     service: config.xmpp.service,
     domain: config.xmpp.jid,
-    password: config.xmpp.password,
+    password: linkPassword(config),
     log: log.child({ part: "xmpp" }),
   });
 
@@ -110,7 +123,17 @@ export async function startComponent(
     alerts: config.alerts,
     alerting: config.alerting,
     sinks: [alertsNode],
+    ingest: !front,
   });
+  // Without ingest here, a stale host's return is noticed from its publishes.
+  if (front) {
+    const { isAgent } = agentPolicy(config.monitor);
+    pubsub.use({
+      afterPublish(_node, bare) {
+        if (isAgent(bare)) monitor.dataSeen(bare);
+      },
+    });
+  }
   const rpc = rpcEndpoint({
     link,
     hosts,
@@ -137,8 +160,17 @@ export async function startComponent(
   disco.addFeature(NS_MODULES);
   await modules.start();
 
-  const status = config.http.enabled
-    ? await startStatusServer({ config, log, link, redis, keys, hosts, monitor })
+  const status = serveHttp
+    ? await startStatusServer({
+        config,
+        log,
+        redis,
+        keys,
+        hosts,
+        reads: monitor,
+        monitor,
+        xmppOnline: () => link.isOnline(),
+      })
     : undefined;
   const { http, httpUrl, index } = status ?? {};
   // The `hosts` node for live XMPP viewers, and the HTTP gateway calling RPC in-process.
@@ -163,6 +195,7 @@ export async function startComponent(
 
   // Before the link: an answer relayed by another instance must find us listening.
   const answers = await startAnswerRelay(link, redis, keys, log.child({ part: "relay" }));
+  const announced = announceFront(link, redis, keys, monitor.instanceId, log);
   await link.start();
   log.info({ jid: config.xmpp.jid, service: config.xmpp.service }, "component online");
   await rpc.start();
@@ -187,6 +220,7 @@ export async function startComponent(
       pubsub.stop();
       await monitor.stop();
       await http?.close();
+      await announced.stop();
       await link.stop();
       answers.stop();
       redis.disconnect();
@@ -194,19 +228,40 @@ export async function startComponent(
   };
 }
 
+function connectRedis(config: ComponentConfig, log: Logger) {
+  const redis = createRedis(config.redis.url, log.child({ part: "redis" }), {
+    name: `jabmon-${config.role === "all" ? "component" : config.role}`,
+    offlineQueueMax: config.redis.offlineQueueMax,
+  });
+  // In the background: a slow or restarting Redis must not delay start-up for a log line.
+  void reportRedisPersistence(redis, log.child({ part: "redis" }));
+  const keys = new Keys(config.redis.prefix);
+  return { redis, keys, hosts: new HostStore(redis, keys) };
+}
+
+/** The schema requires it for the roles with a link; this says so to the compiler. */
+function linkPassword(config: ComponentConfig): string {
+  const { password } = config.xmpp;
+  if (password === undefined) throw new Error("xmpp.password is required");
+  return password;
+}
+
 interface StatusServerParts {
   config: ComponentConfig;
   log: Logger;
-  link: ComponentLink;
   redis: Redis & RedisHealth;
   keys: Keys;
   hosts: HostStore;
-  monitor: Monitor;
+  reads: MonitorReads;
+  /** The monitor of this process, if it runs one (its ingest counters). */
+  monitor: Monitor | undefined;
+  /** Whether ejabberd is reachable: our link, or (role http) some front's. */
+  xmppOnline: () => boolean;
 }
 
 /** The read-only HTTP status server over a live snapshot of the hosts. */
 async function startStatusServer(parts: StatusServerParts) {
-  const { config, log, link, redis, keys, hosts, monitor } = parts;
+  const { config, log, redis, keys, hosts, reads, monitor, xmppOnline } = parts;
   const index = new HostIndex({ store: hosts, redis, keys, log: log.child({ part: "index" }) });
   await index.start();
   const redisUp = () =>
@@ -216,14 +271,14 @@ async function startStatusServer(parts: StatusServerParts) {
     );
   const http = await buildHttpServer({
     index,
-    details: monitorStatusDetails(monitor),
+    details: monitorStatusDetails(reads),
     log: log.child({ part: "http" }),
     access: config.http,
     streams: { max: config.http.maxStreams, bufferBytes: config.http.streamBufferBytes },
-    health: async () => ({ xmpp: link.isOnline(), redis: await redisUp() }),
+    health: async () => ({ xmpp: xmppOnline(), redis: await redisUp() }),
     metrics: {
-      processing: monitorProcessing(monitor, redis, keys),
-      xmppOnline: () => link.isOnline(),
+      processing: monitorProcessing(monitor, reads, redis, keys),
+      xmppOnline,
       redisLatency: async () => {
         const start = process.hrtime.bigint();
         await redis.ping();
@@ -234,6 +289,91 @@ async function startStatusServer(parts: StatusServerParts) {
   const httpUrl = await http.listen({ host: config.http.host, port: config.http.port });
   log.info({ url: httpUrl }, "status page listening");
   return { http, httpUrl, index };
+}
+
+/** A process of role `ingest`: no link, no HTTP; the ingest shards it holds by lease. */
+export interface RunningIngest {
+  readonly role: "ingest";
+  redis: Redis & RedisHealth;
+  worker: IngestWorker;
+  stop(options?: { release?: boolean }): Promise<void>;
+}
+
+export async function startIngest(config: ComponentConfig, log: Logger): Promise<RunningIngest> {
+  const { redis, keys } = connectRedis(config, log);
+  const worker = await startIngestWorker({
+    redis,
+    keys,
+    log: log.child({ part: "monitor" }),
+    monitor: config.monitor,
+    isAgent: agentPolicy(config.monitor).isAgent,
+  });
+  log.info({ instance: worker.instanceId }, "ingest worker started");
+  return {
+    role: "ingest",
+    redis,
+    worker,
+    async stop(options) {
+      await worker.stop(options);
+      redis.disconnect();
+    },
+  };
+}
+
+/** A process of role `http`: the status page (and /metrics, /healthz) on Redis, no link. */
+export interface RunningHttp {
+  readonly role: "http";
+  redis: Redis & RedisHealth;
+  http: FastifyInstance;
+  httpUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startHttp(config: ComponentConfig, log: Logger): Promise<RunningHttp> {
+  if (!config.http.enabled) throw new Error("role http needs http.enabled");
+  assertHttpAccess(config.http);
+  const { redis, keys, hosts } = connectRedis(config, log);
+  const reads = monitorReads({ redis, keys, hosts, log: log.child({ part: "monitor" }) });
+  const fronts = watchFronts(redis, keys);
+  const { http, httpUrl, index } = await startStatusServer({
+    config,
+    log,
+    redis,
+    keys,
+    hosts,
+    reads,
+    monitor: undefined,
+    xmppOnline: () => fronts.online(),
+  });
+  return {
+    role: "http",
+    redis,
+    http,
+    httpUrl,
+    async stop() {
+      fronts.stop();
+      index.stop();
+      await http.close();
+      reads.stop();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Start what `config.role` names (the `jabmon component` command). */
+export async function startRole(
+  config: ComponentConfig,
+  log: Logger,
+): Promise<RunningComponent | RunningIngest | RunningHttp> {
+  // The gateway calls RPC in-process, and RPC needs the link: a front's job.
+  if (config.gateway.enabled && !LINK_ROLES.includes(config.role))
+    log.warn(
+      { role: config.role },
+      "gateway.enabled is ignored here: the gateway runs in role xmpp or all",
+    );
+  if (config.role === "ingest") return startIngest(config, log);
+  if (config.role === "http") return startHttp(config, log);
+  return startComponent(config, log);
 }
 
 export {

@@ -4,18 +4,26 @@
  * (times in ms, series as parallel arrays uPlot takes directly).
  */
 import type { StatusDetails } from "../http/index.js";
-import type { Monitor } from "../monitor/index.js";
+import type { Monitor, MonitorReads } from "../monitor/index.js";
 import { INGEST_SHARDS, type Keys, type Redis } from "../store/index.js";
 
 /** Raw samples of the last hour; older history is in the 1-minute averages. */
 const SERIES_WINDOW_MS = 3_600_000;
 const MAX_SERIES = 24;
 
-/** Counters for /metrics from the monitor's ingest consumer. */
-export function monitorProcessing(monitor: Monitor, redis: Redis, keys: Keys) {
+/**
+ * Counters for /metrics: what this process's ingest consumer processed (none
+ * in a process without one, role http), and the queues in Redis (shared).
+ */
+export function monitorProcessing(
+  monitor: Pick<Monitor, "ingest"> | undefined,
+  reads: MonitorReads,
+  redis: Redis,
+  keys: Keys,
+) {
   let processed = 0;
   let lagMs = 0;
-  monitor.ingest.on("entry", (entry, outcome) => {
+  monitor?.ingest.on("entry", (entry, outcome) => {
     if (outcome !== "applied") return;
     processed++;
     lagMs = Date.now() - entry.publishedAt;
@@ -32,14 +40,14 @@ export function monitorProcessing(monitor: Monitor, redis: Redis, keys: Keys) {
       return {
         ingest: lengths.reduce((a, b) => a + b, 0),
         alert_outbox: outbox,
-        ...(await monitor.deliveryDepths()),
+        ...(await reads.deliveryDepths()),
       };
     },
   };
 }
 
-export function monitorStatusDetails(monitor: Monitor): StatusDetails {
-  const { status, alerts } = monitor;
+export function monitorStatusDetails(monitor: MonitorReads): StatusDetails {
+  const { status } = monitor;
   return {
     async host(jid) {
       const [detail, events, backups, seriesNames] = await Promise.all([
@@ -96,8 +104,8 @@ export function monitorStatusDetails(monitor: Monitor): StatusDetails {
         metrics,
       };
     },
-    alerts: (limit) => alerts.recent(limit),
-    downtimes: () => monitor.gate.downtimes.list(),
+    alerts: (limit) => monitor.recentAlerts(limit),
+    downtimes: () => monitor.downtimes(),
     async events({ jids, limit, type }) {
       const perHost = await Promise.all(
         jids.map(async (jid) => {

@@ -274,6 +274,15 @@ export class Keys {
     return `${this.prefix}plane:beats`;
   }
 
+  /**
+   * Sorted set: front processes (role all or xmpp) whose link to ejabberd is
+   * online → until when that word holds (ms); read by link-less processes
+   * (role http) for their health (src/server/fronts.ts).
+   */
+  frontsOnline(): string {
+    return `${this.prefix}fronts:online`;
+  }
+
   /** String with expiry: an event seen by every process (Redis back) is reported by the first only. */
   planeOnce(event: string): string {
     return `${this.prefix}plane:once:${event}`;

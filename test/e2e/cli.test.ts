@@ -38,6 +38,29 @@ describe("the jabmon command", () => {
     );
   });
 
+  it("names the option and the roles when --role or JABMON_ROLE is not a role", () => {
+    const run = (args: string[], env: Record<string, string>) =>
+      spawnSync(process.execPath, [CLI, "component", ...args], {
+        env: { PATH: process.env.PATH, ...env },
+        encoding: "utf8",
+      });
+    const flag = run(["--role", "pubsub"], { JABMON_COMPONENT_PASSWORD: "x" });
+    expect(flag.status).toBe(1);
+    expect(flag.stderr).toContain(
+      'role: must be one of all, xmpp, ingest, http (got "pubsub") (from --role)',
+    );
+    const env = run([], { JABMON_ROLE: "monitor" });
+    expect(env.status).toBe(1);
+    expect(env.stderr).toContain(
+      'role: must be one of all, xmpp, ingest, http (got "monitor") (from JABMON_ROLE)',
+    );
+    // --role wins over the environment; a front needs the component secret.
+    const front = run(["--role", "xmpp"], { JABMON_ROLE: "ingest" });
+    expect(front.status).toBe(1);
+    expect(front.stderr).toContain("xmpp.password: is required");
+    expect(front.stderr).toContain("role xmpp connects to it");
+  });
+
   it("retries with jittered backoff while ejabberd is unreachable, then connects once it is up", async () => {
     const component = stack.spawnCli(["component"], stack.componentEnv());
     const account = { user: "early", jid: "early@localhost", password: "early-pw" };

@@ -20,6 +20,43 @@ describe("configuration", () => {
     );
   });
 
+  describe("the process role", () => {
+    const load = (env: Record<string, string>, file?: string) =>
+      loadConfig(componentSchema, { envMap: componentEnv, env, ...(file ? { file } : {}) });
+
+    it("is all by default, and any of all, xmpp, ingest, http from JABMON_ROLE", () => {
+      expect(load({ JABMON_COMPONENT_PASSWORD: "k3Jx9qPz2Lm4Vb7Nw8Rt" }).role).toBe("all");
+      for (const role of ["all", "xmpp", "ingest", "http"])
+        expect(
+          load({ JABMON_ROLE: role, JABMON_COMPONENT_PASSWORD: "k3Jx9qPz2Lm4Vb7Nw8Rt" }).role,
+        ).toBe(role);
+    });
+
+    it("names the key, the roles and where a bad one came from", () => {
+      expect(() => load({ JABMON_ROLE: "pubsub" })).toThrow(
+        /role: must be one of all, xmpp, ingest, http \(got "pubsub"\) \(from JABMON_ROLE\)/,
+      );
+      const path = file("role.yml", "role: 3\n");
+      expect(() => load({}, path)).toThrow(
+        new RegExp(`role: must be one of all, xmpp, ingest, http \\(got 3\\) \\(in ${path}\\)`),
+      );
+    });
+
+    it("needs the component secret only for the roles with a link", () => {
+      expect(load({ JABMON_ROLE: "ingest" }).xmpp.password).toBeUndefined();
+      expect(load({ JABMON_ROLE: "http" }).role).toBe("http");
+      expect(() => load({ JABMON_ROLE: "xmpp" })).toThrow(
+        /xmpp\.password: is required: the component secret shared with ejabberd \(role xmpp connects to it\)/,
+      );
+    });
+
+    it("refuses role http with the status page disabled", () => {
+      expect(() => load({ JABMON_ROLE: "http", JABMON_HTTP_ENABLED: "false" })).toThrow(
+        /http\.enabled: must be true for role http/,
+      );
+    });
+  });
+
   it("names the environment variable a bad value came from", () => {
     const env = { JABMON_COMPONENT_PASSWORD: "s", JABMON_REDIS_URL: "http://nope" };
     expect(() => loadConfig(componentSchema, { envMap: componentEnv, env })).toThrow(
