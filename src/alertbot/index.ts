@@ -26,8 +26,14 @@
 import { xml } from "@xmpp/client";
 import { createClient } from "../client/index.js";
 import type { Logger } from "../log/index.js";
-import { globMatch } from "../monitor/index.js";
-import { NS_DELAY, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_EVENT, NS_RSM } from "../protocol/index.js";
+import {
+  globMatch,
+  NS_DELAY,
+  NS_DISCO_ITEMS,
+  NS_PUBSUB,
+  NS_PUBSUB_EVENT,
+  NS_RSM,
+} from "../protocol/index.js";
 import { type Element, keepConnected, type TlsClientOptions } from "../xmpp/index.js";
 
 export interface AlertbotOptions extends TlsClientOptions {

@@ -44,4 +44,4 @@ export {
   signManifest,
   verifyManifest,
 } from "./signature.js";
-export { type AgentIdentity, canaryBucket, globMatch, inCanary, targetMatches } from "./target.js";
+export { type AgentIdentity, canaryBucket, inCanary, targetMatches } from "./target.js";

@@ -4,6 +4,7 @@
  * JID, host name and groups, the same way on every implementation.
  */
 import { createHash } from "node:crypto";
+import { globMatch } from "../protocol/index.js";
 import type { ModuleTarget } from "./manifest.js";
 
 export interface AgentIdentity {
@@ -11,34 +12,6 @@ export interface AgentIdentity {
   jid: string;
   host: string;
   groups: string[];
-}
-
-/**
- * `*` any run of characters, `?` one character, case-insensitive; everything
- * else literal. Linear in practice (greedy with one backtrack point, as
- * fnmatch), never a regular expression built from the wire.
- */
-export function globMatch(glob: string, text: string): boolean {
-  const p = glob.toLowerCase();
-  const s = text.toLowerCase();
-  let pi = 0;
-  let si = 0;
-  let star = -1;
-  let mark = 0;
-  while (si < s.length) {
-    if (pi < p.length && (p[pi] === "?" || p[pi] === s[si])) {
-      pi++;
-      si++;
-    } else if (pi < p.length && p[pi] === "*") {
-      star = pi++;
-      mark = si;
-    } else if (star >= 0) {
-      pi = star + 1;
-      si = ++mark;
-    } else return false;
-  }
-  while (p[pi] === "*") pi++;
-  return pi === p.length;
 }
 
 /** True if the agent is in one of the target's groups or its JID or host name matches one of its globs. */

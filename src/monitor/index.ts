@@ -20,7 +20,6 @@ export { nagiosAlert, raiseAlert } from "./alerts/notify.js";
 export { type OpenProblem, problemKey } from "./alerts/problems.js";
 export type { AlertRecord } from "./alerts/record.js";
 export { pubsubSink } from "./alerts/sinks.js";
-export { globMatch } from "./glob.js";
 export { PresenceTracker } from "./hosts/presence.js";
 export {
   type IngestWorker,

@@ -2,9 +2,10 @@
  * Who counts as an agent (docs/security.md, "Who counts as an agent"): a user
  * account (local@domain) of one of `monitor.agentDomains` and, when
  * `monitor.agents` lists any, whose bare JID matches one of those patterns
- * (`*` matches any run of characters). One policy, applied by presence, by
+ * (`*` any run of characters, `?` one; case-insensitive, linear time: ./glob.ts). One policy, applied by presence, by
  * the pubsub service (agent nodes) and by ingest alike.
  */
+import { globMatcher } from "./glob.js";
 
 export interface AgentPolicyConfig {
   agentDomains: string[];
@@ -14,31 +15,6 @@ export interface AgentPolicyConfig {
 
 export interface AgentPolicy {
   isAgent(bareJid: string): boolean;
-}
-
-/**
- * A `*` glob, matched without backtracking: the literal pieces between the
- * stars are found left to right (the leftmost match of each is the best
- * choice), so the cost is at most pattern length × name length.
- */
-export function starGlob(pattern: string): (name: string) => boolean {
-  const parts = pattern.toLowerCase().split("*");
-  const first = parts[0] as string;
-  if (parts.length === 1) return (name) => name === first;
-  const last = parts[parts.length - 1] as string;
-  const middle = parts.slice(1, -1);
-  return (name) => {
-    if (name.length < first.length + last.length) return false;
-    if (!name.startsWith(first) || !name.endsWith(last)) return false;
-    let at = first.length;
-    const end = name.length - last.length;
-    for (const part of middle) {
-      const found = name.indexOf(part, at);
-      if (found === -1 || found + part.length > end) return false;
-      at = found + part.length;
-    }
-    return true;
-  };
 }
 
 /**
@@ -59,7 +35,7 @@ export function openAgentPolicyWarning(config: AgentPolicyConfig): string | unde
 
 export function agentPolicy(config: AgentPolicyConfig): AgentPolicy {
   const domains = new Set(config.agentDomains.map((d) => d.toLowerCase()));
-  const patterns = (config.agents ?? []).map(starGlob);
+  const patterns = (config.agents ?? []).map(globMatcher);
   return {
     isAgent(bareJid) {
       const bare = bareJid.toLowerCase();

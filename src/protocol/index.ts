@@ -3,8 +3,8 @@ export {
   type AgentPolicyConfig,
   agentPolicy,
   openAgentPolicyWarning,
-  starGlob,
 } from "./agents.js";
+export { type GlobSteps, globMatch, globMatcher } from "./glob.js";
 export {
   type CheckTally,
   type DerivedState,

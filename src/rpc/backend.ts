@@ -4,7 +4,7 @@
  * check.run/agent.reload from the AgentForwarder, alerts and silences from the
  * monitor (`monitorAlertsBackend` in alerts.ts).
  */
-import { globMatch } from "../monitor/index.js";
+import { globMatch } from "../protocol/index.js";
 import type { HostRecord, HostStore } from "../store/index.js";
 import type { RpcStruct, RpcValue } from "./codec.js";
 

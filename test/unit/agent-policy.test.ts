@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { componentSchema } from "../../src/config/index.js";
-import { agentPolicy, starGlob } from "../../src/protocol/index.js";
+import { agentPolicy, globMatcher } from "../../src/protocol/index.js";
 
 describe("agentPolicy", () => {
   it("takes every user of the agent domains when no patterns are listed", () => {
@@ -25,19 +25,19 @@ describe("agentPolicy", () => {
   });
 });
 
-describe("starGlob", () => {
+describe("globMatcher", () => {
   it("matches * as any run of characters, anchored at both ends", () => {
-    expect(starGlob("a*b*c")("abc")).toBe(true);
-    expect(starGlob("a*b*c")("axxbyyc")).toBe(true);
-    expect(starGlob("a*b*c")("axxbyy")).toBe(false);
-    expect(starGlob("*ab*ab")("abab")).toBe(true);
-    expect(starGlob("ab*ba")("aba")).toBe(false);
-    expect(starGlob("exact@x")("exact@x")).toBe(true);
-    expect(starGlob("exact@x")("exact@xy")).toBe(false);
+    expect(globMatcher("a*b*c")("abc")).toBe(true);
+    expect(globMatcher("a*b*c")("axxbyyc")).toBe(true);
+    expect(globMatcher("a*b*c")("axxbyy")).toBe(false);
+    expect(globMatcher("*ab*ab")("abab")).toBe(true);
+    expect(globMatcher("ab*ba")("aba")).toBe(false);
+    expect(globMatcher("exact@x")("exact@x")).toBe(true);
+    expect(globMatcher("exact@x")("exact@xy")).toBe(false);
   });
 
   it("answers a pattern of many stars against a long name at once (no backtracking)", () => {
-    const matches = starGlob(`${"*a".repeat(30)}*b`);
+    const matches = globMatcher(`${"*a".repeat(30)}*b`);
     const started = performance.now();
     expect(matches("a".repeat(3000))).toBe(false);
     // Generous bound: exponential backtracking would not finish at all.

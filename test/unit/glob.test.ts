@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { agentFilter } from "../../src/alertbot/index.js";
-import type { GlobSteps } from "../../src/monitor/glob.js";
-import { globMatch } from "../../src/monitor/index.js";
+import { type GlobSteps, globMatch } from "../../src/protocol/index.js";
 import { hostMatches } from "../../src/rpc/index.js";
 
 describe("globMatch", () => {

@@ -4,7 +4,6 @@ import {
   canaryBucket,
   checkUpgrade,
   generateSigningKey,
-  globMatch,
   importPublicKey,
   inCanary,
   loadSigningKey,
@@ -18,6 +17,7 @@ import {
   targetMatches,
   verifyModule,
 } from "../../src/modules/core.js";
+import { globMatch } from "../../src/protocol/index.js";
 import { type Element, ltx } from "../../src/xmpp/index.js";
 
 const script = Buffer.from("#!/bin/sh\necho OK\n");

@@ -1,6 +1,6 @@
 /** Which names of an alert's host a glob is matched against (as silences and hosts.list). */
 
-import { globMatch } from "../alerts/center.js";
+import { globMatch } from "../../protocol/index.js";
 import type { AlertRecord } from "../alerts/record.js";
 
 export function hostNames(alert: Pick<AlertRecord, "jid" | "host">): string[] {

@@ -6,7 +6,7 @@
  * receivers while the problem stays unacknowledged.
  */
 
-import { globMatch } from "../alerts/center.js";
+import { globMatch } from "../../protocol/index.js";
 import type { AlertRecord } from "../alerts/record.js";
 import { hostMatches } from "./match.js";
 import type { GroupLabel } from "./settings.js";

@@ -10,8 +10,8 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "../../log/index.js";
+import { globMatch } from "../../protocol/index.js";
 import type { Keys, Redis } from "../../store/index.js";
-import { globMatch } from "../glob.js";
 import { RetryOutbox, type RetryPolicy } from "./outbox.js";
 import { ProblemIndex } from "./problems.js";
 import {
@@ -119,7 +119,6 @@ export interface AlertCenterOptions {
 }
 
 /** Host globs of the alerting policy use the linear-time matcher too (no backtracking). */
-export { globMatch };
 
 export function silenceMatches(silence: Silence, alert: AlertRecord, now = Date.now()): boolean {
   if (silence.expiresAt <= now) return false;
