@@ -3,29 +3,25 @@
  * back by itself, answer chats again, and rejoin its room.
  */
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { askBot, startAdminBot, type TestAdminBot } from "../helpers/chat.js";
-import { type Account, TestStack } from "../helpers/stack.js";
+import { type Account, useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
 type Stanza = ReturnType<typeof xml>;
 const NS_MUC = "http://jabber.org/protocol/muc";
 const ROOM = "ops@conference.localhost";
 
-let stack: TestStack;
+const stack = useStack("adminbot-restart");
 let bot: Account;
 let alice: Account;
 let adminBot: TestAdminBot;
 
 beforeAll(async () => {
-  stack = await TestStack.start("adminbot-restart");
   bot = await stack.account("adminbot");
   alice = await stack.account("alice");
   await stack.startComponent({ rpc: { admins: [bot.jid] } });
   adminBot = await startAdminBot(stack, bot, { admins: alice.jid, room: ROOM });
-});
-afterAll(async () => {
-  await stack?.cleanup();
 });
 
 /** A fresh client for alice, online (the old ones died with the server). */

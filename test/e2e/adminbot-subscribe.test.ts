@@ -9,10 +9,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import { askBot } from "../helpers/chat.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 type Stanza = ReturnType<typeof xml>;
@@ -20,7 +20,7 @@ type Stanza = ReturnType<typeof xml>;
 const AGENT_CONFIG = join(mkdtempSync(join(tmpdir(), "jabmon-phone-")), "agent.yml");
 writeFileSync(AGENT_CONFIG, "checks:\n  - { type: uptime, name: uptime }\n");
 
-let stack: TestStack;
+const stack = useStack("adminbot-subscribe");
 let component: RunningComponent;
 let bot: Account;
 let phone: Account;
@@ -51,7 +51,6 @@ let phoneClient: Client;
 const received: string[] = [];
 
 beforeAll(async () => {
-  stack = await TestStack.start("adminbot-subscribe");
   bot = await stack.account("adminbot");
   phone = await stack.account("oncall");
   stranger = await stack.account("stranger");
@@ -68,9 +67,6 @@ beforeAll(async () => {
     if (stanza.is("message") && stanza.attrs.from?.startsWith(bot.jid) && body) received.push(body);
   });
 }, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 /** An agent that comes online and is then killed: one host-down alert. */
 async function hostGoesDown(user: string): Promise<void> {

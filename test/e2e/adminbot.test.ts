@@ -1,16 +1,16 @@
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { REFUSAL } from "../../src/adminbot/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { askBot, startAdminBot, type TestAdminBot } from "../helpers/chat.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
 type Stanza = ReturnType<typeof xml>;
 const NS_MUC = "http://jabber.org/protocol/muc";
 const NS_MUC_USER = "http://jabber.org/protocol/muc#user";
 
-let stack: TestStack;
+const stack = useStack("adminbot");
 let component: RunningComponent;
 let url: string;
 let bot: Account;
@@ -21,7 +21,6 @@ let adminBot: TestAdminBot;
 const room = "ops@conference.localhost";
 
 beforeAll(async () => {
-  stack = await TestStack.start("adminbot");
   bot = await stack.account("adminbot");
   alice = await stack.account("alice");
   victor = await stack.account("victor");
@@ -44,9 +43,6 @@ beforeAll(async () => {
     viewers: victor.jid,
     room,
   });
-});
-afterAll(async () => {
-  await stack?.cleanup();
 });
 
 /** Send a chat message to the bot and return the body of its next reply. */

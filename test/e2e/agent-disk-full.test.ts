@@ -12,20 +12,18 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import { socketUp } from "../helpers/agent-socket.js";
-import { TestStack, waitForHost } from "../helpers/stack.js";
+import { useStack, waitForHost } from "../helpers/stack.js";
 
-let stack: TestStack;
+const stack = useStack("agent-disk-full");
 let component: RunningComponent;
 let mountPoint: string | undefined;
 
 beforeAll(async () => {
-  stack = await TestStack.start("agent-disk-full");
   component = await stack.startComponent();
 }, 60_000);
 afterAll(async () => {
   // Lazily, first: the agent still has its spool open there until cleanup kills it.
   if (mountPoint) spawnSync("umount", ["-l", mountPoint]);
-  await stack?.cleanup();
 });
 
 /** One request on the agent's socket; its JSON answer. */

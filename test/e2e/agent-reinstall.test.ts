@@ -9,19 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendRange, socketUp } from "../helpers/agent-socket.js";
 import { check, errorOf, iq, publishIq } from "../helpers/pubsub.js";
 import { type PublishSink, startPublishSink } from "../helpers/sink.js";
-import { TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("agent-reinstall");
 let sink: PublishSink;
 
 beforeAll(async () => {
-  stack = await TestStack.start("agent-reinstall");
   sink = await startPublishSink(stack);
 });
 afterAll(async () => {
   await sink?.stop();
-  await stack?.cleanup();
 });
 
 describe("a host reinstalled under the same JID", () => {

@@ -10,20 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agentSchema, startAgent } from "../../src/agent/index.js";
 import { silentLogger } from "../../src/log/index.js";
 import { type PublishSink, startPublishSink } from "../helpers/sink.js";
-import { TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
 const COUNT = Number(process.env.JABMON_SM_PUBLISHES ?? 20_000);
-let stack: TestStack;
+const stack = useStack("agent-sm");
 let sink: PublishSink;
 
 beforeAll(async () => {
-  stack = await TestStack.start("agent-sm");
   sink = await startPublishSink(stack);
 });
 afterAll(async () => {
   await sink?.stop();
-  await stack?.cleanup();
 });
 
 describe("a long agent session", () => {

@@ -9,19 +9,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendRange, socketUp } from "../helpers/agent-socket.js";
 import { type PublishSink, startPublishSink } from "../helpers/sink.js";
-import { type Account, TestStack } from "../helpers/stack.js";
+import { type Account, useStack } from "../helpers/stack.js";
 import { sleep } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("agent-spool");
 let sink: PublishSink;
 
 beforeAll(async () => {
-  stack = await TestStack.start("agent-spool");
   sink = await startPublishSink(stack);
 });
 afterAll(async () => {
   await sink?.stop();
-  await stack?.cleanup();
 });
 
 async function agentFor(account: Account): Promise<{ start(): ChildProcess; socket: string }> {

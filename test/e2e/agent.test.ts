@@ -6,13 +6,13 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Element } from "../../src/xmpp/index.js";
 import { type PublishSink, startPublishSink } from "../helpers/sink.js";
-import { type Account, CLI, TestStack } from "../helpers/stack.js";
+import { type Account, CLI, type TestStack, useStack } from "../helpers/stack.js";
 import { sleep } from "../helpers/wait.js";
 
 const run = promisify(execFile);
 const PLUGINS = "/usr/lib/nagios/plugins";
 
-let stack: TestStack;
+const stack = useStack("agent");
 let sink: PublishSink;
 let account: Account;
 let dir: string;
@@ -23,7 +23,6 @@ const find = (items: Element[], name: string, pred: (e: Element) => boolean = ()
   items.find((e) => e.name === name && pred(e));
 
 beforeAll(async () => {
-  stack = await TestStack.start("agent");
   sink = await startPublishSink(stack);
   account = await stack.account("host01");
   dir = stack.agentDir(account);
@@ -55,7 +54,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sink?.stop();
-  await stack?.cleanup();
 });
 
 describe("the agent publishes", () => {

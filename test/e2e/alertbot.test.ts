@@ -3,12 +3,12 @@
  * processes (all agents, and `web*`), agents publishing as plain XMPP clients.
  */
 import type { Client } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { check, errorOf, iq, publishIq } from "../helpers/pubsub.js";
-import { type Account, TestStack } from "../helpers/stack.js";
+import { type Account, type TestStack, useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("alertbot");
 let web: { account: Account; client: Client };
 let db: { account: Account; client: Client };
 let botAll: ReturnType<TestStack["spawnCli"]>;
@@ -48,7 +48,6 @@ const subscribedTo = (bot: { output: () => string }, node: string) =>
   bot.output().includes(`"node":"${node}","msg":"subscribed"`);
 
 beforeAll(async () => {
-  stack = await TestStack.start("alertbot");
   const allAccount = await stack.account("botall");
   const webBotAccount = await stack.account("botweb");
   lateAccount = await stack.account("botapp");
@@ -65,9 +64,6 @@ beforeAll(async () => {
   await publish(db, 1, "ok");
   botAll = spawnBot(allAccount, "*");
   botWeb = spawnBot(webBotAccount, "web*");
-});
-afterAll(async () => {
-  await stack?.cleanup();
 });
 
 describe("jabmon alertbot", () => {

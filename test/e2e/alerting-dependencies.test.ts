@@ -7,20 +7,19 @@
  */
 import type { Client } from "@xmpp/client";
 import { xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../../src/client/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { type Account, TestStack } from "../helpers/stack.js";
+import { componentChat } from "../helpers/chat.js";
+import { type Account, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const CHILDREN = 50;
-let stack: TestStack;
+const stack = useStack("alerting-deps");
 let component: RunningComponent;
-let admin: Client;
 const messages: Array<{ body: string; at: number }> = [];
 
 beforeAll(async () => {
-  stack = await TestStack.start("alerting-deps");
   const adminAccount = await stack.account("admin");
   component = await stack.startComponent({
     // 51 hosts dying together are most of this small fleet: the plane's mass
@@ -38,18 +37,8 @@ beforeAll(async () => {
       tickMs: 200,
     },
   });
-  admin = await stack.client(adminAccount);
-  await admin.send(xml("presence"));
-  admin.on("stanza", (stanza) => {
-    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
-      const body = stanza.getChildText("body");
-      if (body) messages.push({ body, at: Date.now() });
-    }
-  });
+  await componentChat(stack, adminAccount, (body) => messages.push({ body, at: Date.now() }));
 }, 120_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 /** A light agent: an XMPP session that sends the status presence of docs/protocol.md. */
 async function session(account: Account, depends?: string): Promise<Client> {

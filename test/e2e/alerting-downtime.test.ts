@@ -5,8 +5,7 @@
  * recovered inside the window never is.
  */
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   decodeMethodResponse,
   methodCallQuery,
@@ -14,14 +13,14 @@ import {
   type RpcValue,
 } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, type Redis } from "../../src/store/index.js";
-import { askBot, startAdminBot } from "../helpers/chat.js";
+import type { Redis } from "../../src/store/index.js";
+import { askBot, componentChat, startAdminBot } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
-import { type Account, REDIS_URL, TestStack } from "../helpers/stack.js";
+import { type Account, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const NS_RPC = "jabber:iq:rpc";
-let stack: TestStack;
+const stack = useStack("alerting-downtime");
 let component: RunningComponent;
 let redis: Redis;
 let admin: Client;
@@ -30,7 +29,6 @@ let bot: Account;
 const messages: string[] = [];
 
 beforeAll(async () => {
-  stack = await TestStack.start("alerting-downtime");
   adminAccount = await stack.account("admin");
   bot = await stack.account("adminbot");
   component = await stack.startComponent({
@@ -38,19 +36,8 @@ beforeAll(async () => {
     rpc: { admins: [adminAccount.jid, bot.jid] },
     alerting: { tickMs: 200 },
   });
-  redis = createRedis(REDIS_URL, silentLogger());
-  admin = await stack.client(adminAccount);
-  await admin.send(xml("presence"));
-  admin.on("stanza", (stanza) => {
-    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
-      const body = stanza.getChildText("body");
-      if (body) messages.push(body);
-    }
-  });
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
+  redis = stack.redis();
+  admin = await componentChat(stack, adminAccount, (body) => messages.push(body));
 });
 
 type Stanza = ReturnType<typeof xml>;

@@ -3,37 +3,27 @@
  * routing tree sends a critical to the on-call JID; unacknowledged after the
  * step's delay it reaches step 2 (the team); an acknowledged one does not.
  */
-import type { Client } from "@xmpp/client";
-import { xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, type Redis } from "../../src/store/index.js";
+import type { Redis } from "../../src/store/index.js";
+import { componentChat } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
-import { REDIS_URL, TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const STEP_MS = 2000;
-let stack: TestStack;
+const stack = useStack("alerting-escalation");
 let component: RunningComponent;
 let redis: Redis;
 const inbox: Record<"oncall" | "team" | "dba", string[]> = { oncall: [], team: [], dba: [] };
 
 async function listen(who: keyof typeof inbox): Promise<string> {
   const account = await stack.account(`${who}-person`);
-  const client: Client = await stack.client(account);
-  await client.send(xml("presence"));
-  client.on("stanza", (stanza) => {
-    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
-      const body = stanza.getChildText("body");
-      if (body) inbox[who].push(body);
-    }
-  });
+  await componentChat(stack, account, (body) => inbox[who].push(body));
   return account.jid;
 }
 
 beforeAll(async () => {
-  stack = await TestStack.start("alerting-escalation");
   const oncall = await listen("oncall");
   const team = await listen("team");
   const dba = await listen("dba");
@@ -55,11 +45,7 @@ beforeAll(async () => {
       tickMs: 200,
     },
   });
-  redis = createRedis(REDIS_URL, silentLogger());
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
+  redis = stack.redis();
 });
 
 describe("routing and escalation", () => {

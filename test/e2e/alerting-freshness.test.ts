@@ -4,44 +4,29 @@
  * `unknown (stale result)` and alerts; its next result brings it back. The
  * host's derived state (docs/monitor.md, "Host status") follows in every view.
  */
-import type { Client } from "@xmpp/client";
-import { xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, type Redis } from "../../src/store/index.js";
+import type { Redis } from "../../src/store/index.js";
+import { componentChat } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
-import { REDIS_URL, TestStack, waitForHost } from "../helpers/stack.js";
+import { useStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("alerting-freshness");
 let component: RunningComponent;
 let redis: Redis;
-let admin: Client;
 let url: string;
 const messages: string[] = [];
 
 beforeAll(async () => {
-  stack = await TestStack.start("alerting-freshness");
   const adminAccount = await stack.account("admin");
   component = await stack.startComponent({
     alerts: { adminJids: [adminAccount.jid], renotifyMs: 0 },
     alerting: { tickMs: 200 },
   });
   url = component.httpUrl as string;
-  redis = createRedis(REDIS_URL, silentLogger());
-  admin = await stack.client(adminAccount);
-  await admin.send(xml("presence"));
-  admin.on("stanza", (stanza) => {
-    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
-      const body = stanza.getChildText("body");
-      if (body) messages.push(body);
-    }
-  });
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
+  redis = stack.redis();
+  await componentChat(stack, adminAccount, (body) => messages.push(body));
 });
 
 const withFreshness = (xmlText: string, seconds: number) =>

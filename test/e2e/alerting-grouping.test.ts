@@ -4,26 +4,22 @@
  * count and the first names, at the admin JID; a critical of one kind
  * inhibits a warning of another on the same host.
  */
-import type { Client } from "@xmpp/client";
-import { xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, type Redis } from "../../src/store/index.js";
+import type { Redis } from "../../src/store/index.js";
+import { componentChat } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
-import { REDIS_URL, TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const HOSTS = 200;
 const LIST_MAX = 5;
-let stack: TestStack;
+const stack = useStack("alerting-grouping");
 let component: RunningComponent;
 let redis: Redis;
-let admin: Client;
 const messages: string[] = [];
 
 beforeAll(async () => {
-  stack = await TestStack.start("alerting-grouping");
   const adminAccount = await stack.account("admin");
   component = await stack.startComponent({
     alerts: { adminJids: [adminAccount.jid], renotifyMs: 0 },
@@ -38,19 +34,8 @@ beforeAll(async () => {
       tickMs: 200,
     },
   });
-  redis = createRedis(REDIS_URL, silentLogger());
-  admin = await stack.client(adminAccount);
-  await admin.send(xml("presence"));
-  admin.on("stanza", (stanza) => {
-    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
-      const body = stanza.getChildText("body");
-      if (body) messages.push(body);
-    }
-  });
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
+  redis = stack.redis();
+  await componentChat(stack, adminAccount, (body) => messages.push(body));
 });
 
 describe("grouping", () => {

@@ -5,42 +5,27 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Client } from "@xmpp/client";
-import { xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, type Redis } from "../../src/store/index.js";
+import type { Redis } from "../../src/store/index.js";
+import { componentChat } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
-import { REDIS_URL, TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("alerting-softhard");
 let component: RunningComponent;
 let redis: Redis;
-let admin: Client;
 const messages: Array<{ body: string; at: number }> = [];
 
 beforeAll(async () => {
-  stack = await TestStack.start("alerting-softhard");
   const adminAccount = await stack.account("admin");
   component = await stack.startComponent({
     monitor: { checkAttempts: 3 },
     alerts: { adminJids: [adminAccount.jid], renotifyMs: 0 },
   });
-  redis = createRedis(REDIS_URL, silentLogger());
-  admin = await stack.client(adminAccount);
-  await admin.send(xml("presence"));
-  admin.on("stanza", (stanza) => {
-    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
-      const body = stanza.getChildText("body");
-      if (body) messages.push({ body, at: Date.now() });
-    }
-  });
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
+  redis = stack.redis();
+  await componentChat(stack, adminAccount, (body) => messages.push({ body, at: Date.now() }));
 });
 
 const about = (who: string, pattern: RegExp) =>

@@ -4,7 +4,7 @@
  */
 import type { Client } from "@xmpp/client";
 import { xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import {
   available,
@@ -16,27 +16,23 @@ import {
   NS_RSM,
   pubsub,
 } from "../helpers/pubsub.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
 const ROOM = "ops@conference.localhost";
 const NS_MUC = "http://jabber.org/protocol/muc";
 const NS_MUC_USER = "http://jabber.org/protocol/muc#user";
 
-let stack: TestStack;
+const stack = useStack("alerts-delivery");
 let component: RunningComponent;
 let readerAccount: Account;
 
 beforeAll(async () => {
-  stack = await TestStack.start("alerts-delivery");
   readerAccount = await stack.account("alertreader");
   component = await stack.startComponent({
     alerts: { room: ROOM },
     pubsub: { subscribers: [readerAccount.jid] },
   });
-});
-afterAll(async () => {
-  await stack?.cleanup();
 });
 
 const nagios = (check: string, state: string) => ({

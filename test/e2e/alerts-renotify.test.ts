@@ -2,45 +2,31 @@
  * Re-notification of problems that stay unacknowledged (alerts.renotifyMs),
  * with a real ejabberd, agents and Redis, and a short interval.
  */
-import type { Client } from "@xmpp/client";
-import { xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/index.js";
 import { ProblemIndex } from "../../src/monitor/alerts/problems.js";
 import { Renotifier } from "../../src/monitor/alerts/renotify.js";
 import { type AlertRecord, problemKey } from "../../src/monitor/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, Keys, type Redis } from "../../src/store/index.js";
-import { type Account, REDIS_URL, TestStack, waitForHost } from "../helpers/stack.js";
+import { Keys, type Redis } from "../../src/store/index.js";
+import { componentChat } from "../helpers/chat.js";
+import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const RENOTIFY_MS = 1000;
 
-let stack: TestStack;
+const stack = useStack("alerts-renotify");
 let component: RunningComponent;
 let redis: Redis;
-let admin: Client;
 const messages: Array<{ body: string; at: number }> = [];
 
 beforeAll(async () => {
-  stack = await TestStack.start("alerts-renotify");
   const adminAccount = await stack.account("admin");
   component = await stack.startComponent({
     alerts: { adminJids: [adminAccount.jid], renotifyMs: RENOTIFY_MS },
   });
-  redis = createRedis(REDIS_URL, silentLogger());
-  admin = await stack.client(adminAccount);
-  await admin.send(xml("presence"));
-  admin.on("stanza", (stanza) => {
-    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
-      const body = stanza.getChildText("body");
-      if (body) messages.push({ body, at: Date.now() });
-    }
-  });
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
+  redis = stack.redis();
+  await componentChat(stack, adminAccount, (body) => messages.push({ body, at: Date.now() }));
 });
 
 const about = (user: string, pattern: RegExp) =>

@@ -7,19 +7,22 @@
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
-import { TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
 let component: RunningComponent;
 let webhook: Server;
+// Registered before the stack, so it runs after the stack's cleanup has stopped the component.
+afterAll(async () => {
+  await new Promise((r) => webhook?.close(r));
+});
+const stack = useStack("webhook-retry");
 /** Calls per alert id, and the successful ones. */
 const calls = new Map<string, number>();
 const received: string[] = [];
 const FLAKY_FAILURES = 12;
 
 beforeAll(async () => {
-  stack = await TestStack.start("webhook-retry");
   webhook = createServer((req, res) => {
     let body = "";
     req.on("data", (d) => {
@@ -45,10 +48,6 @@ beforeAll(async () => {
       webhookRetryForMs: 6000,
     },
   });
-});
-afterAll(async () => {
-  await stack?.cleanup();
-  await new Promise((r) => webhook?.close(r));
 });
 
 const raise = (check: string) =>

@@ -23,7 +23,7 @@ import { methodCallQuery, type RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { askBot, startAdminBot } from "../helpers/chat.js";
 import { errorOf, iq, NS_PUBSUB, owner, pubsub } from "../helpers/pubsub.js";
-import { type Account, TestStack } from "../helpers/stack.js";
+import { type Account, useStack } from "../helpers/stack.js";
 
 type Stanza = ReturnType<typeof xml>;
 type Verdict = "allowed" | "refused" | "pending";
@@ -110,7 +110,10 @@ function tablesUnder(markdown: string, heading: string): Table[] {
   return tables;
 }
 
-let stack: TestStack;
+const stack = useStack("authz", {
+  extraDomains: [OTHER_DOMAIN],
+  anonymousDomain: ANON_DOMAIN,
+});
 let component: RunningComponent;
 const actors: Record<string, { account: Account; client: Client }> = {};
 let anon: Client;
@@ -124,10 +127,6 @@ async function actor(name: string, account: Account) {
 }
 
 beforeAll(async () => {
-  stack = await TestStack.start("authz", {
-    extraDomains: [OTHER_DOMAIN],
-    anonymousDomain: ANON_DOMAIN,
-  });
   const admin = await stack.account("boss");
   const viewer = await stack.account("viewer");
   const bot = await stack.account("adminbot");
@@ -176,7 +175,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await anon?.stop().catch(() => {});
-  await stack?.cleanup();
 });
 
 /** The session and bare JID acting as `name`; the owner is the cell's own fresh agent. */

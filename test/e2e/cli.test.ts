@@ -2,19 +2,12 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, TestStack } from "../helpers/stack.js";
+import { describe, expect, it } from "vitest";
+import { CLI, useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
-
-beforeAll(async () => {
-  // ejabberd is configured but not running: the first tests check how jabmon copes.
-  stack = await TestStack.start("cli", { started: false });
-});
-afterAll(async () => {
-  await stack?.cleanup();
-});
+// ejabberd is configured but not running: the first tests check how jabmon copes.
+const stack = useStack("cli", { started: false });
 
 const logLines = (output: string) =>
   output

@@ -13,26 +13,25 @@ import type { RunningComponent } from "../../src/server/index.js";
 import { Keys } from "../../src/store/index.js";
 import { el } from "../../src/xmpp/index.js";
 import { errorOf, iq, type Xml } from "../helpers/pubsub.js";
-import { freePort, TestStack } from "../helpers/stack.js";
+import { freePort, useStack } from "../helpers/stack.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const NS_HOLD = "urn:jabmon:test:hold";
 const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
-let stack: TestStack;
 let proxy: TcpProxy;
 let component: RunningComponent;
+// Registered before the stack, so it runs after the stack's cleanup: the component talks through it.
+afterAll(async () => {
+  await proxy?.close();
+});
+const stack = useStack("link");
 
 beforeAll(async () => {
-  stack = await TestStack.start("link");
   const port = Number(new URL(stack.ejabberd.componentService.replace("xmpp:", "http:")).port);
   proxy = await TcpProxy.start("127.0.0.1", port);
   const config = stack.componentConfig();
   component = await stack.startComponent({ xmpp: { ...config.xmpp, service: proxy.service } });
-});
-afterAll(async () => {
-  await stack?.cleanup();
-  await proxy?.close();
 });
 
 /** A client whose answer to NS_HOLD gets waits until `release()`. */

@@ -6,23 +6,22 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { HOSTS_NODE } from "../../src/gateway/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { type Account, TestStack } from "../helpers/stack.js";
+import { type Account, type TestStack, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const AGENT_CONFIG = join(mkdtempSync(join(tmpdir(), "jabmon-hosts-node-")), "agent.yml");
 writeFileSync(AGENT_CONFIG, "checks:\n  - { type: uptime, name: uptime }\n");
 
-let stack: TestStack;
+const stack = useStack("gateway-hosts-node");
 let component: RunningComponent;
 let steady: Account;
 let doomed: Account;
 let doomedAgent: ReturnType<TestStack["spawnAgent"]>;
 
 beforeAll(async () => {
-  stack = await TestStack.start("gateway-hosts-node");
   steady = await stack.account("hnsteady01");
   doomed = await stack.account("hndoomed01");
   // Every host is rescored twice a second: each rescore is a change on the Redis channel.
@@ -40,9 +39,6 @@ beforeAll(async () => {
       what: `${account.jid} online`,
     });
 }, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 const itemIds = () => component.pubsub.store.itemIds(HOSTS_NODE);
 const nodeSeq = async () => (await component.pubsub.store.node(HOSTS_NODE))?.seq ?? -1;

@@ -8,9 +8,9 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import { ARTIFACTS, launchBrowser } from "../helpers/browser.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, type TestStack, useStack, waitForHost } from "../helpers/stack.js";
 
-let stack: TestStack;
+const stack = useStack("gateway-live", { http: true });
 let component: RunningComponent;
 let browser: Browser;
 let operator: Account;
@@ -20,7 +20,6 @@ let db: Account;
 let webAgent: ReturnType<TestStack["spawnAgent"]>;
 
 beforeAll(async () => {
-  stack = await TestStack.start("gateway-live", { http: true });
   operator = await stack.account("liveop");
   outsider = await stack.account("liveoutsider");
   web = await stack.account("liveweb01");
@@ -35,7 +34,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
-  await stack?.cleanup();
 });
 
 async function openLive(account: Account) {

@@ -9,12 +9,12 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { hashToken } from "../../src/gateway/index.js";
 import { RedisRpcQueue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { Keys } from "../../src/store/index.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, type TestStack, useStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const run = promisify(execFile);
@@ -39,7 +39,7 @@ const xmlrpc = require("xmlrpc") as {
   }): XmlRpcClient;
 };
 
-let stack: TestStack;
+const stack = useStack("gateway");
 let component: RunningComponent;
 let statusUrl: string;
 let gatewayUrl: string;
@@ -73,7 +73,6 @@ const checkRuns = () =>
     .filter((line) => line.includes('"msg":"rpc check.run"')).length;
 
 beforeAll(async () => {
-  stack = await TestStack.start("gateway");
   agentAccount = await stack.account("gwweb01");
   offlineAccount = await stack.account("gwgone01");
   component = await stack.startComponent({
@@ -108,9 +107,6 @@ beforeAll(async () => {
   });
   await waitForHost(statusUrl, agentAccount.jid, (h) => h.online === true, 15_000);
 }, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 function nodeCall(token: string, method: string, params: unknown[] = []) {
   const client = xmlrpc.createClient({

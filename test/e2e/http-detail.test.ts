@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import { ARTIFACTS, launchBrowser } from "../helpers/browser.js";
 import { iq, NS_JABMON, publishIq } from "../helpers/pubsub.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("detail");
 let component: RunningComponent;
 let browser: Browser;
 let url: string;
@@ -23,7 +23,6 @@ const stamp = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000)
  * published to its own node, exactly as docs/protocol.md describes.
  */
 beforeAll(async () => {
-  stack = await TestStack.start("detail");
   component = await stack.startComponent();
   url = component.httpUrl as string;
   browser = await launchBrowser();
@@ -97,7 +96,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await stack?.cleanup();
 });
 
 describe("a host's detail", () => {

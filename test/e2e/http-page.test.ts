@@ -3,20 +3,18 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import { ARTIFACTS, launchBrowser } from "../helpers/browser.js";
-import { TestStack, waitForHost } from "../helpers/stack.js";
+import { useStack, waitForHost } from "../helpers/stack.js";
 
-let stack: TestStack;
+const stack = useStack("page");
 let component: RunningComponent;
 let browser: Browser;
 
 beforeAll(async () => {
-  stack = await TestStack.start("page");
   component = await stack.startComponent();
   browser = await launchBrowser();
 });
 afterAll(async () => {
   await browser?.close();
-  await stack?.cleanup();
 });
 
 describe("the status page in a real browser", () => {

@@ -4,21 +4,19 @@
  * time far ahead of the server's clock is replaced by the server's; every drop
  * is counted by reason, never silent.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { limitsDroppedKey } from "../../src/monitor/ingest/apply.js";
-import { createRedis, Keys, type Redis } from "../../src/store/index.js";
+import { Keys, type Redis } from "../../src/store/index.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
-import { REDIS_URL, TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("limits");
 let redis: Redis;
 let keys: Keys;
 
 beforeAll(async () => {
-  stack = await TestStack.start("limits");
-  redis = createRedis(REDIS_URL, silentLogger());
+  redis = stack.redis();
   keys = new Keys(stack.prefix);
   await stack.startComponent({
     monitor: {
@@ -32,10 +30,6 @@ beforeAll(async () => {
       },
     },
   });
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
 });
 
 const processedSeq = async (jid: string) =>

@@ -1,23 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
-import { createRedis, INGEST_SHARDS, Keys, type Redis } from "../../src/store/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { INGEST_SHARDS, Keys, type Redis } from "../../src/store/index.js";
 import { eventXml, publishEntry } from "../helpers/ingest.js";
-import { REDIS_URL, TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("trim");
 let redis: Redis;
 let keys: Keys;
 const jids = ["trim1@localhost", "trim2@localhost", "trim3@localhost", "trim4@localhost"];
 
 beforeAll(async () => {
-  stack = await TestStack.start("trim");
-  redis = createRedis(REDIS_URL, silentLogger());
+  redis = stack.redis();
   keys = new Keys(stack.prefix);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
 });
 
 const processed = async () =>

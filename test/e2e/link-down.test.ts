@@ -8,20 +8,23 @@ import type { Client } from "@xmpp/client";
 import { xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
-import { type Account, TestStack } from "../helpers/stack.js";
+import { type Account, useStack } from "../helpers/stack.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const STALE_MS = 1500;
-let stack: TestStack;
 let proxy: TcpProxy;
 let component: RunningComponent;
 let admin: Account;
 let offlineAdmin: Account;
 const timers: NodeJS.Timeout[] = [];
+// Registered before the stack, so it runs after the stack's cleanup: the component talks through it.
+afterAll(async () => {
+  await proxy?.close();
+});
+const stack = useStack("linkdown");
 
 beforeAll(async () => {
-  stack = await TestStack.start("linkdown");
   const port = Number(new URL(stack.ejabberd.componentService.replace("xmpp:", "http:")).port);
   proxy = await TcpProxy.start("127.0.0.1", port);
   admin = await stack.account("admin-online");
@@ -37,10 +40,8 @@ beforeAll(async () => {
     },
   });
 });
-afterAll(async () => {
+afterAll(() => {
   for (const t of timers) clearInterval(t);
-  await stack?.cleanup();
-  await proxy?.close();
 });
 
 /** A client that behaves as an agent does: fresh presence every 400 ms, answers the component's presence. */

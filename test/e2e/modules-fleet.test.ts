@@ -24,14 +24,14 @@ import {
   signManifest,
 } from "../../src/modules/index.js";
 import { assembleClient, type XmppClient } from "../../src/xmpp/index.js";
-import { type Account, TestStack } from "../helpers/stack.js";
+import { type Account, useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
 const run = promisify(execFile);
 const PYTHON = "/usr/bin/python3";
 const SESSIONS = 100;
 
-let stack: TestStack;
+const stack = useStack("modfleet");
 let work: string;
 let publisher: Account;
 let client: ModuleClient;
@@ -62,7 +62,6 @@ const running = (module: string) =>
   sessions.filter((s) => s.runner.list().some((m) => m.startsWith(`${module}@`)));
 
 beforeAll(async () => {
-  stack = await TestStack.start("modfleet");
   publisher = await stack.account("publisher");
   await stack.startComponent({
     modules: { publishers: [publisher.jid] },
@@ -120,7 +119,6 @@ afterAll(async () => {
   for (const s of sessions) s.runner.stop();
   await Promise.all(sessions.map((s) => s.xmpp.stop().catch(() => {})));
   await client?.stop().catch(() => {});
-  await stack?.cleanup();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

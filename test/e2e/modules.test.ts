@@ -32,12 +32,12 @@ import { Keys } from "../../src/store/index.js";
 import { type Element, ltx } from "../../src/xmpp/index.js";
 import { askBot, startAdminBot } from "../helpers/chat.js";
 import { errorOf, iq, publishIq } from "../helpers/pubsub.js";
-import { type Account, CLI, TestStack } from "../helpers/stack.js";
+import { type Account, CLI, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const exec = promisify(execFile);
 
-let stack: TestStack;
+const stack = useStack("modules");
 let component: RunningComponent;
 let publisher: Account;
 let work: string;
@@ -142,7 +142,6 @@ const jidOf = (name: string) => (agents.get(name) as { account: Account }).accou
 const web = ["web1", "web2", "web3"];
 
 beforeAll(async () => {
-  stack = await TestStack.start("modules");
   publisher = await stack.account("publisher");
   component = await stack.startComponent({
     modules: { publishers: [publisher.jid] },
@@ -183,7 +182,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const { agent } of agents.values()) await agent.stop().catch(() => {});
   await client?.stop().catch(() => {});
-  await stack?.cleanup();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

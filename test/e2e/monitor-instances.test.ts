@@ -3,30 +3,18 @@
  * instances sharing the fleet. The components run as child processes so that
  * they can be SIGKILLed mid-flow.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { CONSUMER_GROUP } from "../../src/monitor/ingest/leases.js";
-import {
-  createRedis,
-  INGEST_SHARDS,
-  ingestShard,
-  Keys,
-  type Redis,
-} from "../../src/store/index.js";
+import { INGEST_SHARDS, ingestShard, Keys, type Redis } from "../../src/store/index.js";
 import { eventXml, publishEntry } from "../helpers/ingest.js";
-import { REDIS_URL, TestStack } from "../helpers/stack.js";
+import { REDIS_URL, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("instances");
 let redis: Redis;
 
 beforeAll(async () => {
-  stack = await TestStack.start("instances");
-  redis = createRedis(REDIS_URL, silentLogger());
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
+  redis = stack.redis();
 });
 
 function spawnComponent(prefix: string) {

@@ -4,17 +4,20 @@ import { xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import { check, errorOf, iq, publishIq } from "../helpers/pubsub.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
 let component: RunningComponent;
 let webhook: Server;
+// Registered before the stack, so it runs after the stack's cleanup has stopped the component.
+afterAll(async () => {
+  await new Promise((r) => webhook?.close(r));
+});
+const stack = useStack("liveness");
 const hooks: Array<{ alert: { kind: string; jid: string; state: string }; message: string }> = [];
 let hookCalls = 0;
 
 beforeAll(async () => {
-  stack = await TestStack.start("liveness");
   // Fails twice, then accepts: the alert must arrive through BullMQ's retries.
   webhook = createServer((req, res) => {
     let body = "";
@@ -38,10 +41,6 @@ beforeAll(async () => {
     monitor: { agentDomains: [stack.domain], presenceConfirmMs: 3000, staleMs: 1500 },
     alerts: { webhookUrl: `http://127.0.0.1:${address.port}/hook`, webhookBackoffMs: 200 },
   });
-});
-afterAll(async () => {
-  await stack?.cleanup();
-  await new Promise((r) => webhook?.close(r));
 });
 
 async function online(account: Account): Promise<Client> {

@@ -1,40 +1,25 @@
-import type { Client } from "@xmpp/client";
 import { xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, Keys, type Redis } from "../../src/store/index.js";
+import { Keys, type Redis } from "../../src/store/index.js";
+import { componentChat } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
-import { type Account, REDIS_URL, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, REDIS_URL, useStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("monitor");
 let component: RunningComponent;
 let redis: Redis;
-let admin: Client;
 let adminAccount: Account;
 const messages: Array<{ body: string; at: number }> = [];
 
 beforeAll(async () => {
-  stack = await TestStack.start("monitor");
   adminAccount = await stack.account("admin");
   component = await stack.startComponent({
     alerts: { adminJids: [adminAccount.jid] },
   });
-  redis = createRedis(REDIS_URL, silentLogger());
-  admin = await stack.client(adminAccount);
-  // Chat to a bare JID reaches available resources only: be available, as a person would.
-  await admin.send(xml("presence"));
-  admin.on("stanza", (stanza) => {
-    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
-      const body = stanza.getChildText("body");
-      if (body) messages.push({ body, at: Date.now() });
-    }
-  });
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
+  redis = stack.redis();
+  await componentChat(stack, adminAccount, (body) => messages.push({ body, at: Date.now() }));
 });
 
 const received = (pattern: RegExp) => messages.filter((m) => pattern.test(m.body));

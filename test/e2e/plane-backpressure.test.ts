@@ -8,28 +8,24 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@xmpp/client";
 import yaml from "js-yaml";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import { ejabberdYaml } from "../../src/stack/index.js";
 import { check, iq, publishIq, type Xml } from "../helpers/pubsub.js";
-import { TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 
-let stack: TestStack;
+const stack = useStack("backpressure");
 let component: RunningComponent;
 let client: Client;
 let jid: string;
 
 beforeAll(async () => {
-  stack = await TestStack.start("backpressure");
   component = await stack.startComponent({ pubsub: { maxPublishesInFlight: 2 } });
   void component;
   const account = await stack.account("bp-agent");
   jid = account.jid;
   client = await stack.client(account);
 }, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 const errorType = (reply: Xml) => reply.getChild("error")?.attrs.type as string | undefined;
 const condition = (reply: Xml) =>

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Account, TestStack } from "../helpers/stack.js";
+import { type Account, useStack } from "../helpers/stack.js";
 
 const run = promisify(execFile);
 const PYTHON = "/usr/bin/python3";
@@ -64,18 +64,16 @@ bot.connect(address=(host, int(port)), force_starttls=True)
 asyncio.get_event_loop().run_until_complete(bot.disconnected)
 `;
 
-let stack: TestStack;
+const stack = useStack("psinterop");
 let dir: string;
 let account: Account;
 beforeAll(async () => {
-  stack = await TestStack.start("psinterop");
   account = await stack.account();
   // Creating a node other than one's own agents/<jid> node takes pubsub.creators.
   await stack.startComponent({ pubsub: { creators: [account.jid] } });
   dir = await mkdtemp(join(tmpdir(), "jabmon-slixmpp-"));
 });
 afterAll(async () => {
-  await stack?.cleanup();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

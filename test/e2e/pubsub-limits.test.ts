@@ -8,12 +8,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Client, xml } from "@xmpp/client";
 import yaml from "js-yaml";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { componentEnv, componentSchema, loadConfig } from "../../src/config/index.js";
-import { silentLogger } from "../../src/log/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { ejabberdYaml } from "../../src/stack/index.js";
-import { createRedis, Keys, type Redis } from "../../src/store/index.js";
+import { Keys, type Redis } from "../../src/store/index.js";
 import {
   available,
   check,
@@ -26,7 +25,7 @@ import {
   pubsub,
   type Xml,
 } from "../helpers/pubsub.js";
-import { type Account, REDIS_URL, TestStack } from "../helpers/stack.js";
+import { type Account, useStack } from "../helpers/stack.js";
 
 const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
@@ -35,7 +34,7 @@ const CONFIG = "http://jabber.org/protocol/pubsub#node_config";
 const PAYLOAD = 60_000;
 const REPLY = 262_144;
 
-let stack: TestStack;
+const stack = useStack("pubsub-limits");
 let component: RunningComponent;
 let redis: Redis;
 let keys: Keys;
@@ -45,7 +44,6 @@ let reader: Account;
 let creator: Account;
 
 beforeAll(async () => {
-  stack = await TestStack.start("pubsub-limits");
   admin = await stack.account("limits-admin");
   reader = await stack.account("limits-reader");
   creator = await stack.account("limits-creator");
@@ -59,13 +57,9 @@ beforeAll(async () => {
       maxSubscribersPerNode: 3,
     },
   });
-  redis = createRedis(REDIS_URL, silentLogger());
+  redis = stack.redis();
   keys = new Keys(stack.prefix);
   service = stack.componentJid;
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
 });
 
 const online = new Map<string, Client>();

@@ -6,11 +6,10 @@
  * <seq-regressed/>, never acknowledged unstored, while a true replay still is.
  */
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import { decodeIngestEntry } from "../../src/monitor/ingest/consumer.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, ingestShard, Keys, type Redis } from "../../src/store/index.js";
+import { ingestShard, Keys, type Redis } from "../../src/store/index.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
 import {
   available,
@@ -23,26 +22,21 @@ import {
   pubsub,
   type Xml,
 } from "../helpers/pubsub.js";
-import { type Account, REDIS_URL, TestStack } from "../helpers/stack.js";
+import { type Account, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("pubsub-seqs");
 let component: RunningComponent;
 let redis: Redis;
 let keys: Keys;
 
 beforeAll(async () => {
-  stack = await TestStack.start("pubsub-seqs");
   // stack.account() names accounts agent-<hex>: those are agents; client-<hex> are not.
   component = await stack.startComponent({
     monitor: { agentDomains: [stack.domain], agents: ["agent-*@localhost"] },
   });
-  redis = createRedis(REDIS_URL, silentLogger());
+  redis = stack.redis();
   keys = new Keys(stack.prefix);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
 });
 
 async function online(account?: Account): Promise<{ account: Account; client: Client }> {

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../../src/client/index.js";
 import { createLogger, silentLogger } from "../../src/log/index.js";
 import { keepConnected } from "../../src/xmpp/index.js";
-import { TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("reconnect-timeout");
 let silent: Server;
 let mute: Server;
 const held: Socket[] = [];
@@ -36,7 +36,6 @@ const serviceOf = (server: Server) =>
   `xmpp://127.0.0.1:${(server.address() as { port: number }).port}`;
 
 beforeAll(async () => {
-  stack = await TestStack.start("reconnect-timeout");
   // Opens the stream and offers SASL (or STARTTLS), then never answers.
   silent = openThenSilent(
     "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms>",
@@ -53,7 +52,6 @@ afterAll(async () => {
   for (const s of held) s.destroy();
   silent?.close();
   mute?.close();
-  await stack?.cleanup();
 });
 
 describe("keepConnected", () => {

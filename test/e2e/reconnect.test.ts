@@ -5,12 +5,12 @@
  * node) or never answered (a hung server), instead of waiting for ever.
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/index.js";
 import { assembleClient, keepConnected } from "../../src/xmpp/index.js";
-import { TestStack } from "../helpers/stack.js";
+import { useStack } from "../helpers/stack.js";
 
-let stack: TestStack;
+const stack = useStack("reconnect");
 const servers: Server[] = [];
 const sockets: Socket[] = [];
 
@@ -26,13 +26,9 @@ async function fakeServer(behaviour: "close" | "hang"): Promise<string> {
   return `xmpp://127.0.0.1:${address.port}`;
 }
 
-beforeAll(async () => {
-  stack = await TestStack.start("reconnect");
-});
 afterAll(async () => {
   for (const socket of sockets) socket.destroy();
   for (const server of servers) server.close();
-  await stack?.cleanup();
 });
 
 async function onlineVia(services: string[], startTimeoutMs: number): Promise<number> {

@@ -18,7 +18,7 @@ import { createRedis, Keys } from "../../src/store/index.js";
 import { type Element, ltx } from "../../src/xmpp/index.js";
 import { sendRange, socketUp } from "../helpers/agent-socket.js";
 import { check, errorOf, iq, publishIq } from "../helpers/pubsub.js";
-import { freePort, TestStack } from "../helpers/stack.js";
+import { freePort, useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
 const OFFLINE_QUEUE_MAX = 200;
@@ -82,22 +82,21 @@ class PrivateRedis {
   }
 }
 
-let stack: TestStack;
 let redis: PrivateRedis;
 let component: RunningComponent;
+// Registered before the stack, so it runs after the stack's cleanup has stopped the component.
+afterAll(async () => {
+  await redis?.destroy();
+});
+const stack = useStack("redis-outage");
 
 beforeAll(async () => {
   redis = await PrivateRedis.create();
   await redis.start();
-  stack = await TestStack.start("redis-outage");
   component = await stack.startComponent({
     redis: { url: redis.url, prefix: stack.prefix, offlineQueueMax: OFFLINE_QUEUE_MAX },
   });
 }, 60_000);
-afterAll(async () => {
-  await stack?.cleanup();
-  await redis?.destroy();
-});
 
 /** The stored payloads of `agents/<jid>`, in node order. */
 async function stored(jid: string): Promise<Element[]> {

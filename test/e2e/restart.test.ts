@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
-import { TestStack, waitForHost } from "../helpers/stack.js";
+import { useStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
-let stack: TestStack;
+const stack = useStack("restart");
 let component: RunningComponent;
 
 beforeAll(async () => {
-  stack = await TestStack.start("restart");
   component = await stack.startComponent();
-});
-afterAll(async () => {
-  await stack?.cleanup();
 });
 
 describe("an ejabberd restart under a running component and agents", () => {

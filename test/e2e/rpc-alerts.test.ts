@@ -1,6 +1,5 @@
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   decodeMethodResponse,
   methodCallQuery,
@@ -8,14 +7,15 @@ import {
   type RpcValue,
 } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, Keys, type Redis } from "../../src/store/index.js";
+import { Keys, type Redis } from "../../src/store/index.js";
+import { componentChat } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
-import { type Account, REDIS_URL, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const NS_RPC = "jabber:iq:rpc";
 
-let stack: TestStack;
+const stack = useStack("rpcalerts");
 let component: RunningComponent;
 let redis: Redis;
 let admin: Account;
@@ -25,28 +25,15 @@ let viewerClient: Client;
 const messages: string[] = [];
 
 beforeAll(async () => {
-  stack = await TestStack.start("rpcalerts");
   admin = await stack.account("opsadmin");
   viewer = await stack.account("opsviewer");
   component = await stack.startComponent({
     rpc: { admins: [admin.jid], viewers: [viewer.jid] },
     alerts: { adminJids: [admin.jid] },
   });
-  redis = createRedis(REDIS_URL, silentLogger());
-  adminClient = await stack.client(admin);
-  // Chat to a bare JID reaches available resources only.
-  await adminClient.send(xml("presence"));
-  adminClient.on("stanza", (stanza) => {
-    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
-      const body = stanza.getChildText("body");
-      if (body) messages.push(body);
-    }
-  });
+  redis = stack.redis();
+  adminClient = await componentChat(stack, admin, (body) => messages.push(body));
   viewerClient = await stack.client(viewer);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
 });
 
 type Stanza = ReturnType<typeof xml>;

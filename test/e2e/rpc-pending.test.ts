@@ -4,30 +4,26 @@
  * with fault -32007 and nothing is queued for it.
  */
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { decodeMethodResponse, methodCallQuery, type RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { Keys } from "../../src/store/index.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 
 type Stanza = ReturnType<typeof xml>;
 
-let stack: TestStack;
+const stack = useStack("rpc-pending");
 let component: RunningComponent;
 let admin: Account;
 let adminClient: Client;
 
 beforeAll(async () => {
-  stack = await TestStack.start("rpc-pending");
   admin = await stack.account("pendingadmin");
   component = await stack.startComponent({
     rpc: { admins: [admin.jid], maxPendingPerCaller: 3, offlineExpiryS: 60 },
   });
   adminClient = await stack.client(admin);
 }, 90_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 function toClient(node: ReturnType<typeof methodCallQuery>): Stanza {
   const children = node.children.map((c) =>

@@ -4,18 +4,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RpcStruct } from "../../src/rpc/index.js";
 import { decodeMethodResponse, methodCallQuery, type RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, type TestStack, useStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 const NS_RPC = "jabber:iq:rpc";
 const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 const run = promisify(execFile);
 
-let stack: TestStack;
+const stack = useStack("rpc");
 let component: RunningComponent;
 let url: string;
 let admin: Account;
@@ -25,7 +25,6 @@ let adminClient: Client;
 let viewerClient: Client;
 
 beforeAll(async () => {
-  stack = await TestStack.start("rpc");
   admin = await stack.account("rpcadmin");
   viewer = await stack.account("rpcviewer");
   agentAccount = await stack.account("web01");
@@ -35,9 +34,6 @@ beforeAll(async () => {
   url = component.httpUrl as string;
   adminClient = await stack.client(admin);
   viewerClient = await stack.client(viewer);
-});
-afterAll(async () => {
-  await stack?.cleanup();
 });
 
 type Reply = ReturnType<typeof xml>;

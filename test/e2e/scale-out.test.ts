@@ -8,13 +8,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { decodeMethodResponse, methodCallQuery, type RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 
 const NS_RPC = "jabber:iq:rpc";
-let stack: TestStack;
+const stack = useStack("scaleout");
 let components: RunningComponent[];
 let admin: Client;
 let agentAccount: Account;
@@ -23,7 +23,6 @@ const AGENT_CONFIG = join(mkdtempSync(join(tmpdir(), "jabmon-scale-")), "agent.y
 writeFileSync(AGENT_CONFIG, "checks:\n  - { type: uptime, name: uptime }\n");
 
 beforeAll(async () => {
-  stack = await TestStack.start("scaleout");
   const adminAccount = await stack.account("scaleadmin");
   agentAccount = await stack.account("scaleweb");
   const rpc = { admins: [adminAccount.jid], agentTimeoutMs: 4000 };
@@ -37,9 +36,6 @@ beforeAll(async () => {
     20_000,
   );
 }, 120_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
 function toClient(node: ReturnType<typeof methodCallQuery>): ReturnType<typeof xml> {
   const children = node.children.map((c) =>

@@ -1,23 +1,19 @@
 import { xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
-import { type Account, hostsFrom, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, hostsFrom, useStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
 const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-let stack: TestStack;
+const stack = useStack("spine");
 let component: RunningComponent;
 let url: string;
 
 beforeAll(async () => {
-  stack = await TestStack.start("spine");
   component = await stack.startComponent();
   url = component.httpUrl as string;
-});
-afterAll(async () => {
-  await stack?.cleanup();
 });
 
 /** Send a raw IQ from a client and return the reply stanza (result or error). */

@@ -15,14 +15,14 @@ import type { RunningComponent } from "../../src/server/index.js";
 import { launchBrowser } from "../helpers/browser.js";
 import { askBot, startAdminBot, type TestAdminBot } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
-import { type Account, CLI, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, CLI, useStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
 const run = promisify(execFile);
 const NS_RPC = "jabber:iq:rpc";
 const room = "truth@conference.localhost";
 
-let stack: TestStack;
+const stack = useStack("truth");
 let component: RunningComponent;
 let url: string;
 let vm: Account;
@@ -34,7 +34,6 @@ let browser: Browser;
 let socket: string;
 
 beforeAll(async () => {
-  stack = await TestStack.start("truth");
   vm = await stack.account("vm");
   bot = await stack.account("truthbot");
   alice = await stack.account("alice");
@@ -58,7 +57,6 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(async () => {
   await browser?.close();
-  await stack?.cleanup();
 });
 
 async function rpc(client: Client, method: string, params: RpcValue[]): Promise<RpcValue> {

@@ -11,23 +11,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../../src/client/index.js";
 import { generateSelfSignedCert } from "../../src/stack/index.js";
 import { registerAccount } from "../../src/xmpp/index.js";
-import { TestStack } from "../helpers/stack.js";
+import { type TestStack, useStack } from "../helpers/stack.js";
 
-let secure: TestStack;
-let plain: TestStack;
+const secure = useStack("tls");
+const plain = useStack("notls", { tls: false });
 let otherCa: string;
 let dir: string;
 
 beforeAll(async () => {
-  [secure, plain] = await Promise.all([
-    TestStack.start("tls"),
-    TestStack.start("notls", { tls: false }),
-  ]);
   dir = await mkdtemp(join(tmpdir(), "jabmon-other-ca-"));
   otherCa = (await generateSelfSignedCert(dir, ["localhost"])).certFile;
 });
 afterAll(async () => {
-  await Promise.all([secure?.cleanup(), plain?.cleanup()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

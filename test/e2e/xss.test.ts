@@ -11,14 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import { launchBrowser } from "../helpers/browser.js";
 import { iq, publishIq } from "../helpers/pubsub.js";
-import { type Account, TestStack, waitForHost } from "../helpers/stack.js";
+import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 
 const SCRIPT = "<script>window.__xss=(window.__xss||0)+1</script>";
 const IMG = `<img src="x:" onerror="window.__xss=(window.__xss||0)+1">`;
 const ATTR = `"'><img src="x:" onerror="window.__xss=(window.__xss||0)+1">`;
 const PAYLOAD = `${SCRIPT}${IMG}${ATTR}`;
 
-let stack: TestStack;
+const stack = useStack("xss", { http: true });
 let component: RunningComponent;
 let browser: Browser;
 let agent: Account;
@@ -26,7 +26,6 @@ let agentClient: Client;
 let operator: Account;
 
 beforeAll(async () => {
-  stack = await TestStack.start("xss", { http: true });
   operator = await stack.account("xssoperator");
   component = await stack.startComponent({ pubsub: { subscribers: [operator.jid] } });
   agent = await stack.account("xss01");
@@ -35,7 +34,6 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(async () => {
   await browser?.close();
-  await stack?.cleanup();
 });
 
 const now = () => new Date().toISOString();

@@ -1,7 +1,8 @@
 /**
  * The AdminBot in tests: starting it, and chatting with it from a test client
  * (send a message, wait for the bot's next reply). A bounce (the bot has no session) fails at once, with whatever
- * the caller can say about the bot, instead of passing for an answer.
+ * the caller can say about the bot, instead of passing for an answer. And the
+ * chat the component itself sends a person (alerts to admin JIDs).
  */
 import { type Client, xml } from "@xmpp/client";
 import type { Account, TestStack } from "./stack.js";
@@ -44,6 +45,27 @@ export async function askBot(
   });
   await client.send(xml("message", { to: botJid, type: "chat" }, xml("body", {}, text)));
   return reply;
+}
+
+/**
+ * An online client of `account` that hands `onBody` the body of every message
+ * the component sends it (alert notifications to alerts.adminJids or a
+ * receiver). Available first: chat to a bare JID reaches available resources only.
+ */
+export async function componentChat(
+  stack: TestStack,
+  account: Account,
+  onBody: (body: string) => void,
+): Promise<Client> {
+  const client = await stack.client(account);
+  await client.send(xml("presence"));
+  client.on("stanza", (stanza: Stanza) => {
+    if (stanza.is("message") && stanza.attrs.from === stack.componentJid) {
+      const body = stanza.getChildText("body");
+      if (body) onBody(body);
+    }
+  });
+  return client;
 }
 
 /** A `jabmon adminbot` child process, with what tests need to explain a failure. */

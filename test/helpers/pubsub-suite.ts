@@ -3,17 +3,17 @@
  * -subscriptions, -owner, -authz and -disco): a private ejabberd, the component
  * with the pubsub options below, a Redis connection to check state in, and the
  * requests those files make. `startPubsubSuite()` starts it for the calling
- * file; the exported `let`s are live bindings, set once its beforeAll ran
- * (vitest gives each test file its own copy of this module).
+ * file; the exported `let`s are live bindings, `stack` set at once and the
+ * rest once its beforeAll ran (vitest gives each test file its own copy of
+ * this module).
  */
 import { type Client, xml } from "@xmpp/client";
 import { afterAll, beforeAll, expect } from "vitest";
 import { createClient } from "../../src/client/index.js";
-import { silentLogger } from "../../src/log/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, Keys, type Redis } from "../../src/store/index.js";
+import { Keys, type Redis } from "../../src/store/index.js";
 import { available, errorOf, form, iq, NS_EVENT, pubsub, type Xml } from "./pubsub.js";
-import { type Account, REDIS_URL, TestStack } from "./stack.js";
+import { type Account, type TestStack, useStack } from "./stack.js";
 
 export const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 export const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
@@ -33,8 +33,8 @@ const renamed: Client[] = [];
 
 /** Start the stack before the calling file's tests and remove it after them. */
 export function startPubsubSuite(name: string): void {
+  stack = useStack(name);
   beforeAll(async () => {
-    stack = await TestStack.start(name);
     reader = await stack.account("reader");
     component = await stack.startComponent({
       pubsub: {
@@ -47,14 +47,12 @@ export function startPubsubSuite(name: string): void {
         maxNodesPerJid: 1000,
       },
     });
-    redis = createRedis(REDIS_URL, silentLogger());
+    redis = stack.redis();
     keys = new Keys(stack.prefix);
     service = stack.componentJid;
   });
   afterAll(async () => {
     await Promise.all(renamed.map((c) => c.stop().catch(() => {})));
-    redis?.disconnect();
-    await stack?.cleanup();
   });
 }
 

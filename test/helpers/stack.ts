@@ -2,6 +2,7 @@
  * A real, private test stack per test file: ejabberd on free ports, the shared
  * Redis under a unique key prefix, and helpers to run the component, agents
  * (as child processes, so they can be SIGKILLed) and plain XMPP clients.
+ * A test file gets one with `const stack = useStack("name")`.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -10,7 +11,7 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@xmpp/client";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import { createClient } from "../../src/client/index.js";
 import { type ComponentConfig, componentSchema } from "../../src/config/index.js";
 import { createLogger, silentLogger } from "../../src/log/index.js";
@@ -19,7 +20,7 @@ import { freePort, PrivateEjabberd } from "../../src/stack/index.js";
 
 export { freePort };
 
-import { createRedis, deletePrefix } from "../../src/store/index.js";
+import { createRedis, deletePrefix, type Redis } from "../../src/store/index.js";
 import { registerAccount } from "../../src/xmpp/index.js";
 import { waitFor } from "./wait.js";
 
@@ -34,6 +35,36 @@ export interface Account {
   domain?: string;
 }
 
+/**
+ * `started: false` leaves ejabberd stopped (for tests of starting without a server);
+ * `http: true` adds ejabberd's WebSocket (/ws) and BOSH (/bosh) listener;
+ * `tls: false` serves plain TCP (no STARTTLS offered), for tests of the client's refusal;
+ * `extraDomains`, `anonymousDomain`: more virtual hosts (the authorisation matrix's actors).
+ */
+export interface StackOptions {
+  started?: boolean;
+  http?: boolean;
+  tls?: boolean;
+  extraDomains?: string[];
+  anonymousDomain?: string;
+}
+
+/**
+ * The calling test file's stack: started in a beforeAll, cleaned up in an
+ * afterAll. The object is handed out at once and usable once that beforeAll
+ * ran, so the file's own hooks registered after this call see it started
+ * (vitest runs beforeAll hooks in order) and run their afterAll work before
+ * the stack goes (afterAll hooks run in reverse). An afterAll that must run
+ * after the cleanup (closing a proxy the component talks through) is
+ * registered before this call.
+ */
+export function useStack(name: string, options: StackOptions = {}): TestStack {
+  const stack = TestStack.unstarted(name, options);
+  beforeAll(() => stack.boot());
+  afterAll(() => stack.cleanup());
+  return stack;
+}
+
 export class TestStack {
   readonly prefix = `jabmon-test:${randomUUID()}:`;
   readonly componentJid = "monitor.localhost";
@@ -42,8 +73,33 @@ export class TestStack {
   readonly #clients: Client[] = [];
   readonly #components: RunningComponent[] = [];
   readonly #agentDirs = new Set<string>();
+  #ejabberd: PrivateEjabberd | undefined;
+  #redis: Redis | undefined;
 
-  private constructor(readonly ejabberd: PrivateEjabberd) {}
+  private constructor(
+    readonly name: string,
+    readonly options: StackOptions,
+  ) {}
+
+  /** Create and start a stack now (useStack() does it in a beforeAll). */
+  static async start(name: string, options: StackOptions = {}): Promise<TestStack> {
+    const stack = new TestStack(name, options);
+    await stack.boot();
+    return stack;
+  }
+
+  /** A stack that boot() starts later: what useStack() returns before its beforeAll ran. */
+  static unstarted(name: string, options: StackOptions = {}): TestStack {
+    return new TestStack(name, options);
+  }
+
+  get ejabberd(): PrivateEjabberd {
+    if (!this.#ejabberd)
+      throw new Error(
+        `the test stack "${this.name}" is not started (useStack's beforeAll has not run)`,
+      );
+    return this.#ejabberd;
+  }
 
   /**
    * The CA file clients trust: the run's self-signed certificate, which the
@@ -53,25 +109,18 @@ export class TestStack {
     return this.ejabberd.caFile;
   }
 
-  /**
-   * `started: false` leaves ejabberd stopped (for tests of starting without a server);
-   * `http: true` adds ejabberd's WebSocket (/ws) and BOSH (/bosh) listener;
-   * `tls: false` serves plain TCP (no STARTTLS offered), for tests of the client's refusal;
-   * `extraDomains`, `anonymousDomain`: more virtual hosts (the authorisation matrix's actors).
-   */
-  static async start(
-    name: string,
-    {
+  /** Create the private ejabberd on free ports and start it (unless `started: false`). */
+  async boot(): Promise<void> {
+    const {
       started = true,
       http = false,
       tls = true,
-      extraDomains = [] as string[],
-      anonymousDomain = undefined as string | undefined,
-    } = {},
-  ): Promise<TestStack> {
+      extraDomains = [],
+      anonymousDomain = undefined,
+    } = this.options;
     for (let attempt = 1; ; attempt++) {
       const ejabberd = await PrivateEjabberd.create({
-        name,
+        name: this.name,
         c2sPort: await freePort(),
         componentPort: await freePort(),
         // XMPP over WebSocket and BOSH, for browser tests.
@@ -83,7 +132,8 @@ export class TestStack {
       });
       try {
         if (started) await ejabberd.start();
-        return new TestStack(ejabberd);
+        this.#ejabberd = ejabberd;
+        return;
       } catch (err) {
         await ejabberd.destroy().catch(() => {});
         // Two stacks drawing the same free port at once: draw again.
@@ -93,6 +143,12 @@ export class TestStack {
         if (attempt >= 3 || !portTaken) throw err;
       }
     }
+  }
+
+  /** A Redis connection (the shared Redis) for checking state; disconnected at cleanup. */
+  redis(): Redis {
+    this.#redis ??= createRedis(REDIS_URL, silentLogger());
+    return this.#redis;
   }
 
   componentConfig(overrides: Partial<Record<string, unknown>> = {}): ComponentConfig {
@@ -216,13 +272,15 @@ export class TestStack {
     return xmpp;
   }
 
+  /** Stop everything this stack started and delete its Redis keys; nothing to do if it never started. */
   async cleanup(): Promise<void> {
+    if (!this.#ejabberd) return;
     for (const child of this.#children) if (child.exitCode === null) child.kill("SIGKILL");
     await Promise.all(this.#clients.map((c) => c.stop().catch(() => {})));
     await Promise.all(this.#components.map((c) => c.stop().catch(() => {})));
-    await this.ejabberd.destroy();
+    await this.#ejabberd.destroy();
     for (const dir of this.#agentDirs) await rm(dir, { recursive: true, force: true });
-    const redis = createRedis(REDIS_URL, silentLogger());
+    const redis = this.redis();
     await deletePrefix(redis, this.prefix);
     redis.disconnect();
   }
