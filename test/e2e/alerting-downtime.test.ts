@@ -4,22 +4,17 @@
  * notified; one still open when the window ends is notified then; one that
  * recovered inside the window never is.
  */
-import { type Client, xml } from "@xmpp/client";
+import type { Client } from "@xmpp/client";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  decodeMethodResponse,
-  methodCallQuery,
-  type RpcStruct,
-  type RpcValue,
-} from "../../src/rpc/index.js";
+import type { RpcStruct, RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import type { Redis } from "../../src/store/index.js";
 import { askBot, componentChat, startAdminBot } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
+import { rpcResponse, rpcValue } from "../helpers/rpc.js";
 import { type Account, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
-const NS_RPC = "jabber:iq:rpc";
 const stack = useStack("alerting-downtime");
 let component: RunningComponent;
 let redis: Redis;
@@ -40,41 +35,11 @@ beforeAll(async () => {
   admin = await componentChat(stack, adminAccount, (body) => messages.push(body));
 });
 
-type Stanza = ReturnType<typeof xml>;
-function toClient(node: ReturnType<typeof methodCallQuery>): Stanza {
-  const children = node.children.map((c) =>
-    typeof c === "string" ? c : toClient(c as ReturnType<typeof methodCallQuery>),
-  );
-  return xml(node.name, { ...node.attrs }, ...children);
-}
+const call = (method: string, params: RpcValue[] = []) =>
+  rpcResponse(admin, stack.componentJid, method, params);
 
-async function call(method: string, params: RpcValue[] = []) {
-  const id = `d${Math.random().toString(36).slice(2)}`;
-  const reply = new Promise<Stanza>((resolve) => {
-    const onStanza = (stanza: Stanza) => {
-      if (stanza.is("iq") && stanza.attrs.id === id) {
-        admin.removeListener("stanza", onStanza);
-        resolve(stanza);
-      }
-    };
-    admin.on("stanza", onStanza);
-  });
-  await admin.send(
-    xml(
-      "iq",
-      { type: "set", to: stack.componentJid, id },
-      toClient(methodCallQuery(method, params)),
-    ),
-  );
-  const stanza = await reply;
-  return decodeMethodResponse(stanza.getChild("query", NS_RPC) as never);
-}
-
-async function value<T = RpcValue>(method: string, params: RpcValue[] = []) {
-  const response = await call(method, params);
-  if (!response.ok) throw new Error(`${method} failed: ${JSON.stringify(response)}`);
-  return (response as { value: RpcValue }).value as T;
-}
+const value = <T = RpcValue>(method: string, params: RpcValue[] = []) =>
+  rpcValue<T>(admin, stack.componentJid, method, params);
 
 describe("scheduled downtime", () => {
   it("records problems inside the window without notifying, and notifies those still open at its end", async () => {

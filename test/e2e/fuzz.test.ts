@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: the harness is plain JavaScript shared with the benchmark.
 import { FuzzStack, runFuzz } from "../../bench/fuzz/harness.mjs";
+import { replyTo } from "../helpers/iq.js";
 
 interface Figures {
   stanzas_sent: number;
@@ -99,11 +100,7 @@ describe("the component under hostile stanzas", () => {
   it("answers an over-limit stanza with policy-violation without echoing its tree", async () => {
     const client = await stack.client(stack.fuzzer);
     const id = "deep-echo";
-    const reply = new Promise<import("@xmpp/client").Element>((resolve) => {
-      client.on("stanza", (s) => {
-        if (s.is("iq") && s.attrs.id === id) resolve(s);
-      });
-    });
+    const reply = replyTo(client, id);
     const depth = 1000;
     await client.write(
       `<iq type="set" id="${id}" to="monitor.localhost"><pubsub xmlns="http://jabber.org/protocol/pubsub">${"<a>".repeat(depth)}${"</a>".repeat(depth)}</pubsub></iq>`,

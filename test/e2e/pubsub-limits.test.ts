@@ -81,20 +81,7 @@ const get = (c: Client, payload: Xml) => iq(c, service, "get", payload);
 const rsm = (...children: Xml[]) => xml("set", { xmlns: NS_RSM }, ...children);
 
 /** An IQ get with a chosen (long) id: the reply echoes it, so it counts against the reply limit. */
-function getWithId(c: Client, id: string, payload: Xml): Promise<Xml> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no reply")), 10_000);
-    const onStanza = (stanza: Xml) => {
-      if (stanza.is("iq") && stanza.attrs.id === id) {
-        clearTimeout(timer);
-        c.removeListener("stanza", onStanza);
-        resolve(stanza);
-      }
-    };
-    c.on("stanza", onStanza);
-    c.send(xml("iq", { type: "get", to: service, id }, payload)).catch(reject);
-  });
-}
+const getWithId = (c: Client, id: string, payload: Xml) => iq(c, service, "get", payload, { id });
 
 const big = (i: number) => xml("blob", { xmlns: "urn:x", n: String(i) }, "x".repeat(PAYLOAD));
 

@@ -1,19 +1,13 @@
-import { type Client, xml } from "@xmpp/client";
+import type { Client } from "@xmpp/client";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  decodeMethodResponse,
-  methodCallQuery,
-  type RpcStruct,
-  type RpcValue,
-} from "../../src/rpc/index.js";
+import type { RpcStruct, RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { Keys, type Redis } from "../../src/store/index.js";
 import { componentChat } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
+import { rpcCall, rpcValue } from "../helpers/rpc.js";
 import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
-
-const NS_RPC = "jabber:iq:rpc";
 
 const stack = useStack("rpcalerts");
 let component: RunningComponent;
@@ -36,45 +30,16 @@ beforeAll(async () => {
   viewerClient = await stack.client(viewer);
 });
 
-type Stanza = ReturnType<typeof xml>;
-
-function toClient(node: ReturnType<typeof methodCallQuery>): Stanza {
-  const children = node.children.map((c) =>
-    typeof c === "string" ? c : toClient(c as ReturnType<typeof methodCallQuery>),
-  );
-  return xml(node.name, { ...node.attrs }, ...children);
-}
-
 /** One XML-RPC call over XMPP; resolves to the decoded response, or the IQ error's condition. */
 async function call(client: Client, method: string, params: RpcValue[] = []) {
-  const id = `a${Math.random().toString(36).slice(2)}`;
-  const reply = new Promise<Stanza>((resolve) => {
-    const onStanza = (stanza: Stanza) => {
-      if (stanza.is("iq") && stanza.attrs.id === id) {
-        client.removeListener("stanza", onStanza);
-        resolve(stanza);
-      }
-    };
-    client.on("stanza", onStanza);
-  });
-  await client.send(
-    xml(
-      "iq",
-      { type: "set", to: stack.componentJid, id },
-      toClient(methodCallQuery(method, params)),
-    ),
+  const { reply, response } = await rpcCall(client, stack.componentJid, method, params);
+  return (
+    response ?? { ok: false as const, error: reply.getChild("error")?.getChildElements()[0]?.name }
   );
-  const stanza = await reply;
-  if (stanza.attrs.type !== "result")
-    return { ok: false as const, error: stanza.getChild("error")?.getChildElements()[0]?.name };
-  return decodeMethodResponse(stanza.getChild("query", NS_RPC) as never);
 }
 
-async function value<T = RpcValue>(client: Client, method: string, params: RpcValue[] = []) {
-  const response = await call(client, method, params);
-  if (!response.ok) throw new Error(`${method} failed: ${JSON.stringify(response)}`);
-  return (response as { value: RpcValue }).value as T;
-}
+const value = <T = RpcValue>(client: Client, method: string, params: RpcValue[] = []) =>
+  rpcValue<T>(client, stack.componentJid, method, params);
 
 const received = (pattern: RegExp) => messages.filter((m) => pattern.test(m));
 const alertsFor = async (jid: string) =>

@@ -3,14 +3,13 @@
  * JID's calls waiting for an answer are bounded; the next is answered at once
  * with fault -32007 and nothing is queued for it.
  */
-import { type Client, xml } from "@xmpp/client";
+import type { Client } from "@xmpp/client";
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeMethodResponse, methodCallQuery, type RpcValue } from "../../src/rpc/index.js";
+import type { RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { Keys } from "../../src/store/index.js";
+import { rpcResponse } from "../helpers/rpc.js";
 import { type Account, useStack, waitForHost } from "../helpers/stack.js";
-
-type Stanza = ReturnType<typeof xml>;
 
 const stack = useStack("rpc-pending");
 let component: RunningComponent;
@@ -25,29 +24,8 @@ beforeAll(async () => {
   adminClient = await stack.client(admin);
 }, 90_000);
 
-function toClient(node: ReturnType<typeof methodCallQuery>): Stanza {
-  const children = node.children.map((c) =>
-    typeof c === "string" ? c : toClient(c as ReturnType<typeof methodCallQuery>),
-  );
-  return xml(node.name, { ...node.attrs }, ...children);
-}
-
-async function call(client: Client, method: string, params: RpcValue[]) {
-  const id = `p${Math.random().toString(36).slice(2)}`;
-  const reply = new Promise<Stanza>((resolve) => {
-    const onStanza = (stanza: Stanza) => {
-      if (stanza.is("iq") && stanza.attrs.id === id) {
-        client.removeListener("stanza", onStanza);
-        resolve(stanza);
-      }
-    };
-    client.on("stanza", onStanza);
-  });
-  const query = toClient(methodCallQuery(method, params));
-  await client.send(xml("iq", { type: "set", to: stack.componentJid, id }, query));
-  const answer = (await reply).getChild("query", "jabber:iq:rpc");
-  return decodeMethodResponse(answer as never);
-}
+const call = (client: Client, method: string, params: RpcValue[]) =>
+  rpcResponse(client, stack.componentJid, method, params);
 
 describe("pending RPC calls per caller", () => {
   it("answers the call past rpc.maxPendingPerCaller with fault -32007 at once, and frees the slot when a call ends", async () => {

@@ -6,12 +6,13 @@ import { promisify } from "node:util";
 import { type Client, xml } from "@xmpp/client";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RpcStruct } from "../../src/rpc/index.js";
-import { decodeMethodResponse, methodCallQuery, type RpcValue } from "../../src/rpc/index.js";
+import { decodeMethodResponse, type RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
+import { iq } from "../helpers/iq.js";
+import { NS_RPC, rpcCall } from "../helpers/rpc.js";
 import { type Account, type TestStack, useStack, waitForHost } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
-const NS_RPC = "jabber:iq:rpc";
 const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 const run = promisify(execFile);
 
@@ -39,41 +40,12 @@ beforeAll(async () => {
 type Reply = ReturnType<typeof xml>;
 
 /** Send a raw IQ set and return the reply stanza, result or error. */
-async function rawCall(client: Client, payload: Reply, to = stack.componentJid): Promise<Reply> {
-  const id = `r${Math.random().toString(36).slice(2)}`;
-  const reply = new Promise<Reply>((resolve) => {
-    const onStanza = (stanza: Reply) => {
-      if (stanza.is("iq") && stanza.attrs.id === id) {
-        client.removeListener("stanza", onStanza);
-        resolve(stanza);
-      }
-    };
-    client.on("stanza", onStanza);
-  });
-  await client.send(xml("iq", { type: "set", to, id }, payload));
-  return reply;
-}
+const rawCall = (client: Client, payload: Reply, to = stack.componentJid) =>
+  iq(client, to, "set", payload);
 
-/** Our codec's element (component ltx) as an @xmpp/client element. */
-function toClient(node: ReturnType<typeof methodCallQuery>): Reply {
-  const children = node.children.map((c) =>
-    typeof c === "string" ? c : toClient(c as ReturnType<typeof methodCallQuery>),
-  );
-  return xml(node.name, { ...node.attrs }, ...children);
-}
-
-/** Build a call with our codec, send it raw, decode the answer. */
-async function call(
-  client: Client,
-  method: string,
-  params: RpcValue[] = [],
-  to = stack.componentJid,
-): Promise<{ reply: Reply; response?: ReturnType<typeof decodeMethodResponse> }> {
-  const reply = await rawCall(client, toClient(methodCallQuery(method, params)), to);
-  // An error reply echoes the call's query: only a result carries a response.
-  const answer = reply.attrs.type === "result" ? reply.getChild("query", NS_RPC) : undefined;
-  return { reply, response: answer ? decodeMethodResponse(answer as never) : undefined };
-}
+/** Build a call with our codec, send it, decode the answer (result) or keep the IQ error. */
+const call = (client: Client, method: string, params: RpcValue[] = [], to = stack.componentJid) =>
+  rpcCall(client, to, method, params);
 
 const condition = (stanza: Reply) =>
   stanza

@@ -7,13 +7,13 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Client, xml } from "@xmpp/client";
+import type { Client } from "@xmpp/client";
 import { beforeAll, describe, expect, it } from "vitest";
-import { decodeMethodResponse, methodCallQuery, type RpcValue } from "../../src/rpc/index.js";
+import type { RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
+import { rpcResponse } from "../helpers/rpc.js";
 import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 
-const NS_RPC = "jabber:iq:rpc";
 const stack = useStack("scaleout");
 let components: RunningComponent[];
 let admin: Client;
@@ -37,24 +37,8 @@ beforeAll(async () => {
   );
 }, 120_000);
 
-function toClient(node: ReturnType<typeof methodCallQuery>): ReturnType<typeof xml> {
-  const children = node.children.map((c) =>
-    typeof c === "string" ? c : toClient(c as ReturnType<typeof methodCallQuery>),
-  );
-  return xml(node.name, { ...node.attrs }, ...children);
-}
-
-async function call(method: string, params: RpcValue[]) {
-  const reply = await (
-    admin as unknown as {
-      iqCaller: { request(e: ReturnType<typeof xml>, t: number): Promise<ReturnType<typeof xml>> };
-    }
-  ).iqCaller.request(
-    xml("iq", { type: "set", to: stack.componentJid }, toClient(methodCallQuery(method, params))),
-    15_000,
-  );
-  return decodeMethodResponse(reply.getChild("query", NS_RPC) as never);
-}
+const call = (method: string, params: RpcValue[]) =>
+  rpcResponse(admin, stack.componentJid, method, params, { timeoutMs: 15_000 });
 
 describe("two component processes on one JID", () => {
   it("answers every check.run, whichever instance the agent's reply reaches", async () => {

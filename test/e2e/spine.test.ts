@@ -1,6 +1,7 @@
 import { xml } from "@xmpp/client";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
+import { iq, type Xml } from "../helpers/iq.js";
 import { type Account, hostsFrom, useStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -16,20 +17,12 @@ beforeAll(async () => {
   url = component.httpUrl as string;
 });
 
-/** Send a raw IQ from a client and return the reply stanza (result or error). */
-async function rawIq(payload: ReturnType<typeof xml>, type: "get" | "set" = "get") {
-  const client = await stack.client();
-  const id = `t${Math.random().toString(36).slice(2)}`;
-  const reply = new Promise<ReturnType<typeof xml>>((resolve) => {
-    client.on("stanza", (stanza) => {
-      if (stanza.is("iq") && stanza.attrs.id === id) resolve(stanza);
-    });
-  });
-  await client.send(xml("iq", { type, to: stack.componentJid, id }, payload));
-  return reply;
+/** Send a raw IQ from a fresh client and return the reply stanza (result or error). */
+async function rawIq(payload: Xml | Xml[], type: "get" | "set" = "get") {
+  return iq(await stack.client(), stack.componentJid, type, payload);
 }
 
-const errorCondition = (stanza: ReturnType<typeof xml>) =>
+const errorCondition = (stanza: Xml) =>
   stanza
     .getChild("error")
     ?.getChildElements()
@@ -65,20 +58,11 @@ describe("the component", () => {
   });
 
   it("replies bad-request to an IQ with two payloads, and keeps serving", async () => {
-    const client = await stack.client();
-    const id = "two-children";
-    const reply = new Promise<ReturnType<typeof xml>>((resolve) =>
-      client.on("stanza", (s) => s.attrs.id === id && resolve(s)),
-    );
-    await client.send(
-      xml(
-        "iq",
-        { type: "get", to: stack.componentJid, id },
-        xml("ping", { xmlns: "urn:xmpp:ping" }),
-        xml("a", { xmlns: "urn:x" }),
-      ),
-    );
-    expect(errorCondition(await reply)).toBe("bad-request");
+    const reply = await rawIq([
+      xml("ping", { xmlns: "urn:xmpp:ping" }),
+      xml("a", { xmlns: "urn:x" }),
+    ]);
+    expect(errorCondition(reply)).toBe("bad-request");
     expect((await rawIq(xml("ping", { xmlns: "urn:xmpp:ping" }))).attrs.type).toBe("result");
   });
 

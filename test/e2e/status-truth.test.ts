@@ -10,16 +10,16 @@ import { promisify } from "node:util";
 import { type Client, xml } from "@xmpp/client";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeMethodResponse, methodCallQuery, type RpcValue } from "../../src/rpc/index.js";
+import type { RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { launchBrowser } from "../helpers/browser.js";
 import { askBot, startAdminBot, type TestAdminBot } from "../helpers/chat.js";
 import { checkXml, publishEntry } from "../helpers/ingest.js";
+import { rpcValue } from "../helpers/rpc.js";
 import { type Account, CLI, useStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
 const run = promisify(execFile);
-const NS_RPC = "jabber:iq:rpc";
 const room = "truth@conference.localhost";
 
 const stack = useStack("truth");
@@ -59,37 +59,8 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function rpc(client: Client, method: string, params: RpcValue[]): Promise<RpcValue> {
-  const id = `t${Math.random().toString(36).slice(2)}`;
-  const reply = new Promise<ReturnType<typeof xml>>((resolve) => {
-    const onStanza = (stanza: ReturnType<typeof xml>) => {
-      if (stanza.is("iq") && stanza.attrs.id === id) {
-        client.removeListener("stanza", onStanza);
-        resolve(stanza);
-      }
-    };
-    client.on("stanza", onStanza);
-  });
-  const toClient = (node: ReturnType<typeof methodCallQuery>): ReturnType<typeof xml> =>
-    xml(
-      node.name,
-      { ...node.attrs },
-      ...node.children.map((c) =>
-        typeof c === "string" ? c : toClient(c as ReturnType<typeof methodCallQuery>),
-      ),
-    );
-  await client.send(
-    xml(
-      "iq",
-      { type: "set", to: stack.componentJid, id },
-      toClient(methodCallQuery(method, params)),
-    ),
-  );
-  const answer = (await reply).getChild("query", NS_RPC);
-  const response = decodeMethodResponse(answer as never);
-  if (!response.ok) throw new Error(response.message);
-  return response.value;
-}
+const rpc = (client: Client, method: string, params: RpcValue[]): Promise<RpcValue> =>
+  rpcValue(client, stack.componentJid, method, params);
 
 const getJson = async (path: string) => (await fetch(`${url}${path}`)).json();
 

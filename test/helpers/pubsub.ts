@@ -1,7 +1,10 @@
 /** Helpers for talking XEP-0060 to the component from a plain xmpp.js client. */
 import { type Client, xml } from "@xmpp/client";
+import type { Xml } from "./iq.js";
 
-export type Xml = ReturnType<typeof xml>;
+// The IQ round trip (./iq.ts), re-exported: most files use it with the builders below.
+export { iq, type Xml } from "./iq.js";
+
 export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 export const NS_OWNER = "http://jabber.org/protocol/pubsub#owner";
 export const NS_EVENT = "http://jabber.org/protocol/pubsub#event";
@@ -11,25 +14,6 @@ export const NS_RSM = "http://jabber.org/protocol/rsm";
 export const NS_JABMON = "urn:jabmon:0";
 export const NS_DATA = "jabber:x:data";
 export const NS_DELAY = "urn:xmpp:delay";
-
-let counter = 0;
-
-/** Send an IQ and resolve with the reply stanza, result or error. */
-export function iq(client: Client, to: string, type: "get" | "set", payload: Xml): Promise<Xml> {
-  const id = `ps-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no reply to ${id}`)), 10_000);
-    const onStanza = (stanza: Xml) => {
-      if (stanza.is("iq") && stanza.attrs.id === id) {
-        clearTimeout(timer);
-        client.removeListener("stanza", onStanza);
-        resolve(stanza);
-      }
-    };
-    client.on("stanza", onStanza);
-    client.send(xml("iq", { type, to, id }, payload)).catch(reject);
-  });
-}
 
 export const pubsub = (...children: Xml[]) => xml("pubsub", { xmlns: NS_PUBSUB }, ...children);
 export const owner = (...children: Xml[]) => xml("pubsub", { xmlns: NS_OWNER }, ...children);
