@@ -23,6 +23,7 @@ import { methodCallQuery, type RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { askBot, startAdminBot } from "../helpers/chat.js";
 import { errorOf, iq, NS_PUBSUB, owner, pubsub } from "../helpers/pubsub.js";
+import { clientXml, rpcCall } from "../helpers/rpc.js";
 import { type Account, useStack } from "../helpers/stack.js";
 
 type Stanza = ReturnType<typeof xml>;
@@ -190,35 +191,35 @@ const to = () => stack.componentJid;
 const verdictOf = (reply: Stanza): Verdict =>
   reply.attrs.type === "result" ? "allowed" : "refused";
 
+/** A publish of one jabmon event (docs/protocol.md) to `node`. */
+const publishEvent = (
+  node: string,
+  seq: number,
+  { severity = "info", id = undefined as string | undefined } = {},
+) =>
+  pubsub(
+    xml(
+      "publish",
+      { node },
+      xml(
+        "item",
+        { id },
+        xml("event", {
+          xmlns: "urn:jabmon:0",
+          seq: String(seq),
+          time: new Date().toISOString(),
+          type: "message",
+          severity,
+        }),
+      ),
+    ),
+  );
+
 // ------------------------------------------------------------ node actions
 
 const NODE_ACTIONS: Record<string, (c: Client, node: string, me: string) => Promise<Verdict>> = {
   create: async (c, node) => verdictOf(await iq(c, to(), "set", pubsub(xml("create", { node })))),
-  publish: async (c, node) =>
-    verdictOf(
-      await iq(
-        c,
-        to(),
-        "set",
-        pubsub(
-          xml(
-            "publish",
-            { node },
-            xml(
-              "item",
-              {},
-              xml("event", {
-                xmlns: "urn:jabmon:0",
-                seq: "2",
-                time: new Date().toISOString(),
-                type: "message",
-                severity: "info",
-              }),
-            ),
-          ),
-        ),
-      ),
-    ),
+  publish: async (c, node) => verdictOf(await iq(c, to(), "set", publishEvent(node, 2))),
   retract: async (c, node) =>
     verdictOf(
       await iq(c, to(), "set", pubsub(xml("retract", { node }, xml("item", { id: "s1" })))),
@@ -257,28 +258,7 @@ async function freshOwner(action: string) {
   const client = await stack.client(account);
   const node = `agents/${account.jid}`;
   if (action !== "create") {
-    const published = await iq(
-      client,
-      to(),
-      "set",
-      pubsub(
-        xml(
-          "publish",
-          { node },
-          xml(
-            "item",
-            {},
-            xml("event", {
-              xmlns: "urn:jabmon:0",
-              seq: "1",
-              time: new Date().toISOString(),
-              type: "message",
-              severity: "info",
-            }),
-          ),
-        ),
-      ),
-    );
+    const published = await iq(client, to(), "set", publishEvent(node, 1));
     expect(errorOf(published)).toBeUndefined();
     const outcastSet = await iq(
       client,
@@ -320,17 +300,10 @@ const RPC_PARAMS: Record<string, () => RpcValue[]> = {
   "modules.audit": () => [],
 };
 
-function toClient(node: ReturnType<typeof methodCallQuery>): Stanza {
-  const children = node.children.map((c) =>
-    typeof c === "string" ? c : toClient(c as ReturnType<typeof methodCallQuery>),
-  );
-  return xml(node.name, { ...node.attrs }, ...children);
-}
-
 async function rpcVerdict(c: Client, method: string): Promise<Verdict> {
   const params = RPC_PARAMS[method];
   if (!params) throw new Error(`the matrix names RPC method ${method}, unknown to this test`);
-  const reply = await iq(c, to(), "set", toClient(methodCallQuery(method, params())));
+  const { reply } = await rpcCall(c, to(), method, params());
   if (reply.attrs.type === "result") return "allowed";
   expect(errorOf(reply)?.[0]).toBe("forbidden");
   return "refused";
@@ -378,7 +351,7 @@ async function gatewayVerdict(route: string, column: string): Promise<Verdict> {
   if (column !== "no token" && token === undefined) throw new Error(`unknown column ${column}`);
   const url = `${component.gateway?.url}${xmlRpc ? "/RPC2" : `/api/rpc/${method}`}`;
   const body = xmlRpc
-    ? toClient(methodCallQuery(method, params())).getChild("methodCall")?.toString()
+    ? clientXml(methodCallQuery(method, params())).getChild("methodCall")?.toString()
     : JSON.stringify({ params: params() });
   const response = await fetch(url, {
     method: "POST",
@@ -392,6 +365,25 @@ async function gatewayVerdict(route: string, column: string): Promise<Verdict> {
   if (response.status === 401 || response.status === 403) return "refused";
   expect(response.status, `${route} with ${column}`).not.toBe(429);
   return "allowed";
+}
+
+// ------------------------------------------------------------ XMPP cells
+
+/** The verdict of the XMPP table's cell `action` × actor `name`. */
+async function xmppVerdict(action: string, name: string): Promise<Verdict> {
+  const nodeAction = NODE_ACTIONS[action];
+  if (nodeAction) {
+    const fresh = await freshOwner(action);
+    const { client, jid } = who(name, fresh);
+    const verdict = await nodeAction(client, fresh.node, jid);
+    await fresh.client.stop();
+    return verdict;
+  }
+  // RPC and the AdminBot know no node owner: that column is an agent like another.
+  const { client } = who(name === "owner" ? "other" : name, { client: anon, jid: "" });
+  if (action.startsWith("rpc ")) return rpcVerdict(client, action.slice(4));
+  if (action.startsWith("bot ")) return botVerdict(client, action.slice(4));
+  throw new Error(`unknown matrix action ${action}`);
 }
 
 // ----------------------------------------------------------------- tests
@@ -445,59 +437,35 @@ describe("the authorisation matrix of docs/security.md", () => {
 
   it("is what the running system enforces, cell by cell", async () => {
     const [xmppTable, httpTable, gatewayTable] = tables as [Table, Table, Table];
+    const cellVerdicts: Array<[Table, (key: string, column: string) => Promise<Verdict>]> = [
+      [xmppTable, (action, column) => xmppVerdict(action, ACTORS[column] as string)],
+      [httpTable, httpVerdict],
+      [gatewayTable, gatewayVerdict],
+    ];
     const observed: string[] = [];
     const mismatches: string[] = [];
-    for (const row of xmppTable.rows) {
-      const line: string[] = [];
-      for (const [i, column] of xmppTable.columns.entries()) {
-        const name = ACTORS[column] as string;
-        let verdict: Verdict;
-        if (row.key in NODE_ACTIONS) {
-          const fresh = await freshOwner(row.key);
-          const { client, jid } = who(name, fresh);
-          verdict = await (NODE_ACTIONS[row.key] as (typeof NODE_ACTIONS)["create"])(
-            client,
-            fresh.node,
-            jid,
-          );
-          await fresh.client.stop();
-        } else if (row.key.startsWith("rpc ")) {
-          const { client } = who(name === "owner" ? "other" : name, { client: anon, jid: "" });
-          verdict = await rpcVerdict(client, row.key.slice(4));
-        } else if (row.key.startsWith("bot ")) {
-          const { client } = who(name === "owner" ? "other" : name, { client: anon, jid: "" });
-          verdict = await botVerdict(client, row.key.slice(4));
-        } else throw new Error(`unknown matrix action ${row.key}`);
-        line.push(verdict);
-        if (verdict !== row.cells[i])
-          mismatches.push(`${row.key} × ${column}: doc says ${row.cells[i]}, system ${verdict}`);
+    for (const [table, cellVerdict] of cellVerdicts)
+      for (const row of table.rows) {
+        const line: string[] = [];
+        for (const [i, column] of table.columns.entries()) {
+          const verdict = await cellVerdict(row.key, column);
+          line.push(verdict);
+          if (verdict !== row.cells[i])
+            mismatches.push(`${row.key} × ${column}: doc says ${row.cells[i]}, system ${verdict}`);
+        }
+        observed.push(`| \`${row.key}\` | ${line.join(" | ")} |`);
       }
-      observed.push(`| \`${row.key}\` | ${line.join(" | ")} |`);
-    }
-    for (const row of httpTable.rows) {
-      const line: string[] = [];
-      for (const [i, column] of httpTable.columns.entries()) {
-        const verdict = await httpVerdict(row.key, column);
-        line.push(verdict);
-        if (verdict !== row.cells[i])
-          mismatches.push(`${row.key} × ${column}: doc says ${row.cells[i]}, system ${verdict}`);
-      }
-      observed.push(`| \`${row.key}\` | ${line.join(" | ")} |`);
-    }
-    for (const row of gatewayTable.rows) {
-      const line: string[] = [];
-      for (const [i, column] of gatewayTable.columns.entries()) {
-        const verdict = await gatewayVerdict(row.key, column);
-        line.push(verdict);
-        if (verdict !== row.cells[i])
-          mismatches.push(`${row.key} × ${column}: doc says ${row.cells[i]}, system ${verdict}`);
-      }
-      observed.push(`| \`${row.key}\` | ${line.join(" | ")} |`);
-    }
     if (print) console.log(observed.join("\n"));
     expect(mismatches).toEqual([]);
   }, 300_000);
 });
+
+/** The ids of the items `client` can retrieve from `node`. */
+async function itemIdsAt(client: Client, node: string): Promise<string[]> {
+  const reply = await iq(client, to(), "get", pubsub(xml("items", { node })));
+  const items = reply.getChild("pubsub", NS_PUBSUB)?.getChild("items")?.getChildren("item") ?? [];
+  return items.map((i) => i.attrs.id as string);
+}
 
 describe("spoofing", () => {
   it("a forged from naming another agent or the component never acts as them", async () => {
@@ -511,41 +479,12 @@ describe("spoofing", () => {
         session.on("disconnect", () => {
           closed = true;
         });
-        const id = `spoof-${randomBytes(4).toString("hex")}`;
-        const reply = new Promise<Stanza | undefined>((resolve) => {
-          const timer = setTimeout(() => resolve(undefined), 5000);
-          session.on("stanza", (s: Stanza) => {
-            if (s.is("iq") && s.attrs.id === id) {
-              clearTimeout(timer);
-              resolve(s);
-            }
-          });
-          session.on("disconnect", () => resolve(undefined));
-        });
-        await session.send(
-          xml(
-            "iq",
-            { type: "set", to: stack.componentJid, from: forged, id },
-            pubsub(
-              xml(
-                "publish",
-                { node },
-                xml(
-                  "item",
-                  { id: "forged" },
-                  xml("event", {
-                    xmlns: "urn:jabmon:0",
-                    seq: "9",
-                    time: new Date().toISOString(),
-                    type: "message",
-                    severity: "critical",
-                  }),
-                ),
-              ),
-            ),
-          ),
-        );
-        const answer = await reply;
+        const forgery = publishEvent(node, 9, { severity: "critical", id: "forged" });
+        const answer = await iq(session, stack.componentJid, "set", forgery, {
+          from: forged,
+          timeoutMs: 5000,
+          rejectOnDisconnect: true,
+        }).catch(() => undefined);
         // Either ejabberd ends the forger's stream (invalid-from), or the
         // component answers the forger's real session with an error.
         if (answer) {
@@ -555,27 +494,10 @@ describe("spoofing", () => {
         await session.stop().catch(() => {});
       }
     }
-    const items = await iq(victim.client, to(), "get", pubsub(xml("items", { node: victim.node })));
-    const ids = items
-      .getChild("pubsub", NS_PUBSUB)
-      ?.getChild("items")
-      ?.getChildren("item")
-      .map((i) => i.attrs.id);
+    const ids = await itemIdsAt(victim.client, victim.node);
     expect(ids).toContain("s1");
     expect(ids).not.toContain("forged");
-    const alerts = await iq(
-      actors.admin?.client as Client,
-      to(),
-      "get",
-      pubsub(xml("items", { node: "alerts" })),
-    );
-    const alertIds =
-      alerts
-        .getChild("pubsub", NS_PUBSUB)
-        ?.getChild("items")
-        ?.getChildren("item")
-        .map((i) => i.attrs.id) ?? [];
-    expect(alertIds).not.toContain("forged");
+    expect(await itemIdsAt(actors.admin?.client as Client, "alerts")).not.toContain("forged");
     await victim.client.stop();
   });
 });
