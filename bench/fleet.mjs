@@ -25,21 +25,16 @@
  * processing lag is not sampled. BENCH_OUT names the results file.
  * Writes bench/results/$BENCH_OUT.json (default fleet).
  */
-import { execFileSync, spawn } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { xml } from "@xmpp/client";
+import { benchWorld, COMPONENT, componentUp, cpuSeconds, dist, freePort, inBatches, metric, NS_JABMON, NS_PUBSUB, REDIS_URL, root, sleep, spawnComponent, stopProcess, waitUntil } from "./lib/run.mjs";
+import { openSession, registerAccounts, statusPresence } from "./lib/sessions.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dist = (p) => join(root, "dist", p);
-const { freePort, PrivateEjabberd } = await import(dist("stack/index.js"));
 const { createRedis, deletePrefix, Keys } = await import(dist("store/index.js"));
 const { silentLogger } = await import(dist("log/index.js"));
-const { registerAccount } = await import(dist("xmpp/index.js"));
-const { createClient } = await import(dist("client/index.js"));
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 10_000);
 const ITEMS = Number(process.env.BENCH_ITEMS ?? 3);
@@ -53,29 +48,13 @@ const ROLES = process.env.BENCH_ROLES === "1";
 /** BENCH_ROLES: the processes, in the order they are started. */
 const ROLE_NAMES = ["xmpp", "ingest0", "ingest1", "http"];
 const OUT = process.env.BENCH_OUT ?? "fleet";
-const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
-const COMPONENT = "monitor.localhost";
-const NS_JABMON = "urn:jabmon:0";
-const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 
 const say = (line) => process.stderr.write(`bench:fleet ${line}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 
 function rssOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rss_mb: kb("VmRSS") / 1024, anon_mb: kb("RssAnon") / 1024 };
-}
-
-/** CPU seconds (user + system) a process has used, from /proc/PID/stat. */
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 function redisPid(url) {
@@ -97,21 +76,6 @@ function beamPid(nodeName) {
   const pids = execFileSync("pgrep", ["-f", nodeName.split("@")[0]]).toString().trim().split("\n");
   // The beam.smp process, not the shell wrappers around it.
   return Number(pids.find((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes("beam")));
-}
-
-async function inBatches(count, size, fn, label) {
-  let done = 0;
-  for (let i = 0; i < count; i += size) {
-    await Promise.all(Array.from({ length: Math.min(size, count - i) }, (_, j) => fn(i + j)));
-    done = Math.min(count, i + size);
-    if (done % 2000 < size) say(`${label} ${done}/${count}`);
-  }
-}
-
-async function metric(url, name) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, "m").exec(text);
-  return match ? Number(match[1]) : Number.NaN;
 }
 
 /** Results processed: the processes' counters, or (BENCH_ROLES) every host's processedCount in Redis. */
@@ -140,27 +104,11 @@ async function metricMax(list, name) {
   return Math.max(...values.filter(Number.isFinite));
 }
 
-async function waitUntil(probe, timeoutMs, what) {
-  const start = Date.now();
-  for (;;) {
-    if (await probe()) return (Date.now() - start) / 1000;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-const prefix = `jabmon-bench-fleet:${randomUUID()}:`;
-const password = randomBytes(8).toString("hex");
-const ejabberd = await PrivateEjabberd.create({
-  name: "fleet",
-  c2sPort: await freePort(),
-  componentPort: await freePort(),
-  componentPassword: randomBytes(16).toString("hex"),
+const { prefix, password, ejabberd, httpPort } = await benchWorld("fleet", {
   maxOpenFiles: 16_000,
   // Plain TCP on loopback, explicitly: 10,000 TLS handshakes would measure OpenSSL, not jabmon.
   tls: "none",
 });
-const httpPort = await freePort();
 const agents = [];
 let componentProcess;
 const extraComponents = [];
@@ -174,38 +122,28 @@ const result = {
 try {
   say(`starting ejabberd (${ejabberd.dir})`);
   await ejabberd.start();
-  const spawnComponent = (port, role = "all") =>
-    spawn(process.execPath, [dist("cli/main.js"), "component", "--role", role], {
-      env: {
-        ...process.env,
-        JABMON_LOG_LEVEL: "warn",
-        JABMON_COMPONENT_SERVICE: ejabberd.componentService,
-        JABMON_COMPONENT_PASSWORD: ejabberd.config.componentPassword,
-        JABMON_REDIS_URL: REDIS_URL,
-        JABMON_REDIS_PREFIX: prefix,
-        JABMON_HTTP_PORT: String(port),
-      },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+  const startComponent = (port, role = "all") =>
+    spawnComponent(ejabberd, { prefix, httpPort: port, args: ["--role", role] });
   const componentPorts = [httpPort];
   if (ROLES) {
-    componentProcess = spawnComponent(0, "xmpp");
+    componentProcess = startComponent(0, "xmpp");
     for (const role of ["ingest", "ingest", "http"])
-      extraComponents.push(spawnComponent(role === "http" ? httpPort : 0, role));
+      extraComponents.push(startComponent(role === "http" ? httpPort : 0, role));
   } else {
-    componentProcess = spawnComponent(httpPort);
+    componentProcess = startComponent(httpPort);
     for (let k = 1; k < COMPONENTS; k++) {
       componentPorts.push(await freePort());
-      extraComponents.push(spawnComponent(componentPorts[k]));
+      extraComponents.push(startComponent(componentPorts[k]));
     }
   }
   const urls = () => componentPorts.map((port) => `http://127.0.0.1:${port}`);
   const url = `http://127.0.0.1:${httpPort}`;
-  await waitUntil(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok, 30_000, "the component");
+  await componentUp(url, 30_000);
 
   say(`registering ${AGENTS} accounts`);
   let t = Date.now();
-  await inBatches(AGENTS, 20, (i) => registerAccount(ejabberd.c2sService, "localhost", `host${i}`, password, { insecure: true }), "registered");
+  const hosts = Array.from({ length: AGENTS }, (_, i) => `host${i}`);
+  await registerAccounts(ejabberd.c2sService, hosts, password, { insecure: true }, { say, label: "registered" });
   result.register_s = (Date.now() - t) / 1000;
 
   say(`connecting ${AGENTS} agents`);
@@ -214,20 +152,10 @@ try {
     AGENTS,
     Number(process.env.BENCH_CONNECT_BATCH ?? 50),
     async (i) => {
-      const xmpp = createClient({ service: ejabberd.c2sService, domain: "localhost", username: `host${i}`, password, resource: "agent", insecure: true });
-      xmpp.on("error", () => {});
-      await xmpp.start();
-      await xmpp.send(
-        xml(
-          "presence",
-          { to: COMPONENT },
-          xml("status", {}, "all 20 checks ok"),
-          xml("x", { xmlns: NS_JABMON, host: `host${i}`, version: "bench", state: "ok", checks: "20", failing: "0" }),
-        ),
-      );
-      agents[i] = xmpp;
+      const presence = statusPresence(`host${i}`, { status: "all 20 checks ok", checks: "20", failing: "0" });
+      agents[i] = await openSession(ejabberd.c2sService, `host${i}`, password, { tls: { insecure: true }, presence });
     },
-    "online",
+    { say, label: "online" },
   );
   result.connect_s = (Date.now() - t) / 1000;
   result.hosts_recorded_s =
@@ -267,7 +195,7 @@ try {
       AGENTS,
       500,
       (i) => agents[i].iqCaller.request(publishIq(i, seq, k), 60_000),
-      `published round ${k}:`,
+      { say, label: `published round ${k}:` },
     );
   }
   const published = AGENTS * ITEMS;
@@ -411,11 +339,7 @@ try {
   );
 } finally {
   say("cleaning up");
-  if (componentProcess && componentProcess.exitCode === null) {
-    const exited = new Promise((r) => componentProcess.once("exit", r));
-    componentProcess.kill("SIGTERM");
-    await exited;
-  }
+  await stopProcess(componentProcess);
   for (const extra of extraComponents) if (extra.exitCode === null) extra.kill("SIGTERM");
   await Promise.all(agents.map((a) => a?.stop().catch(() => {})));
   await ejabberd.destroy().catch(() => {});

@@ -11,16 +11,14 @@
  * Knobs: BENCH_AGENTS=1000 BENCH_RELOADS=50. Writes bench/results/modules.json.
  */
 import { spawn } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { xml } from "@xmpp/client";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dist = (p) => join(root, "dist", p);
-const { freePort, PrivateEjabberd } = await import(dist("stack/index.js"));
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { xml } from "@xmpp/client";
+import { benchWorld, COMPONENT, cpuSeconds, dist, inBatches, REDIS_URL, root, rssMb, sleep, spawnComponent, waitUntil } from "./lib/run.mjs";
+import { registerAccounts } from "./lib/sessions.mjs";
+
 const { createRedis, deletePrefix, Keys } = await import(dist("store/index.js"));
 const { silentLogger } = await import(dist("log/index.js"));
 const { registerAccount, assembleClient } = await import(dist("xmpp/index.js"));
@@ -30,31 +28,10 @@ const m = await import(dist("modules/index.js"));
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 1000);
 const RELOADS = Number(process.env.BENCH_RELOADS ?? 50);
-const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
-const COMPONENT = "monitor.localhost";
 
 const say = (line) => process.stderr.write(`bench:modules ${line}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-/** utime + stime of a process, in seconds. */
-const cpuS = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
-
-async function inBatches(count, size, fn) {
-  for (let i = 0; i < count; i += size)
-    await Promise.all(Array.from({ length: Math.min(size, count - i) }, (_, j) => fn(i + j)));
-}
-
-async function waitUntil(probe, timeoutMs, what) {
-  const start = Date.now();
-  for (;;) {
-    if (await probe()) return (Date.now() - start) / 1000;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** Every 20 ms: a roll-out and a reload take seconds and tenths of a second. */
+const pollUntil = (probe, timeoutMs, what) => waitUntil(probe, timeoutMs, what, 20);
 
 const key = m.generateSigningKey();
 const signing = m.loadSigningKey(key.privateKeyPem);
@@ -67,18 +44,10 @@ function moduleItem(name, version, target) {
   );
 }
 
-const prefix = `jabmon-bench-modules:${randomUUID()}:`;
-const password = randomBytes(8).toString("hex");
+const { prefix, password, ejabberd, httpPort } = await benchWorld("modules", { maxOpenFiles: 16_000 });
 // The sessions' caches on tmpfs when there is one: in a fleet every host fsyncs
 // its own disk; here a thousand synchronous fsyncs would queue on one event loop.
 const work = mkdtempSync(join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), "jabmon-bench-modules-"));
-const ejabberd = await PrivateEjabberd.create({
-  name: "modules",
-  c2sPort: await freePort(),
-  componentPort: await freePort(),
-  componentPassword: randomBytes(16).toString("hex"),
-  maxOpenFiles: 16_000,
-});
 const sessions = [];
 const children = [];
 const redis = createRedis(REDIS_URL, silentLogger());
@@ -87,18 +56,10 @@ const result = { agents: AGENTS, reloads: RELOADS };
 
 try {
   await ejabberd.start();
-  const component = spawn(process.execPath, [dist("cli/main.js"), "component"], {
-    env: {
-      ...process.env,
-      JABMON_LOG_LEVEL: "warn",
-      JABMON_COMPONENT_SERVICE: ejabberd.componentService,
-      JABMON_COMPONENT_PASSWORD: ejabberd.config.componentPassword,
-      JABMON_REDIS_URL: REDIS_URL,
-      JABMON_REDIS_PREFIX: prefix,
-      JABMON_HTTP_PORT: String(await freePort()),
-      JABMON_MODULE_PUBLISHERS: "publisher@localhost",
-    },
-    stdio: ["ignore", "ignore", "inherit"],
+  const component = spawnComponent(ejabberd, {
+    prefix,
+    httpPort,
+    env: { JABMON_MODULE_PUBLISHERS: "publisher@localhost" },
   });
   children.push(component);
   await registerAccount(ejabberd.c2sService, "localhost", "publisher", password, { caFile: ejabberd.caFile });
@@ -106,7 +67,8 @@ try {
   client = await ModuleClient.connect({ service: ejabberd.c2sService, jid: "publisher@localhost", password, component: COMPONENT, caFile: ejabberd.caFile });
 
   say(`registering and connecting ${AGENTS} module sessions`);
-  await inBatches(AGENTS, 20, (i) => registerAccount(ejabberd.c2sService, "localhost", `host${i}`, password, { caFile: ejabberd.caFile }));
+  const hosts = Array.from({ length: AGENTS }, (_, i) => `host${i}`);
+  await registerAccounts(ejabberd.c2sService, hosts, password, { caFile: ejabberd.caFile });
   await inBatches(AGENTS, 50, async (i) => {
     const xmpp = assembleClient({ service: ejabberd.c2sService, jid: `host${i}@localhost`, password, resource: "agent", streamManagement: false, caFile: ejabberd.caFile });
     xmpp.on("error", () => {});
@@ -126,7 +88,7 @@ try {
 
   say("rolling out v1");
   const memBefore = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1]);
-  const cpuBefore = cpuS(component.pid);
+  const cpuBefore = cpuSeconds(component.pid);
   const t = Date.now();
   await client.publish(moduleItem("fleet-basics", 1, { groups: ["fleet"] }));
   const acked = Date.now();
@@ -134,12 +96,12 @@ try {
   result.publish_ack_s = (acked - t) / 1000;
   // Seconds from the publish IQ being sent until n sessions run the version.
   const reached = async (n, what) => {
-    await waitUntil(() => applied() >= n, 120_000, what);
+    await pollUntil(() => applied() >= n, 120_000, what);
     return (Date.now() - t) / 1000;
   };
   result.p99_applied_s = await reached(Math.ceil(AGENTS * 0.99), "99%");
   result.all_applied_s = await reached(AGENTS, "100%");
-  result.component_cpu_s = cpuS(component.pid) - cpuBefore;
+  result.component_cpu_s = cpuSeconds(component.pid) - cpuBefore;
   result.component_rss_mb = rssMb(component.pid);
   const memAfter = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))?.[1]);
   result.redis_used_memory_mb = memAfter / 1048576;
@@ -171,7 +133,7 @@ try {
   const runs = async (v) => ((await redis.hget(keys.check("reloader@localhost", "module:reload-mod"), "output")) ?? "").startsWith(`reload-mod v${v} running`);
   await sleep(2000);
   await client.publish(moduleItem("reload-mod", 1, { groups: ["reload"] }));
-  await waitUntil(() => runs(1), 30_000, "the agent on v1");
+  await pollUntil(() => runs(1), 30_000, "the agent on v1");
   await sleep(2000);
   result.agent_rss_before_mb = rssMb(agent.pid);
   /** RSS every 25 reloads: growth that levels off is heap sizing, growth that does not is a leak. */
@@ -179,7 +141,7 @@ try {
   const started = Date.now();
   for (let v = 2; v <= RELOADS + 1; v++) {
     await client.publish(moduleItem("reload-mod", v, { groups: ["reload"] }));
-    await waitUntil(() => runs(v), 30_000, `the agent on v${v}`);
+    await pollUntil(() => runs(v), 30_000, `the agent on v${v}`);
     if ((v - 1) % 25 === 0) result.agent_rss_series_mb.push(Math.round(rssMb(agent.pid) * 10) / 10);
   }
   result.reload_mean_s = (Date.now() - started) / 1000 / RELOADS;

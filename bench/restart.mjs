@@ -22,20 +22,16 @@
  * monitor.plane.graceMs, default 60000), BENCH_CONNECT_BATCH.
  * Writes bench/results/restart.json (BENCH_OUT to change the name).
  */
-import { spawn } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { xml } from "@xmpp/client";
+import { benchWorld, COMPONENT, componentUp, dist, metric, NS_JABMON, NS_PUBSUB, REDIS_URL, root, rssMb, sleep, spawnComponent, waitUntil } from "./lib/run.mjs";
+import { registerAccounts, statusPresence } from "./lib/sessions.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dist = (p) => join(root, "dist", p);
-const { freePort, PrivateEjabberd } = await import(dist("stack/index.js"));
 const { createRedis, deletePrefix, Keys } = await import(dist("store/index.js"));
 const { silentLogger } = await import(dist("log/index.js"));
-const { registerAccount, keepConnected } = await import(dist("xmpp/index.js"));
+const { keepConnected } = await import(dist("xmpp/index.js"));
 const { createClient } = await import(dist("client/index.js"));
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 10_000);
@@ -43,10 +39,6 @@ const MAX_DELAY_MS = Number(process.env.BENCH_MAX_DELAY_MS ?? 30_000);
 const GRACE_MS = Number(process.env.BENCH_GRACE_MS ?? 60_000);
 const MASS_WINDOW_MS = 10_000;
 const OUT = process.env.BENCH_OUT ?? "restart";
-const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
-const COMPONENT = "monitor.localhost";
-const NS_JABMON = "urn:jabmon:0";
-const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 
 const say = (line) => process.stderr.write(`bench:restart ${line}\n`);
 // A session reset mid-handshake under a connection storm can surface as an
@@ -56,30 +48,12 @@ let unhandled = 0;
 process.on("unhandledRejection", (err) => {
   if (unhandled++ === 0) say(`client-side unhandled rejection (counted): ${err?.message ?? err}`);
 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (x) => Math.round(x * 100) / 100;
 
-function rssMb(pid) {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
+/** Every 250 ms: the fleet's figures are in seconds. */
+const pollUntil = (probe, timeoutMs, what) => waitUntil(probe, timeoutMs, what, 250);
 
-async function waitUntil(probe, timeoutMs, what) {
-  const start = Date.now();
-  for (;;) {
-    if (await probe()) return (Date.now() - start) / 1000;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
-async function connected(url) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^jabmon_agents_connected(?:\{[^}]*\})? ([0-9.e+-]+)$/m.exec(text)?.[1] ?? Number.NaN);
-}
+const connected = (url) => metric(url, "jabmon_agents_connected");
 
 // ---------------------------------------------------------------- webhook receiver
 const hooks = [];
@@ -127,14 +101,7 @@ class LightAgent {
 
   presence() {
     return this.xmpp
-      .send(
-        xml(
-          "presence",
-          { to: COMPONENT },
-          xml("status", {}, "all checks ok"),
-          xml("x", { xmlns: NS_JABMON, host: `host${this.i}`, version: "bench", state: "ok", checks: "1", failing: "0" }),
-        ),
-      )
+      .send(statusPresence(`host${this.i}`, { status: "all checks ok", checks: "1", failing: "0" }))
       .catch(() => {});
   }
 
@@ -176,17 +143,8 @@ class LightAgent {
 }
 
 // ---------------------------------------------------------------- the run
-const prefix = `jabmon-bench-restart:${randomUUID()}:`;
+const { prefix, password, ejabberd, httpPort } = await benchWorld("restart", { maxOpenFiles: 32_000 });
 const keys = new Keys(prefix);
-const password = randomBytes(8).toString("hex");
-const ejabberd = await PrivateEjabberd.create({
-  name: "restart",
-  c2sPort: await freePort(),
-  componentPort: await freePort(),
-  componentPassword: randomBytes(8).toString("hex"),
-  maxOpenFiles: 32_000,
-});
-const httpPort = await freePort();
 const url = `http://127.0.0.1:${httpPort}`;
 const agents = [];
 let component;
@@ -195,21 +153,12 @@ const result = { agents: AGENTS, reconnect_max_delay_ms: MAX_DELAY_MS, grace_ms:
 try {
   say(`starting ejabberd (${ejabberd.dir})`);
   await ejabberd.start();
-  component = spawn(process.execPath, [dist("cli/main.js"), "component"], {
-    env: {
-      ...process.env,
-      JABMON_LOG_LEVEL: "warn",
-      JABMON_COMPONENT_SERVICE: ejabberd.componentService,
-      JABMON_COMPONENT_PASSWORD: ejabberd.config.componentPassword,
-      JABMON_REDIS_URL: REDIS_URL,
-      JABMON_REDIS_PREFIX: prefix,
-      JABMON_HTTP_PORT: String(httpPort),
-      JABMON_ALERT_WEBHOOK: hookUrl,
-      JABMON_PLANE_GRACE_MS: String(GRACE_MS),
-    },
-    stdio: ["ignore", "ignore", "inherit"],
+  component = spawnComponent(ejabberd, {
+    prefix,
+    httpPort,
+    env: { JABMON_ALERT_WEBHOOK: hookUrl, JABMON_PLANE_GRACE_MS: String(GRACE_MS) },
   });
-  await waitUntil(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok, 60_000, "the component");
+  await componentUp(url);
   let peakRss = 0;
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, rssMb(component.pid) || 0);
@@ -217,8 +166,8 @@ try {
 
   say(`registering ${AGENTS} accounts`);
   const batch = Number(process.env.BENCH_CONNECT_BATCH ?? 50);
-  for (let i = 0; i < AGENTS; i += 20)
-    await Promise.all(Array.from({ length: Math.min(20, AGENTS - i) }, (_, j) => registerAccount(ejabberd.c2sService, "localhost", `host${i + j}`, password, { caFile: ejabberd.caFile })));
+  const hosts = Array.from({ length: AGENTS }, (_, i) => `host${i}`);
+  await registerAccounts(ejabberd.c2sService, hosts, password, { caFile: ejabberd.caFile });
   say(`connecting ${AGENTS} sessions`);
   let t = Date.now();
   for (let i = 0; i < AGENTS; i += batch) {
@@ -226,10 +175,10 @@ try {
     agents.push(...group);
     await Promise.all(group.map((a) => a.keeper.firstOnline));
   }
-  await waitUntil(async () => (await connected(url).catch(() => -1)) >= AGENTS, 300_000, "every host online");
+  await pollUntil(async () => (await connected(url).catch(() => -1)) >= AGENTS, 300_000, "every host online");
   result.connect_s = round((Date.now() - t) / 1000);
   for (const a of agents) a.record();
-  await waitUntil(() => agents.every((a) => a.pending.size === 0), 300_000, "the first results acknowledged");
+  await pollUntil(() => agents.every((a) => a.pending.size === 0), 300_000, "the first results acknowledged");
   result.rss_before_restart_mb = round(rssMb(component.pid));
   hooks.length = 0;
 
@@ -240,12 +189,12 @@ try {
   await ejabberd.start();
   result.ejabberd_restart_s = round((Date.now() - t) / 1000);
   result.all_back_online_s = round(
-    (Date.now() - t) / 1000 + (await waitUntil(async () => (await connected(url).catch(() => -1)) >= AGENTS, 600_000, "every host back")),
+    (Date.now() - t) / 1000 + (await pollUntil(async () => (await connected(url).catch(() => -1)) >= AGENTS, 600_000, "every host back")),
   );
   say(`all back online after ${result.all_back_online_s} s`);
-  await waitUntil(() => agents.every((a) => a.pending.size === 0), 600_000, "every spooled result acknowledged").catch(() => {});
+  await pollUntil(() => agents.every((a) => a.pending.size === 0), 600_000, "every spooled result acknowledged").catch(() => {});
   result.all_replayed_s = round((Date.now() - t) / 1000);
-  await waitUntil(() => hooks.some((h) => h.alert?.kind === "plane" && h.alert.state === "recovered"), 600_000, "the plane's recovered alert").catch(() => {});
+  await pollUntil(() => hooks.some((h) => h.alert?.kind === "plane" && h.alert.state === "recovered"), 600_000, "the plane's recovered alert").catch(() => {});
   say("waiting for the grace to pass");
   await sleep(GRACE_MS + MASS_WINDOW_MS + 5000);
   clearInterval(sampler);

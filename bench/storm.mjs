@@ -12,92 +12,49 @@
  * Knobs: BENCH_HOSTS=10000 BENCH_CHILDREN=2000 BENCH_HOLD_MS=5000.
  * Writes bench/results/storm.json.
  */
-import { spawn } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { xml } from "@xmpp/client";
+import { benchWorld, componentUp, dist, inBatches, metric, REDIS_URL, root, sleep, spawnComponent, stopProcess, waitUntil } from "./lib/run.mjs";
+import { openSession, registerAccounts, statusPresence } from "./lib/sessions.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dist = (p) => join(root, "dist", p);
-const { freePort, PrivateEjabberd } = await import(dist("stack/index.js"));
 const { createRedis, deletePrefix } = await import(dist("store/index.js"));
 const { silentLogger } = await import(dist("log/index.js"));
-const { registerAccount } = await import(dist("xmpp/index.js"));
-const { createClient } = await import(dist("client/index.js"));
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 10_000);
 const CHILDREN = Math.min(HOSTS, Number(process.env.BENCH_CHILDREN ?? 2000));
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 5000);
-const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
-const COMPONENT = "monitor.localhost";
-const NS_JABMON = "urn:jabmon:0";
 const PARENT = "switch0";
 
 const say = (line) => process.stderr.write(`bench:storm ${line}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Every 50 ms: the figures are in tenths of seconds. */
+const pollUntil = (probe, timeoutMs, what) => waitUntil(probe, timeoutMs, what, 50);
 
-async function inBatches(count, size, fn, label) {
-  for (let i = 0; i < count; i += size) {
-    await Promise.all(Array.from({ length: Math.min(size, count - i) }, (_, j) => fn(i + j)));
-    const done = Math.min(count, i + size);
-    if (done % 2000 < size) say(`${label} ${done}/${count}`);
-  }
-}
-
-async function metric(url, name) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, "m").exec(text);
-  return match ? Number(match[1]) : Number.NaN;
-}
-
-async function waitUntil(probe, timeoutMs, what) {
-  const start = Date.now();
-  for (;;) {
-    if (await probe()) return (Date.now() - start) / 1000;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const prefix = `jabmon-bench-storm:${randomUUID()}:`;
-const password = randomBytes(8).toString("hex");
-const ejabberd = await PrivateEjabberd.create({
-  name: "storm",
-  c2sPort: await freePort(),
-  componentPort: await freePort(),
-  componentPassword: randomBytes(8).toString("hex"),
+const { prefix, password, ejabberd, httpPort } = await benchWorld("storm", {
   maxOpenFiles: 16_000,
   // 10,000 light sessions on loopback: plain TCP, as bench:fleet (the clients say `insecure`).
   tls: "none",
 });
-const httpPort = await freePort();
 const sessions = [];
 let componentProcess;
 let receiver;
 const redis = createRedis(REDIS_URL, silentLogger());
 const result = { hosts: HOSTS, children: CHILDREN, hold_ms: HOLD_MS };
 
-function session(user, depends) {
-  return (async () => {
-    const xmpp = createClient({ service: ejabberd.c2sService, domain: "localhost", username: user, password, resource: "agent", insecure: true });
-    xmpp.on("error", () => {});
-    await xmpp.start();
-    const attrs = { xmlns: NS_JABMON, host: user, version: "bench", state: "ok" };
-    if (depends) attrs.depends = depends;
-    await xmpp.send(xml("presence", { to: COMPONENT }, xml("status", {}, "ok"), xml("x", attrs)));
-    return xmpp;
-  })();
-}
+/** A light agent of `user`, declaring `depends` (its parent) when given. */
+const session = (user, depends) =>
+  openSession(ejabberd.c2sService, user, password, {
+    tls: { insecure: true },
+    presence: statusPresence(user, { status: "ok", ...(depends ? { depends } : {}) }),
+  });
 
 try {
   say(`starting ejabberd (${ejabberd.dir})`);
   await ejabberd.start();
   const names = [PARENT, "oncall", ...Array.from({ length: HOSTS }, (_, i) => `host${i}`)];
   say(`registering ${names.length} accounts`);
-  await inBatches(names.length, 20, (i) => registerAccount(ejabberd.c2sService, "localhost", names[i], password, { insecure: true }), "registered");
+  await registerAccounts(ejabberd.c2sService, names, password, { insecure: true }, { say, label: "registered" });
 
   const configFile = join(tmpdir(), `jabmon-storm-${process.pid}.json`);
   writeFileSync(
@@ -107,37 +64,27 @@ try {
       alerting: { dependencies: { holdMs: HOLD_MS, recoveryGraceMs: 60_000 }, tickMs: 200 },
     }),
   );
-  componentProcess = spawn(process.execPath, [dist("cli/main.js"), "component", "-c", configFile], {
-    env: {
-      ...process.env,
-      JABMON_LOG_LEVEL: "warn",
-      JABMON_COMPONENT_SERVICE: ejabberd.componentService,
-      JABMON_COMPONENT_PASSWORD: ejabberd.config.componentPassword,
-      JABMON_REDIS_URL: REDIS_URL,
-      JABMON_REDIS_PREFIX: prefix,
-      JABMON_HTTP_PORT: String(httpPort),
-    },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  componentProcess = spawnComponent(ejabberd, { prefix, httpPort, args: ["-c", configFile] });
   const url = `http://127.0.0.1:${httpPort}`;
-  await waitUntil(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok, 60_000, "the component");
+  await componentUp(url);
 
   const received = [];
-  receiver = createClient({ service: ejabberd.c2sService, domain: "localhost", username: "oncall", password, resource: "r", insecure: true });
-  receiver.on("error", () => {});
+  receiver = await openSession(ejabberd.c2sService, "oncall", password, {
+    tls: { insecure: true },
+    resource: "r",
+    presence: xml("presence"),
+  });
   receiver.on("stanza", (s) => {
     if (s.is("message") && s.getChildText("body")) received.push({ at: Date.now(), body: s.getChildText("body") });
   });
-  await receiver.start();
-  await receiver.send(xml("presence"));
 
   say(`connecting the parent and ${HOSTS} hosts (${CHILDREN} under the parent)`);
   let t = Date.now();
   const parent = await session(PARENT);
   await inBatches(HOSTS, Number(process.env.BENCH_CONNECT_BATCH ?? 50), async (i) => {
     sessions[i] = await session(`host${i}`, i < CHILDREN ? PARENT : undefined);
-  }, "online");
-  await waitUntil(async () => (await metric(url, "jabmon_agents_connected")) >= HOSTS + 1, 300_000, "every host online");
+  }, { say, label: "online" });
+  await pollUntil(async () => (await metric(url, "jabmon_agents_connected")) >= HOSTS + 1, 300_000, "every host online");
   result.connect_s = (Date.now() - t) / 1000;
   await sleep(2000); // the last presences' dependencies recorded
 
@@ -162,14 +109,14 @@ try {
     x.reconnect?.stop();
     x.socket?.destroy();
   }
-  result.all_down_recorded_s = await waitUntil(
+  result.all_down_recorded_s = await pollUntil(
     async () => (await metric(url, "jabmon_agents_connected")) <= HOSTS - CHILDREN,
     120_000,
     "the killed hosts recorded offline",
   );
   const downAt = Date.now();
   // Dispatch keeps up when the outbox has nothing left to dispatch soon after the last down.
-  await waitUntil(async () => {
+  await pollUntil(async () => {
     const groups = await redis.xinfo("GROUPS", outbox).catch(() => []);
     return groups.every((g) => {
       const m = {};
@@ -178,7 +125,7 @@ try {
     });
   }, 120_000, "the outbox drained");
   result.processing_lag_s = (Date.now() - downAt) / 1000;
-  const note = await waitUntil(() => received.slice(before).some((m) => m.body.includes(PARENT)), 120_000, "the parent's notification");
+  const note = await pollUntil(() => received.slice(before).some((m) => m.body.includes(PARENT)), 120_000, "the parent's notification");
   result.time_to_notification_s = (Date.now() - t) / 1000;
   void note;
   await sleep(HOLD_MS + 3000); // anything else would have come by now
@@ -192,11 +139,7 @@ try {
   result.notification = parentMessage.slice(0, 200);
 } finally {
   say("cleaning up");
-  if (componentProcess && componentProcess.exitCode === null) {
-    const exited = new Promise((r) => componentProcess.once("exit", r));
-    componentProcess.kill("SIGTERM");
-    await exited;
-  }
+  await stopProcess(componentProcess);
   await Promise.all([...sessions, receiver].map((a) => a?.stop().catch(() => {})));
   await ejabberd.destroy().catch(() => {});
   await deletePrefix(redis, prefix);

@@ -22,39 +22,20 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { dist, rssMb, sleep, waitUntil } from "../lib/run.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const dist = (p) => join(root, "dist", p);
 const { freePort, generateSelfSignedCert, PrivateCluster, PrivateEjabberd } = await import(dist("stack/index.js"));
 const { createRedis, deletePrefix, Keys } = await import(dist("store/index.js"));
 const { silentLogger, createLogger } = await import(dist("log/index.js"));
 const { registerAccount } = await import(dist("xmpp/index.js"));
 const { agentSchema, startAgent } = await import(dist("agent/index.js"));
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitUntil(probe, timeoutMs, what, everyMs = 100) {
-  const start = Date.now();
-  for (;;) {
-    if (await probe()) return (Date.now() - start) / 1000;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-export function rssMb(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
+// scenarios.mjs and the e2e tests take these from here.
+export { rssMb, sleep, waitUntil };
 
 // ---------------------------------------------------------------- Redis with AOF
 
