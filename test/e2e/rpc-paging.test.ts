@@ -8,19 +8,14 @@
  */
 import type { Client } from "@xmpp/client";
 import { xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { hashToken } from "../../src/gateway/index.js";
-import {
-  decodeMethodResponse,
-  methodCallQuery,
-  type RpcStruct,
-  type RpcValue,
-} from "../../src/rpc/index.js";
+import type { RpcStruct, RpcValue } from "../../src/rpc/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { askBot, startAdminBot, type TestAdminBot } from "../helpers/chat.js";
-import { type Account, TestStack } from "../helpers/stack.js";
+import { rpcCall } from "../helpers/rpc.js";
+import { type Account, useStack } from "../helpers/stack.js";
 
-const NS_RPC = "jabber:iq:rpc";
 const HOSTS = 1500;
 /** The default rpc.maxReplyBytes. */
 const REPLY = 262_144;
@@ -28,7 +23,7 @@ const REPLY = 262_144;
 const STATUS = "load 0.42 0.40 0.38; disk / 71% /var 64% /home 12%; mem 61%; ".repeat(7);
 const VIEWER_TOKEN = "paging-viewer-token-0123456789";
 
-let stack: TestStack;
+const stack = useStack("rpc-paging");
 let component: RunningComponent;
 let viewer: Account;
 let alice: Account;
@@ -43,7 +38,6 @@ const jidOf = (i: number) => `pg${String(i).padStart(5, "0")}@localhost`;
 const expectedJids = Array.from({ length: HOSTS }, (_, i) => jidOf(i)).sort();
 
 beforeAll(async () => {
-  stack = await TestStack.start("rpc-paging");
   viewer = await stack.account("pgviewer");
   alice = await stack.account("pgalice");
   bot = await stack.account("pgbot");
@@ -85,34 +79,16 @@ beforeAll(async () => {
     room: "paging@conference.localhost",
   });
 }, 120_000);
-afterAll(async () => {
-  await stack?.cleanup();
-});
 
-type Stanza = ReturnType<typeof xml>;
-
-/** One call as a raw IQ with the given id; the reply stanza (or undefined after 15 s) and its response. */
+/** One call as a raw IQ with the given id; the reply's size (0 without one after 15 s) and its response. */
 async function call(client: Client, method: string, params: RpcValue[], id = randomId()) {
-  const query = methodCallQuery(method, params);
-  const reply = await new Promise<Stanza | undefined>((resolve) => {
-    const timer = setTimeout(() => done(undefined), 15_000);
-    const onStanza = (stanza: Stanza) => {
-      if (stanza.is("iq") && stanza.attrs.id === id) done(stanza);
-    };
-    const done = (stanza: Stanza | undefined) => {
-      clearTimeout(timer);
-      client.removeListener("stanza", onStanza);
-      resolve(stanza);
-    };
-    client.on("stanza", onStanza);
-    const iq = xml("iq", { type: "set", to: stack.componentJid, id });
-    iq.cnode(query as never);
-    client.send(iq).catch(() => done(undefined));
-  });
-  const answer = reply?.getChild("query", NS_RPC);
+  const answer = await rpcCall(client, stack.componentJid, method, params, {
+    id,
+    timeoutMs: 15_000,
+  }).catch(() => undefined);
   return {
-    bytes: reply ? Buffer.byteLength(reply.toString()) : 0,
-    response: answer ? decodeMethodResponse(answer as never) : undefined,
+    bytes: answer ? Buffer.byteLength(answer.reply.toString()) : 0,
+    response: answer?.response,
   };
 }
 const randomId = () => `p${Math.random().toString(36).slice(2)}`;

@@ -40,14 +40,13 @@ export async function rpcCall(
   to: string,
   method: string,
   params: RpcValue[] = [],
-  { timeoutMs = 60_000 }: Pick<IqOptions, "timeoutMs"> = {},
+  { timeoutMs = 60_000, id }: Pick<IqOptions, "timeoutMs" | "id"> = {},
 ): Promise<RpcReply> {
-  const reply = await iq(client, to, "set", clientXml(methodCallQuery(method, params)), {
-    timeoutMs,
-  });
+  const call = clientXml(methodCallQuery(method, params));
+  const reply = await iq(client, to, "set", call, { timeoutMs, id });
   // An error reply echoes the call's query: only a result carries a methodResponse.
-  const query = reply.attrs.type === "result" ? reply.getChild("query", NS_RPC) : undefined;
-  return { reply, response: query ? decodeMethodResponse(query as never) : undefined };
+  const answer = reply.attrs.type === "result" ? reply.getChild("query", NS_RPC) : undefined;
+  return { reply, response: answer ? decodeMethodResponse(answer as never) : undefined };
 }
 
 /** The decoded response (value or fault) of a call; throws when the IQ itself is refused. */
