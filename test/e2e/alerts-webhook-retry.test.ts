@@ -4,18 +4,16 @@
  * recovers within the retry period gets the alert dead-lettered (a log line
  * and the jabmon_queue_depth{queue="alert_dead_letter"} metric).
  */
-import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningComponent } from "../../src/server/index.js";
 import { useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
+import { startWebhook, type Webhook } from "../helpers/webhook.js";
 
 let component: RunningComponent;
-let webhook: Server;
+let webhook: Webhook;
 // Registered before the stack, so it runs after the stack's cleanup has stopped the component.
-afterAll(async () => {
-  await new Promise((r) => webhook?.close(r));
-});
+afterAll(() => webhook?.close());
 const stack = useStack("webhook-retry");
 /** Calls per alert id, and the successful ones. */
 const calls = new Map<string, number>();
@@ -23,26 +21,17 @@ const received: string[] = [];
 const FLAKY_FAILURES = 12;
 
 beforeAll(async () => {
-  webhook = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => {
-      body += d;
-    });
-    req.on("end", () => {
-      const { alert } = JSON.parse(body) as { alert: { id: string; check: string } };
-      const n = (calls.get(alert.id) ?? 0) + 1;
-      calls.set(alert.id, n);
-      const fail = alert.check === "never" || (alert.check === "flaky" && n <= FLAKY_FAILURES);
-      res.statusCode = fail ? 503 : 200;
-      if (!fail) received.push(alert.id);
-      res.end();
-    });
+  webhook = await startWebhook((body) => {
+    const { alert } = JSON.parse(body) as { alert: { id: string; check: string } };
+    const n = (calls.get(alert.id) ?? 0) + 1;
+    calls.set(alert.id, n);
+    const fail = alert.check === "never" || (alert.check === "flaky" && n <= FLAKY_FAILURES);
+    if (!fail) received.push(alert.id);
+    return fail ? 503 : 200;
   });
-  await new Promise<void>((r) => webhook.listen(0, "127.0.0.1", r));
-  const { port } = webhook.address() as { port: number };
   component = await stack.startComponent({
     alerts: {
-      webhookUrl: `http://127.0.0.1:${port}/hook`,
+      webhookUrl: webhook.url,
       webhookBackoffMs: 20,
       webhookMaxBackoffMs: 100,
       webhookRetryForMs: 6000,

@@ -1,4 +1,3 @@
-import { createServer, type Server } from "node:http";
 import type { Client } from "@xmpp/client";
 import { xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,40 +5,27 @@ import type { RunningComponent } from "../../src/server/index.js";
 import { check, errorOf, iq, publishIq } from "../helpers/pubsub.js";
 import { type Account, useStack, waitForHost } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
+import { startWebhook, type Webhook } from "../helpers/webhook.js";
 
 let component: RunningComponent;
-let webhook: Server;
+let webhook: Webhook;
 // Registered before the stack, so it runs after the stack's cleanup has stopped the component.
-afterAll(async () => {
-  await new Promise((r) => webhook?.close(r));
-});
+afterAll(() => webhook?.close());
 const stack = useStack("liveness");
 const hooks: Array<{ alert: { kind: string; jid: string; state: string }; message: string }> = [];
 let hookCalls = 0;
 
 beforeAll(async () => {
   // Fails twice, then accepts: the alert must arrive through BullMQ's retries.
-  webhook = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => {
-      body += d;
-    });
-    req.on("end", () => {
-      hookCalls++;
-      if (hookCalls <= 2) {
-        res.statusCode = 503;
-        res.end();
-        return;
-      }
-      hooks.push(JSON.parse(body));
-      res.end("ok");
-    });
+  webhook = await startWebhook((body) => {
+    hookCalls++;
+    if (hookCalls <= 2) return 503;
+    hooks.push(JSON.parse(body));
+    return 200;
   });
-  await new Promise<void>((r) => webhook.listen(0, "127.0.0.1", r));
-  const address = webhook.address() as { port: number };
   component = await stack.startComponent({
     monitor: { agentDomains: [stack.domain], presenceConfirmMs: 3000, staleMs: 1500 },
-    alerts: { webhookUrl: `http://127.0.0.1:${address.port}/hook`, webhookBackoffMs: 200 },
+    alerts: { webhookUrl: webhook.url, webhookBackoffMs: 200 },
   });
 });
 
