@@ -27,6 +27,7 @@ import {
   reader,
   redis,
   set,
+  setAffiliation,
   stack,
   startPubsubSuite,
   storedCount,
@@ -52,16 +53,7 @@ describe("access models and affiliations", () => {
       "not-allowed",
       "closed-node",
     ]);
-    await set(
-      client,
-      owner(
-        xml(
-          "affiliations",
-          { node },
-          xml("affiliation", { jid: other.account.jid, affiliation: "member" }),
-        ),
-      ),
-    );
+    await setAffiliation(client, node, other.account.jid, "member");
     expect(errorOf(await subscribe(other.client, node, other.account.jid))).toBeUndefined();
     expect(errorOf(await set(other.client, publishIq(node, xml("n", { xmlns: "urn:x" }))))).toEqual(
       ["forbidden", undefined],
@@ -113,16 +105,7 @@ describe("access models and affiliations", () => {
     const node = `out-${account.user}`;
     await createNode(client, node, { "pubsub#publish_model": "open" });
     await subscribe(other.client, node, other.account.jid);
-    await set(
-      client,
-      owner(
-        xml(
-          "affiliations",
-          { node },
-          xml("affiliation", { jid: other.account.jid, affiliation: "outcast" }),
-        ),
-      ),
-    );
+    await setAffiliation(client, node, other.account.jid, "outcast");
     expect(await redis.hlen(keys.psSubscriptions(node))).toBe(0);
     expect(errorOf(await subscribe(other.client, node, other.account.jid))).toEqual([
       "forbidden",

@@ -15,6 +15,7 @@ import {
   NS_DISCO_ITEMS,
   reader,
   redis,
+  serviceFeatures,
   set,
   stack,
   startPubsubSuite,
@@ -68,22 +69,9 @@ describe("the agent inventory (alertpublishers)", () => {
     for (const a of agents) await set(a.client, publishIq(`agents/${a.account.jid}`, check(1)));
     // The agent inventory is for pubsub.subscribers and admins (pubsub-limits.test.ts: others).
     const client = await stack.client(reader);
-    const reply = await get(
-      client,
-      xml("query", { xmlns: NS_DISCO_ITEMS, node: "alertpublishers" }),
-    );
-    const nodes = reply
-      .getChild("query")
-      ?.getChildren("item")
-      .map((i) => i.attrs.node);
-    for (const a of agents) expect(nodes).toContain(`agents/${a.account.jid}`);
-    const root = await get(client, xml("query", { xmlns: NS_DISCO_ITEMS }));
-    expect(
-      root
-        .getChild("query")
-        ?.getChildren("item")
-        .map((i) => i.attrs.node),
-    ).toContain("alertpublishers");
+    const { names } = await discoItems(client, "alertpublishers");
+    for (const a of agents) expect(names).toContain(`agents/${a.account.jid}`);
+    expect((await discoItems(client, "")).names).toContain("alertpublishers");
     await client.stop();
   });
 });
@@ -204,13 +192,7 @@ describe("disco#items paging (XEP-0059)", () => {
     ]);
     expect(errorOf(await query(rsm(xml("max", {}, "-1"))))).toEqual(["bad-request", undefined]);
     expect(errorOf(await query(rsm(xml("index", {}, "x"))))).toEqual(["bad-request", undefined]);
-    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
-    expect(
-      info
-        .getChild("query")
-        ?.getChildren("feature")
-        .map((f) => f.attrs.var),
-    ).toContain(NS_RSM);
+    expect(await serviceFeatures(client)).toContain(NS_RSM);
     await client.stop();
   });
 });

@@ -24,10 +24,11 @@ import {
   get,
   itemIds,
   keys,
-  NS_DISCO_INFO,
   redis,
   service,
+  serviceFeatures,
   set,
+  setAffiliation,
   startPubsubSuite,
   storedCount,
   subscribe,
@@ -140,13 +141,9 @@ describe("node management", () => {
     // A named create answers an empty result, as before.
     const named = await set(client, pubsub(xml("create", { node: `named-${account.user}` })));
     expect([named.attrs.type, named.getChildElements()]).toEqual(["result", []]);
-    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
-    expect(
-      info
-        .getChild("query")
-        ?.getChildren("feature")
-        .map((f) => f.attrs.var),
-    ).toContain("http://jabber.org/protocol/pubsub#instant-nodes");
+    expect(await serviceFeatures(client)).toContain(
+      "http://jabber.org/protocol/pubsub#instant-nodes",
+    );
   });
 
   it("rejects an invalid configuration and keeps the stored one", async () => {
@@ -179,16 +176,7 @@ describe("node management", () => {
       ),
     ).toBeUndefined();
     expect(await redis.hget(keys.psNode(node), "max_items")).toBe("3");
-    const lastOwner = await set(
-      client,
-      owner(
-        xml(
-          "affiliations",
-          { node },
-          xml("affiliation", { jid: account.jid, affiliation: "none" }),
-        ),
-      ),
-    );
+    const lastOwner = await setAffiliation(client, node, account.jid, "none");
     expect(errorOf(lastOwner)).toEqual(["not-acceptable", undefined]);
   });
 });
@@ -323,12 +311,8 @@ describe("subscription authorization (XEP-0060 §8.6)", () => {
 
   it("advertises subscription notifications", async () => {
     const { client } = await user();
-    const info = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
-    expect(
-      info
-        .getChild("query")
-        ?.getChildren("feature")
-        .map((f) => f.attrs.var),
-    ).toContain("http://jabber.org/protocol/pubsub#subscription-notifications");
+    expect(await serviceFeatures(client)).toContain(
+      "http://jabber.org/protocol/pubsub#subscription-notifications",
+    );
   });
 });

@@ -28,6 +28,7 @@ import {
   NS_DISCO_INFO,
   reader,
   redis,
+  serviceFeatures,
   set,
   stack,
   startPubsubSuite,
@@ -231,13 +232,9 @@ describe("last published item (pubsub#send_last_published_item)", () => {
       ?.getChildren("field")
       .find((f) => f.attrs.var === "pubsub#send_last_published_item");
     expect(field?.getChildText("value")).toBe("never");
-    const service = await get(client, xml("query", { xmlns: NS_DISCO_INFO }));
-    expect(
-      service
-        .getChild("query")
-        ?.getChildren("feature")
-        .map((f) => f.attrs.var),
-    ).toContain("http://jabber.org/protocol/pubsub#last-published");
+    expect(await serviceFeatures(client)).toContain(
+      "http://jabber.org/protocol/pubsub#last-published",
+    );
     // The component's alerts node carries events: a new subscriber gets no old alert.
     expect(await redis.hget(keys.psNode("alerts"), "send_last_published_item")).toBe("never");
     // An agent node's auto-create stores the default.

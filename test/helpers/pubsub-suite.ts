@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect } from "vitest";
 import { createClient } from "../../src/client/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { Keys, type Redis } from "../../src/store/index.js";
-import { available, errorOf, form, iq, NS_EVENT, pubsub, type Xml } from "./pubsub.js";
+import { available, errorOf, form, iq, NS_EVENT, owner, pubsub, type Xml } from "./pubsub.js";
 import { type Account, type TestStack, useStack } from "./stack.js";
 
 export const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
@@ -97,6 +97,16 @@ export async function createNode(c: Client, node: string, config: Record<string,
     pubsub(xml("create", { node }), xml("configure", {}, form(CONFIG, config))),
   );
   expect(errorOf(reply)).toBeUndefined();
+}
+
+/** Set `jid`'s affiliation with `node` (owner use case, XEP-0060 §8.9); the reply. */
+export const setAffiliation = (c: Client, node: string, jid: string, affiliation: string) =>
+  set(c, owner(xml("affiliations", { node }, xml("affiliation", { jid, affiliation }))));
+
+/** The features the service advertises in disco#info. */
+export async function serviceFeatures(c: Client): Promise<string[]> {
+  const info = await get(c, xml("query", { xmlns: NS_DISCO_INFO }));
+  return (info.getChild("query")?.getChildren("feature") ?? []).map((f) => f.attrs.var as string);
 }
 
 export async function subscribe(c: Client, node: string, jid: string) {
