@@ -7,11 +7,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { componentEnv, componentSchema, loadConfig } from "../../src/config/index.js";
-import { silentLogger } from "../../src/log/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
-import { createRedis, Keys, type Redis } from "../../src/store/index.js";
+import { Keys, type Redis } from "../../src/store/index.js";
 import {
   available,
   check,
@@ -24,13 +23,13 @@ import {
   pubsub,
   type Xml,
 } from "../helpers/pubsub.js";
-import { type Account, REDIS_URL, TestStack } from "../helpers/stack.js";
+import { type Account, useStack } from "../helpers/stack.js";
 
 const CONFIG = "http://jabber.org/protocol/pubsub#node_config";
 const MAX_ITEMS = 6;
 const MAX_BYTES = 40_000;
 
-let stack: TestStack;
+const stack = useStack("pubsub-quota");
 let component: RunningComponent;
 let redis: Redis;
 let keys: Keys;
@@ -39,7 +38,6 @@ let admin: Account;
 let creator: Account;
 
 beforeAll(async () => {
-  stack = await TestStack.start("pubsub-quota");
   admin = await stack.account("quota-admin");
   creator = await stack.account("quota-creator");
   component = await stack.startComponent({
@@ -51,13 +49,9 @@ beforeAll(async () => {
       maxBytesPerJid: MAX_BYTES,
     },
   });
-  redis = createRedis(REDIS_URL, silentLogger());
+  redis = stack.redis();
   keys = new Keys(stack.prefix);
   service = stack.componentJid;
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
 });
 
 const online = new Map<string, Client>();

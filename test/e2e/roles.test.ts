@@ -8,23 +8,15 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { type Client, xml } from "@xmpp/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/log/index.js";
-import {
-  createRedis,
-  HostStore,
-  INGEST_SHARDS,
-  ingestShard,
-  Keys,
-  type Redis,
-} from "../../src/store/index.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { HostStore, INGEST_SHARDS, ingestShard, Keys, type Redis } from "../../src/store/index.js";
 import { available, errorOf, iq, NS_JABMON, publishIq } from "../helpers/pubsub.js";
-import { type Account, hostsFrom, REDIS_URL, TestStack } from "../helpers/stack.js";
+import { type Account, hostsFrom, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
 type Child = ChildProcess & { output: () => string };
 
-let stack: TestStack;
+const stack = useStack("roles");
 let redis: Redis;
 let keys: Keys;
 let front: Child;
@@ -113,8 +105,7 @@ async function publish(a: Agent, payload: ReturnType<typeof xml>): Promise<void>
 }
 
 beforeAll(async () => {
-  stack = await TestStack.start("roles");
-  redis = createRedis(REDIS_URL, silentLogger());
+  redis = stack.redis();
   keys = new Keys(stack.prefix);
   const adminAccount = await stack.account("rolesadmin");
   admin = await stack.client(adminAccount);
@@ -139,11 +130,6 @@ beforeAll(async () => {
     },
   );
 }, 120_000);
-
-afterAll(async () => {
-  redis?.disconnect();
-  await stack?.cleanup();
-});
 
 describe("one xmpp front and two ingest processes", () => {
   it("leaves the shards to the ingest processes: the front holds none", async () => {
