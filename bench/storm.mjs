@@ -7,9 +7,16 @@
  * The parent and its C children die at once. Measures the time from their
  * death to the single notification naming the parent, the notifications the
  * receiver got (goal: 1), and the monitor's processing lag: how long after the
- * last child was recorded offline the alert outbox still had entries to
- * dispatch (goal < 1 s), with the outbox's largest backlog.
- * Knobs: BENCH_HOSTS=10000 BENCH_CHILDREN=2000 BENCH_HOLD_MS=5000.
+ * last child's down alert was written to the alert outbox the outbox still had
+ * entries to dispatch (goal < 1 s), with the outbox's largest backlog. The
+ * monitoring plane holds every host down for its mass window (10 s) before
+ * writing its alert (docs/monitor.md, "Plane events"), so the storm reaches
+ * the outbox then, not when the hosts are recorded offline; the lag counts
+ * from the last down alert's stream id (Redis's clock, as the drain's).
+ * Knobs: BENCH_HOSTS=10000 BENCH_CHILDREN=2000 BENCH_HOLD_MS=5000
+ * BENCH_MASS_PERCENT=90 (the plane's massPercent: 2,000 of 10,001 hosts is
+ * just over its default 20 %, which would make the storm a plane incident
+ * whose downs wait out its grace; this bench measures the alerting policy).
  * Writes bench/results/storm.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -25,6 +32,13 @@ const { silentLogger } = await import(dist("log/index.js"));
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 10_000);
 const CHILDREN = Math.min(HOSTS, Number(process.env.BENCH_CHILDREN ?? 2000));
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 5000);
+<<<<<<< HEAD
+=======
+const MASS_PERCENT = Number(process.env.BENCH_MASS_PERCENT ?? 90);
+const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
+const COMPONENT = "monitor.localhost";
+const NS_JABMON = "urn:jabmon:0";
+>>>>>>> storm-lag
 const PARENT = "switch0";
 
 const say = (line) => process.stderr.write(`bench:storm ${line}\n`);
@@ -40,7 +54,7 @@ const sessions = [];
 let componentProcess;
 let receiver;
 const redis = createRedis(REDIS_URL, silentLogger());
-const result = { hosts: HOSTS, children: CHILDREN, hold_ms: HOLD_MS };
+const result = { hosts: HOSTS, children: CHILDREN, hold_ms: HOLD_MS, mass_percent: MASS_PERCENT };
 
 /** A light agent of `user`, declaring `depends` (its parent) when given. */
 const session = (user, depends) =>
@@ -62,6 +76,7 @@ try {
     JSON.stringify({
       alerts: { adminJids: ["oncall@localhost"], renotifyMs: 0 },
       alerting: { dependencies: { holdMs: HOLD_MS, recoveryGraceMs: 60_000 }, tickMs: 200 },
+      monitor: { plane: { massPercent: MASS_PERCENT } },
     }),
   );
   componentProcess = spawnComponent(ejabberd, { prefix, httpPort, args: ["-c", configFile] });
@@ -104,6 +119,25 @@ try {
       await sleep(50);
     }
   })();
+  // The host-down alerts written from here on: the parent's and its children's.
+  let cursor = (await redis.xrevrange(outbox, "+", "-", "COUNT", 1))[0]?.[0] ?? "0-0";
+  let downsWritten = 0;
+  let lastDownId = cursor;
+  const readDowns = async () => {
+    for (;;) {
+      const rows = await redis.xrange(outbox, `(${cursor}`, "+", "COUNT", 1000);
+      if (rows.length === 0) return;
+      for (const [id, fields] of rows) {
+        cursor = id;
+        const m = {};
+        for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i]] = fields[i + 1];
+        if (m.kind === "host" && m.state === "down") {
+          downsWritten += 1;
+          lastDownId = id;
+        }
+      }
+    }
+  };
   t = Date.now();
   for (const x of [parent, ...sessions.slice(0, CHILDREN)]) {
     x.reconnect?.stop();
@@ -114,7 +148,12 @@ try {
     120_000,
     "the killed hosts recorded offline",
   );
-  const downAt = Date.now();
+  await waitUntil(async () => {
+    await readDowns();
+    return downsWritten >= CHILDREN + 1;
+  }, 120_000, "every down alert in the outbox");
+  const downAt = Number(lastDownId.split("-")[0]);
+  result.downs_in_outbox_s = (downAt - t) / 1000;
   // Dispatch keeps up when the outbox has nothing left to dispatch soon after the last down.
   await pollUntil(async () => {
     const groups = await redis.xinfo("GROUPS", outbox).catch(() => []);

@@ -30,6 +30,7 @@ import type { AlertSink, DispatchGate, GateDecision } from "../alerts/center.js"
 import { problemKey } from "../alerts/problems.js";
 import { type AlertRecord, alertFields, alertMessage, isRecovery } from "../alerts/record.js";
 import { Renotifier } from "../alerts/renotify.js";
+import { inOrderByKey } from "../in-order.js";
 import { DependencyMap } from "./dependencies.js";
 import { DowntimeStore, downtimeCovers } from "./downtime.js";
 import { FreshnessSweeper } from "./freshness.js";
@@ -86,6 +87,8 @@ export class AlertGate implements DispatchGate {
   readonly #groups: GroupQueue;
   readonly #current: Renotifier;
   readonly #freshness: FreshnessSweeper;
+  /** An inhibition rule compares different hosts (equal on labels other than the JID). */
+  readonly #crossHostInhibition: boolean;
   #deliver: Deliver | undefined;
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
@@ -101,6 +104,9 @@ export class AlertGate implements DispatchGate {
       options.settings.dependencies.rules,
     );
     this.#groups = new GroupQueue(options.redis, this.#akeys);
+    this.#crossHostInhibition = options.settings.inhibit.some(
+      (rule) => rule.equal.length > 0 && !rule.equal.includes("jid"),
+    );
     this.#freshness = new FreshnessSweeper(
       options.redis,
       options.keys,
@@ -144,59 +150,97 @@ export class AlertGate implements DispatchGate {
     return Object.entries(all).map(([key, raw]) => ({ key, ...(JSON.parse(raw) as HeldAlert) }));
   }
 
+  /**
+   * The host (its bare JID): what admit() reads and writes is the alert's own
+   * problem's, and an inhibition looks at the same host's problems. An
+   * inhibition rule equal on other labels compares hosts with each other: then
+   * every alert is admitted in outbox order (one scope).
+   */
+  orderScope(alert: AlertRecord): string {
+    return this.#crossHostInhibition ? "" : alert.jid.toLowerCase();
+  }
+
   async admit(alert: AlertRecord): Promise<GateDecision | undefined> {
+    return isRecovery(alert) ? this.#admitRecovery(alert) : this.#admitProblem(alert);
+  }
+
+  async #admitRecovery(alert: AlertRecord): Promise<GateDecision | undefined> {
     const { redis } = this.#o;
     const key = problemKey(alert);
-    const heldRaw = await redis.hget(this.#akeys.held(), key);
+    const host = alert.kind === "host";
+    // Independent, so sent together: one round trip.
+    const [heldRaw, inGrace, children] = await Promise.all([
+      redis.hget(this.#akeys.held(), key),
+      host ? redis.hexists(this.#akeys.grace(), key) : 0,
+      host ? redis.scard(this.#akeys.children(alert.jid.toLowerCase())) : 0,
+      this.#endEscalation(key),
+    ]);
+    if (inGrace === 1) {
+      // Back within its grace: its down (still in its group) is dropped too.
+      await redis.hset(this.#akeys.grace(), key, "recovered");
+      return { suppressed: "grace", reason: "back within its host-down grace" };
+    }
+    if (children > 0) await this.#parentRecovered(alert.jid);
     const held = heldRaw ? (JSON.parse(heldRaw) as HeldAlert) : undefined;
-    if (isRecovery(alert)) {
-      await this.#endEscalation(key);
-      if (alert.kind === "host" && (await redis.hexists(this.#akeys.grace(), key)) === 1) {
-        // Back within its grace: its down (still in its group) is dropped too.
-        await redis.hset(this.#akeys.grace(), key, "recovered");
-        return { suppressed: "grace", reason: "back within its host-down grace" };
-      }
-      if (alert.kind === "host") await this.#parentRecovered(alert.jid);
-      if (held) {
-        await this.#release(key, held);
-        return { suppressed: held.reason, reason: `recovered while ${held.reason}` };
-      }
-    } else {
-      if (held) return { suppressed: held.reason, reason: describeHeld(held) };
-      const downtime = await this.downtimes.covering(alert);
-      if (downtime) {
-        const entry: HeldAlert = {
-          reason: "downtime",
-          downtime: downtime.id,
-          alert,
-          at: Date.now(),
-        };
-        await this.#hold(key, entry);
-        return { suppressed: "downtime", reason: describeHeld(entry, downtime.comment) };
-      }
-      const inhibitor = await this.#inhibitor(alert);
-      if (inhibitor) return { suppressed: "inhibited", reason: `inhibited by ${inhibitor}` };
+    if (held) {
+      await this.#release(key, held);
+      return { suppressed: held.reason, reason: `recovered while ${held.reason}` };
     }
-    const { group, dependencies } = this.#o.settings;
-    const related =
-      !isRecovery(alert) &&
-      ((await this.dependencies.parentsOf(alert)).length > 0 ||
-        (await this.dependencies.isParent(alert)));
-    let wait = related ? Math.max(group.waitMs, dependencies.holdMs) : group.waitMs;
-    const grace = this.#graceMs(alert);
-    if (grace > 0) {
-      await redis.hset(this.#akeys.grace(), key, "pending");
-      wait = Math.max(wait, grace);
+    return this.#toGroup(alert, key, false);
+  }
+
+  async #admitProblem(alert: AlertRecord): Promise<GateDecision | undefined> {
+    const key = problemKey(alert);
+    // Independent reads, sent together: one round trip.
+    const [heldRaw, downtime, parents, isParent] = await Promise.all([
+      this.#o.redis.hget(this.#akeys.held(), key),
+      this.downtimes.covering(alert),
+      this.dependencies.parentsOf(alert),
+      this.dependencies.isParent(alert),
+    ]);
+    const held = heldRaw ? (JSON.parse(heldRaw) as HeldAlert) : undefined;
+    if (held) return { suppressed: held.reason, reason: describeHeld(held) };
+    if (downtime) {
+      const entry: HeldAlert = {
+        reason: "downtime",
+        downtime: downtime.id,
+        alert,
+        at: Date.now(),
+      };
+      await this.#hold(key, entry);
+      return { suppressed: "downtime", reason: describeHeld(entry, downtime.comment) };
     }
-    if (wait <= 0 && related && !isRecovery(alert)) {
+    const inhibitor = await this.#inhibitor(alert);
+    if (inhibitor) return { suppressed: "inhibited", reason: `inhibited by ${inhibitor}` };
+    const related = parents.length > 0 || isParent;
+    if (related && this.#waitMs(alert, related) <= 0) {
       // No hold configured: a child of a parent already bad is unreachable at once.
-      const bad = await this.dependencies.badParent(await this.dependencies.parentsOf(alert));
+      const bad = await this.dependencies.badParent(parents);
       if (bad) {
         const entry: HeldAlert = { reason: "unreachable", parent: bad, alert, at: Date.now() };
         await this.#hold(key, entry);
         return { suppressed: "unreachable", reason: describeHeld(entry) };
       }
     }
+    return this.#toGroup(alert, key, related);
+  }
+
+  /** How long the alert waits in its group: a host with parents or children waits for the others. */
+  #waitMs(alert: AlertRecord, related: boolean): number {
+    const { group, dependencies } = this.#o.settings;
+    const wait = related ? Math.max(group.waitMs, dependencies.holdMs) : group.waitMs;
+    return Math.max(wait, this.#graceMs(alert));
+  }
+
+  /** Into its group, or (no wait) sent at once. */
+  async #toGroup(
+    alert: AlertRecord,
+    key: string,
+    related: boolean,
+  ): Promise<GateDecision | undefined> {
+    const { group } = this.#o.settings;
+    const wait = this.#waitMs(alert, related);
+    if (this.#graceMs(alert) > 0) await this.#o.redis.hset(this.#akeys.grace(), key, "pending");
     if (wait <= 0) {
       // At once, one message per alert, as without a policy, unless routed or rate limited here.
       if (!this.#routing() && this.#o.settings.rateLimitPerMinute <= 0) return undefined;
@@ -228,29 +272,24 @@ export class AlertGate implements DispatchGate {
 
   // --- groups and dependencies ---
 
-  async #sendGroup(alerts: AlertRecord[]): Promise<void> {
-    const send: AlertRecord[] = [];
-    for (const alert of alerts) {
-      if (!(await this.#outlivedGrace(alert))) continue;
-      if (!isRecovery(alert)) {
-        const bad = await this.dependencies.badParent(await this.dependencies.parentsOf(alert));
-        if (bad) {
-          await this.#hold(problemKey(alert), {
-            reason: "unreachable",
-            parent: bad,
-            alert,
-            at: Date.now(),
-          });
-          continue;
-        }
-      }
-      send.push(alert);
-    }
+  async #sendGroup(group: AlertRecord[]): Promise<void> {
+    // In dispatch order: the alerts of different hosts are admitted at once.
+    const alerts = [...group].sort(byNumber);
+    const keep = new Set<AlertRecord>();
+    // Each host's alerts in order (its grace mark is read and cleared), the hosts at once.
+    await inOrderByKey(
+      alerts,
+      (alert) => alert.jid.toLowerCase(),
+      async (alert) => {
+        if (await this.#stillToSend(alert)) keep.add(alert);
+      },
+    );
+    const send = alerts.filter((alert) => keep.has(alert));
     if (send.length === 0) return;
     const { listMax } = this.#o.settings.group;
-    const annotated: AlertRecord[] = [];
-    for (const alert of send)
-      annotated.push(withDependants(alert, await this.#dependants(alert), listMax));
+    const annotated = await Promise.all(
+      send.map(async (alert) => withDependants(alert, await this.#dependants(alert), listMax)),
+    );
     if (annotated.length === 1) {
       const only = annotated[0] as AlertRecord;
       await this.#send(only, alertMessage(only), [only]);
@@ -273,6 +312,25 @@ export class AlertGate implements DispatchGate {
       message,
       annotated,
     );
+  }
+
+  /**
+   * False for an alert not to send after all: a host down whose host came
+   * back within its grace, or a problem whose parent is down or critical now
+   * (held as unreachable, counted in the parent's alert).
+   */
+  async #stillToSend(alert: AlertRecord): Promise<boolean> {
+    if (!(await this.#outlivedGrace(alert))) return false;
+    if (isRecovery(alert)) return true;
+    const bad = await this.dependencies.badParent(await this.dependencies.parentsOf(alert));
+    if (!bad) return true;
+    await this.#hold(problemKey(alert), {
+      reason: "unreachable",
+      parent: bad,
+      alert,
+      at: Date.now(),
+    });
+    return false;
   }
 
   /** A host down of a host with a grace (hostDownGrace), or 0. */
@@ -604,6 +662,11 @@ export class AlertGate implements DispatchGate {
       message,
     );
   }
+}
+
+/** By dispatch number (outbox order); alerts without one keep their place after those with. */
+function byNumber(a: AlertRecord, b: AlertRecord): number {
+  return (a.num ?? Number.MAX_SAFE_INTEGER) - (b.num ?? Number.MAX_SAFE_INTEGER);
 }
 
 function describeHeld(held: HeldAlert, comment = ""): string {

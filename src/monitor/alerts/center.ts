@@ -6,12 +6,20 @@
  * `alerts` pubsub node, webhooks). Several instances share the outbox through
  * a consumer group; an instance's unacknowledged alerts are claimed by another
  * after `claimIdleMs`, so delivery is at-least-once.
+ *
+ * A batch read from the outbox is dispatched by order scope (by default one
+ * host, see DispatchGate.orderScope): the alerts of one scope one after the
+ * other, in outbox order, the scopes at once. What every alert of a batch
+ * needs (the silences, the acknowledgements, its number) is read in one round
+ * trip first; each alert is acknowledged in the outbox only once fully
+ * dispatched, so a crash re-dispatches at most the alerts in flight.
  */
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Logger } from "../../log/index.js";
 import { globMatch } from "../../protocol/index.js";
-import type { Keys, Redis } from "../../store/index.js";
+import { type Keys, pipelineReply, type Redis } from "../../store/index.js";
+import { inOrderByKey } from "../in-order.js";
 import { RetryOutbox, type RetryPolicy } from "./outbox.js";
 import { ProblemIndex } from "./problems.js";
 import {
@@ -89,6 +97,12 @@ export interface GateDecision {
  */
 export interface DispatchGate {
   admit(alert: AlertRecord): Promise<GateDecision | undefined>;
+  /**
+   * Alerts with the same scope are admitted one after the other, in outbox
+   * order; alerts of different scopes may be admitted at once. Without it, the
+   * scope is the host (its bare JID).
+   */
+  orderScope?(alert: AlertRecord): string;
   /** `deliver` sends to `sinks`, or to the center's own sinks when none are given. */
   start(deliver: (alert: AlertRecord, message: string, sinks?: AlertSink[]) => Promise<void>): void;
   stop(): Promise<void>;
@@ -133,6 +147,19 @@ export function silenceMatches(silence: Silence, alert: AlertRecord, now = Date.
 }
 
 const ackField = (jid: string, check: string) => `${jid.toLowerCase()}|${check}`;
+
+/** What every alert of one outbox batch needs, read once for the batch. */
+interface BatchContext {
+  silences: Silence[];
+  /** The ack fields (ackField) present among the batch's alerts' targets. */
+  acked: Set<string>;
+}
+
+/** One outbox row: its stream id and its alert (none for a row deleted under us). */
+interface OutboxRow {
+  id: string;
+  alert: AlertRecord | undefined;
+}
 /** What an acknowledgement of this alert is keyed by: its check, or "" for the host itself. */
 export const ackTarget = (alert: Pick<AlertRecord, "kind" | "check">) =>
   alert.kind === "host" || alert.kind === "score" ? "" : alert.check;
@@ -145,6 +172,7 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
   readonly #reader: Redis;
   readonly #problems: ProblemIndex;
   readonly #renotifier: Renotifier;
+  readonly #scope: (alert: AlertRecord) => string;
   #running = false;
   #loop: Promise<void> | undefined;
   #lastClaim = 0;
@@ -167,6 +195,10 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
     });
     for (const sink of this.#sinks) this.#retry.register(sink);
     this.#gate = options.gate;
+    const gate = options.gate;
+    this.#scope = gate?.orderScope
+      ? (alert) => (gate.orderScope as (a: AlertRecord) => string).call(gate, alert)
+      : (alert) => alert.jid.toLowerCase();
     this.#reader = options.redis.duplicate();
     this.#reader.on("error", () => {});
     this.#problems =
@@ -235,7 +267,11 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
 
   /** Active silences; expired ones are removed on the way. */
   async listSilences(now = Date.now()): Promise<Silence[]> {
-    const all = await this.#o.redis.hgetall(this.#o.keys.silences());
+    return this.#activeSilences(await this.#o.redis.hgetall(this.#o.keys.silences()), now);
+  }
+
+  /** The active silences of a `silences` hash, oldest first; removes the expired ones. */
+  async #activeSilences(all: Record<string, string>, now: number): Promise<Silence[]> {
     const active: Silence[] = [];
     const expired: string[] = [];
     for (const [id, raw] of Object.entries(all)) {
@@ -380,10 +416,9 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
           )) as Array<[string, Array<[string, string[]]>]> | null;
           rows = reply?.[0]?.[1] ?? [];
         }
-        for (const [id, fields] of rows) {
-          if (fields) await this.#dispatch(alertFromFields(fields));
-          await this.#o.redis.xack(outbox, DISPATCH_GROUP, id);
-        }
+        await this.#dispatchBatch(
+          rows.map(([id, fields]) => ({ id, alert: fields ? alertFromFields(fields) : undefined })),
+        );
       } catch (err) {
         log.warn({ err: (err as Error).message }, "alert dispatch round failed");
         await new Promise((r) => setTimeout(r, 500));
@@ -391,11 +426,64 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
     }
   }
 
-  async #dispatch(alert: AlertRecord): Promise<void> {
+  /**
+   * Dispatch one batch of outbox rows: each scope's alerts in order, the
+   * scopes at once. A row is acknowledged (XACK) right after its alert is
+   * dispatched; when an alert fails, the later alerts of its scope are left
+   * in the outbox too (claimed again later, as the failed one), and the
+   * first failure is thrown once the other scopes are done.
+   */
+  async #dispatchBatch(rows: OutboxRow[]): Promise<void> {
+    const outbox = this.#o.keys.alertOutbox();
+    const context = await this.#batchContext(rows.flatMap((row) => (row.alert ? [row.alert] : [])));
+    const acks: Array<Promise<unknown>> = [];
+    try {
+      await inOrderByKey(
+        rows,
+        (row) => (row.alert ? `alert ${this.#scope(row.alert)}` : `row ${row.id}`),
+        async (row) => {
+          if (row.alert) await this.#dispatch(row.alert, context);
+          // Sent at once and awaited with the batch: the scope's next alert need not wait for it.
+          acks.push(this.#o.redis.xack(outbox, DISPATCH_GROUP, row.id));
+        },
+      );
+    } finally {
+      await Promise.all(acks);
+    }
+  }
+
+  /**
+   * One round trip for the whole batch: the silences, which of the alerts'
+   * problems are acknowledged, and the alerts' numbers (given in outbox order).
+   */
+  async #batchContext(alerts: AlertRecord[]): Promise<BatchContext> {
+    if (alerts.length === 0) return { silences: [], acked: new Set() };
     const { redis, keys } = this.#o;
-    alert.num ??= await redis.incr(keys.alertSeq());
+    const targets = [...new Set(alerts.map((a) => ackField(a.jid, ackTarget(a))))];
+    const unnumbered = alerts.filter((a) => a.num === undefined);
+    const pipeline = redis
+      .pipeline()
+      .hgetall(keys.silences())
+      .hmget(keys.acks(), ...targets);
+    if (unnumbered.length > 0) pipeline.incrby(keys.alertSeq(), unnumbered.length);
+    const replies = (await pipeline.exec()) ?? [];
+    const silences = pipelineReply(replies, 0) as Record<string, string>;
+    const acks = pipelineReply(replies, 1) as Array<string | null>;
+    if (unnumbered.length > 0) {
+      const last = Number(pipelineReply(replies, 2));
+      unnumbered.forEach((alert, i) => {
+        alert.num = last - unnumbered.length + 1 + i;
+      });
+    }
+    return {
+      silences: await this.#activeSilences(silences, Date.now()),
+      acked: new Set(targets.filter((_, i) => acks[i] !== null)),
+    };
+  }
+
+  async #dispatch(alert: AlertRecord, context: BatchContext): Promise<void> {
     const out: DispatchedAlert = { ...alert, message: alertMessage(alert), delivered: false };
-    const acknowledged = await this.#suppress(alert, out);
+    const acknowledged = await this.#suppress(alert, out, context);
     // Before delivery: whoever reads the message and lists the open problems finds its number.
     await this.#problems.record(alert, { acknowledged, resolved: out.suppressed === "resolved" });
     const held = out.suppressed ? undefined : await this.#gate?.admit(alert);
@@ -409,17 +497,25 @@ export class AlertCenter extends EventEmitter<AlertCenterEvents> {
    * Sets `suppressed` and `reason` on `out` (silence, ack, or a reminder whose
    * problem is over) and clears the ack of a recovery. Returns whether an ack
    * covers the alert's problem, silenced or not: an acknowledged problem is not
-   * re-notified when its silence ends either.
+   * re-notified when its silence ends either. The batch's context says which
+   * silences and acks there are; a cleared ack is cleared there too, for the
+   * alerts of the same host later in the batch.
    */
-  async #suppress(alert: AlertRecord, out: DispatchedAlert): Promise<boolean> {
+  async #suppress(
+    alert: AlertRecord,
+    out: DispatchedAlert,
+    context: BatchContext,
+  ): Promise<boolean> {
     const { redis, keys } = this.#o;
-    const silence = (await this.listSilences()).find((s) => silenceMatches(s, alert));
+    const now = Date.now();
+    const silence = context.silences.find((s) => silenceMatches(s, alert, now));
     const target = ackField(alert.jid, ackTarget(alert));
-    const acknowledged = !isRecovery(alert) && (await redis.hexists(keys.acks(), target)) === 1;
+    const acknowledged = !isRecovery(alert) && context.acked.has(target);
     if (silence) {
       out.suppressed = "silenced";
       out.reason = `silence ${silence.id}${silence.comment ? `: ${silence.comment}` : ""}`;
     } else if (isRecovery(alert)) {
+      context.acked.delete(target);
       await redis.hdel(keys.acks(), target);
     } else if (acknowledged) {
       out.suppressed = "acknowledged";
