@@ -14,6 +14,8 @@ describe("globMatch", () => {
     expect(globMatch("db?", "db")).toBe(false);
     expect(globMatch("a*b*c", "a-b-b-c")).toBe(true);
     expect(globMatch("a*b*c", "a-b-b-cd")).toBe(false);
+    expect(globMatch("*ab*ab", "abab")).toBe(true);
+    expect(globMatch("ab*ba", "aba")).toBe(false);
     expect(globMatch("web", "web01")).toBe(false);
     expect(globMatch("*.example.org", "web.example.org")).toBe(true);
     // No regex syntax leaks through.
