@@ -32,13 +32,7 @@ const { silentLogger } = await import(dist("log/index.js"));
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 10_000);
 const CHILDREN = Math.min(HOSTS, Number(process.env.BENCH_CHILDREN ?? 2000));
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 5000);
-<<<<<<< HEAD
-=======
 const MASS_PERCENT = Number(process.env.BENCH_MASS_PERCENT ?? 90);
-const REDIS_URL = process.env.JABMON_REDIS_URL ?? "redis://127.0.0.1:6379";
-const COMPONENT = "monitor.localhost";
-const NS_JABMON = "urn:jabmon:0";
->>>>>>> storm-lag
 const PARENT = "switch0";
 
 const say = (line) => process.stderr.write(`bench:storm ${line}\n`);
