@@ -249,6 +249,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     outboxMax: retention.outbox,
     ...(settings.plane ? { settings: settings.plane } : {}),
     releaseDown: (jid, reason) => liveness.alertDown(jid, reason),
+    explainedDowns: (jids) => gate.dependencies.explained(jids),
   });
   liveness.holdDownsWith(plane);
 

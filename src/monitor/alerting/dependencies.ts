@@ -77,4 +77,30 @@ export class DependencyMap {
       return online === "0" || scoreState === "critical";
     });
   }
+
+  /**
+   * The hosts among `jids` that have a parent down now: their going down is
+   * explained by it (a network fault), whatever its size. One round trip for
+   * the declarations, one for the parents' states. Rules match on the JID's
+   * local part (the host name is not at hand here, as in the plane's count).
+   */
+  async explained(jids: string[]): Promise<Set<string>> {
+    if (jids.length === 0) return new Set();
+    const children = jids.map((j) => j.toLowerCase());
+    const declared = await this.redis.hmget(this.akeys.parents(), ...children);
+    const parentsOf = children.map((jid, i) => {
+      const names = new Set<string>(declared[i] ? (JSON.parse(declared[i]) as string[]) : []);
+      const alert = { jid, host: jid.split("@")[0] ?? "" };
+      for (const rule of this.rules)
+        if (hostMatches(rule.hosts, alert)) for (const n of rule.parents) names.add(n);
+      return [...names].map((n) => parentJid(n, jid)).filter((p) => p !== jid);
+    });
+    const parents = [...new Set(parentsOf.flat())];
+    if (parents.length === 0) return new Set();
+    const pipeline = this.redis.pipeline();
+    for (const p of parents) pipeline.hget(this.keys.host(p), "online");
+    const replies = (await pipeline.exec()) ?? [];
+    const down = new Set(parents.filter((_, i) => replies[i]?.[1] === "0"));
+    return new Set(jids.filter((_, i) => parentsOf[i]?.some((p) => down.has(p))));
+  }
 }

@@ -75,6 +75,12 @@ export interface PlaneWatchOptions {
   settings?: Partial<PlaneSettings>;
   /** Raise the held down alert of `jid` (Liveness). */
   releaseDown: (jid: string, reason: string) => Promise<void>;
+  /**
+   * The hosts among `jids` whose down a declared parent's down explains
+   * (alerting's DependencyMap): not counted as a mass unavailability, since a
+   * dead switch and the hosts behind it are a network fault, not the plane's.
+   */
+  explainedDowns?: (jids: string[]) => Promise<Set<string>>;
 }
 
 type ScriptedRedis = Redis & {
@@ -420,15 +426,30 @@ export class PlaneWatch {
         over(recent) &&
         (await redis.exists(keys.planeIncident())) === 0 &&
         !(await this.holding(now))
-      )
-        await this.open(
-          "mass",
-          `${recent} of ${known} hosts went unavailable within ${Math.round(massWindowMs / 1000)} s`,
-          now,
-        );
+      ) {
+        const unexplained = await this.#unexplainedRecent(now);
+        if (over(unexplained))
+          await this.open(
+            "mass",
+            `${unexplained} of ${known} hosts went unavailable within ${Math.round(massWindowMs / 1000)} s`,
+            now,
+          );
+      }
     } else if (!over(held) || now - Number(massSince) >= graceMs) {
       await this.close("mass", `${known - held} of ${known} hosts available`);
     }
+  }
+
+  /** The hosts down within the mass window that no parent's down explains. */
+  async #unexplainedRecent(now: number): Promise<number> {
+    const { redis, keys, explainedDowns } = this.#o;
+    const recent = await redis.zrangebyscore(
+      keys.planeHeld(),
+      now - this.settings.massWindowMs,
+      "+inf",
+    );
+    if (!explainedDowns) return recent.length;
+    return recent.length - (await explainedDowns(recent)).size;
   }
 
   /** Raise the down alerts whose hold is over, for hosts still down. */

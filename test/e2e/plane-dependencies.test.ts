@@ -1,0 +1,118 @@
+/**
+ * A dead parent is a network fault, not the monitoring plane's
+ * (src/monitor/hosts/plane.ts, docs/monitor.md "Plane events"): with the
+ * plane's default settings (mass: more than 20 % of at least 10 hosts down
+ * within 10 s), a switch and the 15 of the fleet's 20 hosts that declare it
+ * dying together give the parent's one notification, counting the 15
+ * unreachable, and no "monitoring degraded" alert (the mass detector does
+ * not count hosts whose declared parent is down).
+ */
+import type { Client } from "@xmpp/client";
+import { xml } from "@xmpp/client";
+import { beforeAll, describe, expect, it } from "vitest";
+import { createClient } from "../../src/client/index.js";
+import type { RunningComponent } from "../../src/server/index.js";
+import { componentChat } from "../helpers/chat.js";
+import { type Account, useStack } from "../helpers/stack.js";
+import { sleep, waitFor } from "../helpers/wait.js";
+
+const CHILDREN = 15;
+const OTHERS = 4;
+const stack = useStack("plane-deps");
+let component: RunningComponent;
+const messages: Array<{ body: string; at: number }> = [];
+
+beforeAll(async () => {
+  const adminAccount = await stack.account("admin");
+  component = await stack.startComponent({
+    // monitor.plane left at its defaults: this is what trips the mass detector.
+    monitor: { agentDomains: [stack.domain], presenceConfirmMs: 3000 },
+    alerts: { adminJids: [adminAccount.jid], renotifyMs: 0 },
+    alerting: { dependencies: { holdMs: 4000 }, group: { intervalMs: 0 }, tickMs: 200 },
+  });
+  await componentChat(stack, adminAccount, (body) => messages.push({ body, at: Date.now() }));
+}, 120_000);
+
+/** A light agent: an XMPP session that sends the status presence of docs/protocol.md. */
+async function session(account: Account, depends?: string): Promise<Client> {
+  const xmpp = createClient({
+    service: stack.ejabberd.c2sService,
+    domain: "localhost",
+    username: account.user,
+    password: account.password,
+    resource: "agent",
+    caFile: stack.caFile,
+  });
+  xmpp.on("error", () => {});
+  await xmpp.start();
+  await xmpp.send(
+    xml(
+      "presence",
+      { to: stack.componentJid },
+      xml("status", {}, "all ok"),
+      xml("x", {
+        xmlns: "urn:jabmon:0",
+        host: account.user,
+        version: "test",
+        state: "ok",
+        ...(depends ? { depends } : {}),
+      }),
+    ),
+  );
+  return xmpp;
+}
+
+/** As a dead network would: the TCP connection just goes (no reconnect). */
+function kill(xmpp: Client) {
+  (xmpp as unknown as { reconnect?: { stop(): void } }).reconnect?.stop();
+  // Over TLS the entity's socket wraps the TLS socket, which is what must go.
+  type Destroyable = { destroy?(): void; socket?: Destroyable };
+  const socket = (xmpp as unknown as { socket?: Destroyable }).socket;
+  (socket?.destroy ? socket : socket?.socket)?.destroy?.();
+}
+
+async function online(jids: string[], want: boolean, timeoutMs: number) {
+  await waitFor(
+    async () => {
+      const hosts = await component.monitor.status.listHosts();
+      const state = new Map(hosts.map((h) => [h.jid, h.online]));
+      return jids.every((j) => state.get(j) === want) || undefined;
+    },
+    { timeoutMs, what: `${jids.length} hosts ${want ? "online" : "offline"}` },
+  );
+}
+
+describe("plane and dependencies", () => {
+  it("a dead parent with most of the fleet behind it gives the parent's one notification, no plane incident", async () => {
+    const parentAccount = await stack.account("switch-p1");
+    const childAccounts: Account[] = [];
+    for (let i = 0; i < CHILDREN; i++)
+      childAccounts.push(await stack.account(`rackp-${String(i).padStart(2, "0")}`));
+    const otherAccounts: Account[] = [];
+    for (let i = 0; i < OTHERS; i++) otherAccounts.push(await stack.account(`solo-${i}`));
+    const parent = await session(parentAccount);
+    const children: Client[] = [];
+    for (const a of childAccounts) children.push(await session(a, "switch-p1"));
+    for (const a of otherAccounts) await session(a);
+    const dying = [parentAccount.jid, ...childAccounts.map((a) => a.jid)];
+    await online([...dying, ...otherAccounts.map((a) => a.jid)], true, 30_000);
+    await sleep(1000); // the last presences' dependencies recorded
+
+    // The parent first, as its children lose their way out through it.
+    kill(parent);
+    for (const c of children) kill(c);
+    await online(dying, false, 30_000);
+
+    // The plane holds every down for its mass window (10 s), then the gate for holdMs.
+    const down = await waitFor(() => messages.find((m) => /switch-p1/.test(m.body)), {
+      timeoutMs: 40_000,
+      what: "the parent's alert",
+    });
+    expect(down.body).toMatch(
+      new RegExp(`^PROBLEM: host .*switch-p1.* is DOWN: .*${CHILDREN} dependent hosts unreachable`),
+    );
+    await sleep(3000); // anything else would have come by now (hold 4 s, tick 200 ms)
+    expect(messages.filter((m) => /monitoring degraded/i.test(m.body))).toEqual([]);
+    expect(messages.map((m) => m.body)).toHaveLength(1);
+  }, 120_000);
+});
