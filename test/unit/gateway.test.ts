@@ -17,6 +17,7 @@ import {
 } from "../../src/gateway/index.js";
 import { silentLogger } from "../../src/log/index.js";
 import { responseQuery } from "../../src/rpc/index.js";
+import { generateSelfSignedCert } from "../../src/stack/index.js";
 
 const base = { xmpp: { password: "k3Jx9qPz2Lm4Vb7Nw8Rt" } };
 const load = (env: Record<string, string>, tree: Record<string, unknown> = {}) => {
@@ -121,27 +122,7 @@ describe("gateway limits", () => {
 describe("the gateway over HTTPS", () => {
   it("serves TLS with the configured certificate and key", async () => {
     const dir = mkdtempSync(join(tmpdir(), "jabmon-gw-tls-"));
-    const cert = join(dir, "cert.pem");
-    const key = join(dir, "key.pem");
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ]);
+    const { certFile: cert, keyFile: key } = await generateSelfSignedCert(dir, ["127.0.0.1"], 1);
     const calls: string[] = [];
     const app = buildGateway({
       rpc: {
