@@ -6,11 +6,10 @@
  * parent recovers, the 3 children still down alert on their own.
  */
 import type { Client } from "@xmpp/client";
-import { xml } from "@xmpp/client";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createClient } from "../../src/client/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { componentChat } from "../helpers/chat.js";
+import { dropConnection, statusSession, waitHostsOnline } from "../helpers/light-agent.js";
 import { type Account, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
@@ -40,70 +39,21 @@ beforeAll(async () => {
   await componentChat(stack, adminAccount, (body) => messages.push({ body, at: Date.now() }));
 }, 120_000);
 
-/** A light agent: an XMPP session that sends the status presence of docs/protocol.md. */
-async function session(account: Account, depends?: string): Promise<Client> {
-  const xmpp = createClient({
-    service: stack.ejabberd.c2sService,
-    domain: "localhost",
-    username: account.user,
-    password: account.password,
-    resource: "agent",
-    caFile: stack.caFile,
-  });
-  xmpp.on("error", () => {});
-  await xmpp.start();
-  await xmpp.send(
-    xml(
-      "presence",
-      { to: stack.componentJid },
-      xml("status", {}, "all ok"),
-      xml("x", {
-        xmlns: "urn:jabmon:0",
-        host: account.user,
-        version: "test",
-        state: "ok",
-        ...(depends ? { depends } : {}),
-      }),
-    ),
-  );
-  return xmpp;
-}
-
-/** As a dead network would: the TCP connection just goes (no reconnect). */
-function kill(xmpp: Client) {
-  (xmpp as unknown as { reconnect?: { stop(): void } }).reconnect?.stop();
-  // Over TLS the entity's socket wraps the TLS socket, which is what must go.
-  type Destroyable = { destroy?(): void; socket?: Destroyable };
-  const socket = (xmpp as unknown as { socket?: Destroyable }).socket;
-  (socket?.destroy ? socket : socket?.socket)?.destroy?.();
-}
-
-async function online(jids: string[], want: boolean, timeoutMs: number) {
-  await waitFor(
-    async () => {
-      const hosts = await component.monitor.status.listHosts();
-      const state = new Map(hosts.map((h) => [h.jid, h.online]));
-      return jids.every((j) => state.get(j) === want) || undefined;
-    },
-    { timeoutMs, what: `${jids.length} hosts ${want ? "online" : "offline"}` },
-  );
-}
-
 describe("dependencies", () => {
   it("sends one alert for a dead parent counting its 50 unreachable children; those still down after its recovery alert on their own", async () => {
     const parentAccount = await stack.account("switch-r12");
     const childAccounts: Account[] = [];
     for (let i = 0; i < CHILDREN; i++)
       childAccounts.push(await stack.account(`rack12-${String(i).padStart(2, "0")}`));
-    let parent = await session(parentAccount);
+    let parent = await statusSession(stack, parentAccount);
     const children: Client[] = [];
-    for (const a of childAccounts) children.push(await session(a, "switch-r12"));
+    for (const a of childAccounts) children.push(await statusSession(stack, a, "switch-r12"));
     const childJids = childAccounts.map((a) => a.jid);
-    await online([parentAccount.jid, ...childJids], true, 30_000);
+    await waitHostsOnline(component, [parentAccount.jid, ...childJids], true, 30_000);
 
-    kill(parent);
-    for (const c of children) kill(c);
-    await online([parentAccount.jid, ...childJids], false, 30_000);
+    dropConnection(parent);
+    for (const c of children) dropConnection(c);
+    await waitHostsOnline(component, [parentAccount.jid, ...childJids], false, 30_000);
 
     const down = await waitFor(() => messages.find((m) => /switch-r12/.test(m.body)), {
       timeoutMs: 15_000,
@@ -124,10 +74,10 @@ describe("dependencies", () => {
     // recovery grace even when 48 TLS handshakes queue on a loaded machine.
     const back = childAccounts.slice(3);
     [parent] = await Promise.all([
-      session(parentAccount),
-      ...back.map((a) => session(a, "switch-r12")),
+      statusSession(stack, parentAccount),
+      ...back.map((a) => statusSession(stack, a, "switch-r12")),
     ]);
-    await online([parentAccount.jid, ...back.map((a) => a.jid)], true, 30_000);
+    await waitHostsOnline(component, [parentAccount.jid, ...back.map((a) => a.jid)], true, 30_000);
     const stillDown = childAccounts.slice(0, 3).map((a) => a.user);
     await waitFor(
       () => stillDown.every((u) => messages.slice(1).some((m) => m.body.includes(u))) || undefined,
@@ -147,14 +97,14 @@ describe("dependencies", () => {
   it("holds the down of a host known to flap for its grace: back in time, nothing is sent", async () => {
     const flaky = await stack.account("flaky-01");
     const gone = await stack.account("flaky-02");
-    const sessions = [await session(flaky), await session(gone)];
-    await online([flaky.jid, gone.jid], true, 15_000);
+    const sessions = [await statusSession(stack, flaky), await statusSession(stack, gone)];
+    await waitHostsOnline(component, [flaky.jid, gone.jid], true, 15_000);
     const start = messages.length;
     const killedAt = Date.now();
-    for (const s of sessions) kill(s);
-    await online([flaky.jid, gone.jid], false, 15_000);
-    await session(flaky); // back within its grace
-    await online([flaky.jid], true, 15_000);
+    for (const s of sessions) dropConnection(s);
+    await waitHostsOnline(component, [flaky.jid, gone.jid], false, 15_000);
+    await statusSession(stack, flaky); // back within its grace
+    await waitHostsOnline(component, [flaky.jid], true, 15_000);
     const down = await waitFor(
       () => messages.slice(start).find((m) => m.body.includes("flaky-02")),
       {

@@ -8,11 +8,10 @@
  * not count hosts whose declared parent is down).
  */
 import type { Client } from "@xmpp/client";
-import { xml } from "@xmpp/client";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createClient } from "../../src/client/index.js";
 import type { RunningComponent } from "../../src/server/index.js";
 import { componentChat } from "../helpers/chat.js";
+import { dropConnection, statusSession, waitHostsOnline } from "../helpers/light-agent.js";
 import { type Account, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
@@ -33,55 +32,6 @@ beforeAll(async () => {
   await componentChat(stack, adminAccount, (body) => messages.push({ body, at: Date.now() }));
 }, 120_000);
 
-/** A light agent: an XMPP session that sends the status presence of docs/protocol.md. */
-async function session(account: Account, depends?: string): Promise<Client> {
-  const xmpp = createClient({
-    service: stack.ejabberd.c2sService,
-    domain: "localhost",
-    username: account.user,
-    password: account.password,
-    resource: "agent",
-    caFile: stack.caFile,
-  });
-  xmpp.on("error", () => {});
-  await xmpp.start();
-  await xmpp.send(
-    xml(
-      "presence",
-      { to: stack.componentJid },
-      xml("status", {}, "all ok"),
-      xml("x", {
-        xmlns: "urn:jabmon:0",
-        host: account.user,
-        version: "test",
-        state: "ok",
-        ...(depends ? { depends } : {}),
-      }),
-    ),
-  );
-  return xmpp;
-}
-
-/** As a dead network would: the TCP connection just goes (no reconnect). */
-function kill(xmpp: Client) {
-  (xmpp as unknown as { reconnect?: { stop(): void } }).reconnect?.stop();
-  // Over TLS the entity's socket wraps the TLS socket, which is what must go.
-  type Destroyable = { destroy?(): void; socket?: Destroyable };
-  const socket = (xmpp as unknown as { socket?: Destroyable }).socket;
-  (socket?.destroy ? socket : socket?.socket)?.destroy?.();
-}
-
-async function online(jids: string[], want: boolean, timeoutMs: number) {
-  await waitFor(
-    async () => {
-      const hosts = await component.monitor.status.listHosts();
-      const state = new Map(hosts.map((h) => [h.jid, h.online]));
-      return jids.every((j) => state.get(j) === want) || undefined;
-    },
-    { timeoutMs, what: `${jids.length} hosts ${want ? "online" : "offline"}` },
-  );
-}
-
 describe("plane and dependencies", () => {
   it("a dead parent with most of the fleet behind it gives the parent's one notification, no plane incident", async () => {
     const parentAccount = await stack.account("switch-p1");
@@ -90,18 +40,18 @@ describe("plane and dependencies", () => {
       childAccounts.push(await stack.account(`rackp-${String(i).padStart(2, "0")}`));
     const otherAccounts: Account[] = [];
     for (let i = 0; i < OTHERS; i++) otherAccounts.push(await stack.account(`solo-${i}`));
-    const parent = await session(parentAccount);
+    const parent = await statusSession(stack, parentAccount);
     const children: Client[] = [];
-    for (const a of childAccounts) children.push(await session(a, "switch-p1"));
-    for (const a of otherAccounts) await session(a);
+    for (const a of childAccounts) children.push(await statusSession(stack, a, "switch-p1"));
+    for (const a of otherAccounts) await statusSession(stack, a);
     const dying = [parentAccount.jid, ...childAccounts.map((a) => a.jid)];
-    await online([...dying, ...otherAccounts.map((a) => a.jid)], true, 30_000);
+    await waitHostsOnline(component, [...dying, ...otherAccounts.map((a) => a.jid)], true, 30_000);
     await sleep(1000); // the last presences' dependencies recorded
 
     // The parent first, as its children lose their way out through it.
-    kill(parent);
-    for (const c of children) kill(c);
-    await online(dying, false, 30_000);
+    dropConnection(parent);
+    for (const c of children) dropConnection(c);
+    await waitHostsOnline(component, dying, false, 30_000);
 
     // The plane holds every down for its mass window (10 s), then the gate for holdMs.
     const down = await waitFor(() => messages.find((m) => /switch-p1/.test(m.body)), {
