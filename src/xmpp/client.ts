@@ -44,12 +44,14 @@ import ConnectionTLS from "@xmpp/tls/lib/Connection.js";
 import TlsSocketTyped from "@xmpp/tls/lib/Socket.js";
 import { guardLateData } from "./guard.js";
 import { type Element, el } from "./ltx.js";
+import { StreamParser } from "./parser.js";
 import {
   channelBindingFor,
   chooseMechanism,
   type MechanismChoice,
   NS_SASL,
   NS_SASL_CB,
+  SaltedPasswordCache,
   SaslError,
   ScramClient,
 } from "./sasl.js";
@@ -71,6 +73,14 @@ type Entity = any;
 
 const NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls";
 const TLS_HANDSHAKE_TIMEOUT_MS = 15_000;
+const NEGOTIATION_STEP_TIMEOUT_MS = 15_000;
+
+/** The transport with StreamParser (./parser.ts) instead of @xmpp/xml's Parser. */
+function withStreamParser(Transport: Entity): Entity {
+  const Hardened = class extends Transport {};
+  Hardened.prototype.Parser = StreamParser;
+  return Hardened;
+}
 
 export interface XmppClient {
   status: string;
@@ -176,6 +186,13 @@ export function assembleClient(options: ClientOptions): XmppClient {
       }
     },
   );
+  entity.transports = entity.transports.map(withStreamParser);
+  // xmpp.js gives each step of the negotiation (stream open, STARTTLS, SASL,
+  // bind) 2 s. An ejabberd taking back a 10,000-session herd answers later
+  // than that: every attempt then timed out and came back, and the herd never
+  // shrank. keepConnected still bounds the whole attempt (15 s).
+  entity.timeout = NEGOTIATION_STEP_TIMEOUT_MS;
+  const salted = new SaltedPasswordCache();
   const middleware = middlewareFactory({ entity });
   const streamFeatures = streamFeaturesFactory({ middleware });
   // Before the IQ plugins: see the file comment.
@@ -203,12 +220,13 @@ export function assembleClient(options: ClientOptions): XmppClient {
           `${options.service} offered no STARTTLS: refusing to authenticate over plain TCP ` +
             "(set insecure only for a loopback test server)",
         );
-      await authenticate(ent, stanza as Element, username, options.password);
+      await authenticate(ent, stanza as Element, { username, password: options.password, salted });
       await ent.restart();
     },
   );
   resourceBinding({ streamFeatures, iqCaller }, options.resource);
   observeOnlineWait(entity);
+  observeOpenWait(entity);
   return guardLateData(
     Object.assign(entity, { iqCaller, iqCallee: callee, streamManagement }),
   ) as XmppClient;
@@ -274,7 +292,13 @@ async function startTls(entity: Entity, tlsOptions: ReturnType<typeof tlsConnect
   entity._attachSocket(tlsSocket);
 }
 
-async function authenticate(entity: Entity, features: Element, username: string, password: string) {
+interface Credentials {
+  username: string;
+  password: string;
+  salted: SaltedPasswordCache;
+}
+
+async function authenticate(entity: Entity, features: Element, credentials: Credentials) {
   const mechanisms = features.getChild("mechanisms", NS_SASL);
   const offered = (mechanisms?.getChildren("mechanism") ?? []).map((m) => m.text());
   const secure = entity.isSecure() === true;
@@ -289,20 +313,19 @@ async function authenticate(entity: Entity, features: Element, username: string,
   if (!choice)
     throw new SaslError(`no acceptable SASL mechanism offered (${offered.join(", ") || "none"})`);
   entity.emit("sasl", choice.mechanism);
-  await exchange(entity, choice, username, password);
+  await exchange(entity, choice, credentials);
 }
 
 async function exchange(
   entity: Entity,
   choice: MechanismChoice,
-  username: string,
-  password: string,
+  { username, password, salted }: Credentials,
 ) {
   const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
   const unb64 = (s: string) => Buffer.from(s, "base64").toString("utf8");
   const scram =
     choice.hash &&
-    new ScramClient({ hash: choice.hash, username, password, binding: choice.binding });
+    new ScramClient({ hash: choice.hash, username, password, binding: choice.binding, salted });
   const initial = scram ? scram.first() : `\0${username}\0${password}`;
   await saslProcedure(
     entity,
@@ -435,5 +458,40 @@ function observeOnlineWait(entity: Entity) {
     online.catch(() => undefined);
     await this.open({ domain, lang });
     return online;
+  };
+}
+
+/**
+ * xmpp.js's Connection.open(), with its wait for the server's stream header
+ * ended with the connection. xmpp.js waits for "open" or "error" for the
+ * entity's step timeout (15 s here) even after the attempt was abandoned:
+ * one leftover "error" listener per abandoned attempt until then.
+ */
+function observeOpenWait(entity: Entity) {
+  entity.open = async function open(
+    this: Entity,
+    { domain, lang }: { domain: string; lang?: string },
+  ) {
+    this._status("opening");
+    const header = this.headerElement();
+    header.attrs.to = domain;
+    header.attrs["xml:lang"] = lang;
+    this.root = header;
+    this._attachParser(new this.Parser());
+    const opened = negotiationStep<Element>(
+      this,
+      {
+        goneError: () => new Error("the connection closed before the stream opened"),
+        timeoutMs: this.timeout,
+        timeoutError: () => new Error(`no stream header from the server in ${this.timeout} ms`),
+      },
+      (finish) => ({
+        open: (element: Element) => finish(undefined, element),
+        error: (err: Error) => finish(err),
+      }),
+    );
+    opened.catch(() => undefined);
+    await this.write(this.header(header));
+    return opened;
   };
 }

@@ -19,6 +19,7 @@ export {
   NS_MUC_USER,
   type RoomSeat,
 } from "./muc.js";
+export { StreamParser } from "./parser.js";
 export {
   type ConnectionKeeper,
   keepConnected,
@@ -26,5 +27,11 @@ export {
   RECONNECT_FLOOR_MS,
 } from "./reconnect.js";
 export { RegistrationError, registerAccount } from "./register.js";
-export { channelBindingFor, chooseMechanism, SaslError, ScramClient } from "./sasl.js";
+export {
+  channelBindingFor,
+  chooseMechanism,
+  SaltedPasswordCache,
+  SaslError,
+  ScramClient,
+} from "./sasl.js";
 export { replaceXmlInvalid, stripXmlInvalid } from "./text.js";

@@ -23,27 +23,42 @@ interface ConnectionInternals {
 }
 
 /**
- * Bring the entity to "offline" whatever state it is in. stop() waits for the
- * server to close the stream and can give up half way (a timeout on a dead
- * link, a stream error mid-handshake); xmpp.js's start() then refuses with
- * "Connection is not offline", and every later attempt would fail the same way.
+ * Bring the entity to "offline" at once, whatever state it is in. Used before
+ * every attempt: the previous one never came online or its connection is
+ * gone, so there is no session to close gracefully, and xmpp.js's stop()
+ * would wait for a dead or hung server to close the stream and the socket
+ * (the entity's step timeout, 15 s, twice) before the next attempt could
+ * start. It can also give up half way, and start() then refuses with
+ * "Connection is not offline" for ever.
  */
-async function resetToOffline(entity: Connectable): Promise<void> {
-  if (entity.status === "offline") return;
-  // stop() detaches xmpp.js's own listeners; a reset arriving on the abandoned
-  // socket afterwards would be an unhandled 'error' event and end the process.
-  (entity as unknown as { socket?: { on?(e: string, l: () => void): void } }).socket?.on?.(
-    "error",
-    () => {},
-  );
-  await entity.stop().catch(() => undefined);
+function forceOffline(entity: Connectable): void {
   if (entity.status === "offline") return;
   const internals = entity as unknown as ConnectionInternals;
+  // Detaching removes xmpp.js's own listeners; a reset arriving on the
+  // abandoned socket afterwards would be an unhandled 'error' event and end
+  // the process.
+  internals.socket?.on?.("error", () => {});
   internals.socket?.destroy?.();
   internals._detachSocket?.();
   internals._detachParser?.();
   internals._status?.("offline");
 }
+
+/** On stop: a session is closed gracefully when the server answers within `graceMs`. */
+async function closeSession(entity: Connectable, graceMs: number): Promise<void> {
+  if (entity.status === "online") {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([entity.stop().catch(() => undefined), waited]);
+    clearTimeout(timer);
+  }
+  forceOffline(entity);
+}
+
+/** How long stop() waits for the server to close a session before cutting it. */
+const CLOSE_GRACE_MS = 3000;
 
 export interface BackoffOptions {
   minDelayMs?: number;
@@ -170,7 +185,7 @@ export function keepConnected(entity: Connectable, options: BackoffOptions): Con
     attempt += 1;
     const service = useService();
     try {
-      await resetToOffline(entity);
+      forceOffline(entity);
       log.info({ attempt, service }, "connecting");
       await startOrFail(entity, options.startTimeoutMs ?? options.connectTimeoutMs ?? 15_000);
     } catch (err) {
@@ -206,7 +221,7 @@ export function keepConnected(entity: Connectable, options: BackoffOptions): Con
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await entity.stop().catch(() => undefined);
+      await closeSession(entity, CLOSE_GRACE_MS);
     },
   };
 }

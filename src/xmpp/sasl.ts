@@ -119,6 +119,35 @@ const hmac = (hash: Hash, key: Buffer, data: string | Buffer) =>
   createHmac(hash, key).update(data).digest();
 
 /**
+ * The client's last SaltedPassword, keyed by what it was derived from. RFC
+ * 5802 §5.1 lets a client keep it: it depends only on the password, salt,
+ * iteration count and hash, which a server keeps per account. Deriving it is
+ * the whole cost of SCRAM (4096+ PBKDF2 rounds, ~3 ms of CPU); an agent pays
+ * it once, not on every reconnect, and a host running thousands of sessions
+ * (the restart benchmark) does not spend tens of seconds of CPU on it after a
+ * server restart. One entry: a client has one account.
+ */
+export class SaltedPasswordCache {
+  #key = "";
+  #value: Buffer | undefined;
+
+  async derive(password: string, salt: Buffer, iterations: number, hash: Hash): Promise<Buffer> {
+    const key = `${hash}:${iterations}:${salt.toString("base64")}:${createHash("sha256").update(password).digest("base64")}`;
+    if (this.#value && key === this.#key) return this.#value;
+    const value = await pbkdf2Async(
+      Buffer.from(password, "utf8"),
+      salt,
+      iterations,
+      HASH_BYTES[hash],
+      hash,
+    );
+    this.#key = key;
+    this.#value = value;
+    return value;
+  }
+}
+
+/**
  * One SCRAM exchange, client side. `first()`, then `final(serverFirst)`, then
  * `verify(serverFinal)`; each throws SaslError on anything a genuine server
  * would not send (a nonce that does not extend ours, a wrong signature).
@@ -130,6 +159,7 @@ export class ScramClient {
   readonly #gs2Header: string;
   readonly #cbData: Buffer;
   readonly #clientNonce: string;
+  readonly #salted: SaltedPasswordCache;
   #clientFirstBare = "";
   #serverSignature: Buffer | undefined;
 
@@ -140,7 +170,10 @@ export class ScramClient {
     binding?: ChannelBinding;
     /** For tests (RFC test vectors); random otherwise. */
     clientNonce?: string;
+    /** The client's cache across exchanges; a fresh one (no reuse) by default. */
+    salted?: SaltedPasswordCache;
   }) {
+    this.#salted = options.salted ?? new SaltedPasswordCache();
     this.#hash = options.hash;
     this.#username = options.username;
     this.#password = options.password;
@@ -168,13 +201,7 @@ export class ScramClient {
     if (iterations > 1_000_000) throw new SaslError(`iteration count ${iterations} is too high`);
     const channel = Buffer.concat([Buffer.from(this.#gs2Header), this.#cbData]).toString("base64");
     const withoutProof = `c=${channel},r=${nonce}`;
-    const salted = await pbkdf2Async(
-      Buffer.from(this.#password, "utf8"),
-      salt,
-      iterations,
-      HASH_BYTES[this.#hash],
-      this.#hash,
-    );
+    const salted = await this.#salted.derive(this.#password, salt, iterations, this.#hash);
     const clientKey = hmac(this.#hash, salted, "Client Key");
     const storedKey = createHash(this.#hash).update(clientKey).digest();
     const authMessage = `${this.#clientFirstBare},${serverFirst},${withoutProof}`;

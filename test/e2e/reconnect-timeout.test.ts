@@ -150,9 +150,11 @@ describe("keepConnected", () => {
         timeoutMs: 15_000,
         what: "four attempts",
       });
-      // Past the stream-open bound (the entity's 2 s timeout) of those attempts.
-      await new Promise((r) => setTimeout(r, 2500));
-      expect(client.listenerCount("error")).toBeLessThanOrEqual(listenersAtStart + 1);
+      // Each abandoned attempt's waits (for the stream header, for "online")
+      // must end with it, not at the entity's 15 s step timeout.
+      await new Promise((r) => setTimeout(r, 500));
+      // The attempt in progress waits for the header and for "online": two.
+      expect(client.listenerCount("error")).toBeLessThanOrEqual(listenersAtStart + 2);
       client.emit("error", new Error("a transport error, as xmpp.js emits them"));
       await new Promise((r) => setTimeout(r, 50));
       expect(unhandled).toEqual([]);

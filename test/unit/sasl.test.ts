@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseMechanism, ScramClient } from "../../src/xmpp/index.js";
+import { chooseMechanism, SaltedPasswordCache, ScramClient } from "../../src/xmpp/index.js";
 
 describe("SCRAM, client side", () => {
   // RFC 5802 §5 (SCRAM-SHA-1) and RFC 7677 §3 (SCRAM-SHA-256) test vectors.
@@ -36,6 +36,29 @@ describe("SCRAM, client side", () => {
       expect(() => scram.verify(v.serverFinal)).not.toThrow();
     });
   }
+
+  it("reuses the salted password across exchanges with one cache, and only for the same salt and count", async () => {
+    const salted = new SaltedPasswordCache();
+    const salt = Buffer.from("QSXCR+Q6sek8bf92", "base64");
+    const first = await salted.derive("pencil", salt, 4096, "sha1");
+    expect(await salted.derive("pencil", salt, 4096, "sha1")).toBe(first);
+    expect(await salted.derive("pencil", salt, 4097, "sha1")).not.toBe(first);
+    expect(await salted.derive("pencil", Buffer.from("other"), 4096, "sha1")).not.toEqual(first);
+    expect(await salted.derive("pencil2", salt, 4096, "sha1")).not.toEqual(first);
+    // Two exchanges sharing the cache (a reconnect) both give the RFC's proof.
+    const v = vectors[0] as (typeof vectors)[number];
+    for (let i = 0; i < 2; i++) {
+      const scram = new ScramClient({
+        hash: v.hash,
+        username: "user",
+        password: "pencil",
+        clientNonce: v.clientNonce,
+        salted,
+      });
+      scram.first();
+      expect(await scram.final(v.serverFirst)).toBe(v.clientFinal);
+    }
+  });
 
   it("refuses a server signature that is not the RFC's (a server that does not hold our keys)", async () => {
     const v = vectors[1] as (typeof vectors)[1];
