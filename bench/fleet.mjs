@@ -30,7 +30,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { xml } from "@xmpp/client";
-import { benchWorld, COMPONENT, componentUp, cpuSeconds, dist, freePort, inBatches, metric, NS_JABMON, NS_PUBSUB, REDIS_URL, root, sleep, spawnComponent, stopProcess, waitUntil } from "./lib/run.mjs";
+import { beamPid, benchWorld, COMPONENT, componentUp, cpuSeconds, dist, freePort, inBatches, metric, NS_JABMON, NS_PUBSUB, REDIS_URL, root, sleep, spawnComponent, stopProcess, waitUntil } from "./lib/run.mjs";
 import { openSession, registerAccounts, statusPresence } from "./lib/sessions.mjs";
 
 const { createRedis, deletePrefix, Keys } = await import(dist("store/index.js"));
@@ -70,12 +70,6 @@ function redisPid(url) {
 function quantile(sorted, q) {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-function beamPid(nodeName) {
-  const pids = execFileSync("pgrep", ["-f", nodeName.split("@")[0]]).toString().trim().split("\n");
-  // The beam.smp process, not the shell wrappers around it.
-  return Number(pids.find((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes("beam")));
 }
 
 /** Results processed: the processes' counters, or (BENCH_ROLES) every host's processedCount in Redis. */

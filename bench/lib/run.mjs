@@ -4,7 +4,7 @@
  * batches, the private ejabberd, the component as its own process, its
  * metrics, and the CPU and memory of a process from /proc.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -124,4 +124,10 @@ export function cpuSeconds(pid) {
   } catch {
     return Number.NaN;
   }
+}
+
+/** The beam.smp process of a private ejabberd node, not the shell wrappers around it. */
+export function beamPid(nodeName) {
+  const pids = execFileSync("pgrep", ["-f", nodeName.split("@")[0]]).toString().trim().split("\n");
+  return Number(pids.find((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes("beam")));
 }

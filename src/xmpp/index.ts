@@ -21,6 +21,7 @@ export {
 } from "./muc.js";
 export { StreamParser } from "./parser.js";
 export {
+  admissionGate,
   type ConnectionKeeper,
   keepConnected,
   nextDelay,

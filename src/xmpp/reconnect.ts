@@ -87,6 +87,15 @@ export interface BackoffOptions {
    * bound the entity would never try again.
    */
   connectTimeoutMs?: number;
+  /**
+   * Waited for before each attempt; the function it resolves with is called
+   * when the attempt ends. A process holding many sessions (the restart
+   * benchmark's 10,000) uses it to bound its negotiations in progress: each
+   * host of a real fleet has its own CPU for its one handshake, one process
+   * with ten thousand of them does not, and without a bound its own event
+   * loop, not the server, would time the attempts out. Default: no wait.
+   */
+  admit?: () => Promise<() => void>;
 }
 
 export interface ConnectionKeeper {
@@ -184,18 +193,20 @@ export function keepConnected(entity: Connectable, options: BackoffOptions): Con
     connecting = true;
     attempt += 1;
     const service = useService();
+    const release = await options.admit?.();
     try {
+      if (stopped) return;
       forceOffline(entity);
       log.info({ attempt, service }, "connecting");
       await startOrFail(entity, options.startTimeoutMs ?? options.connectTimeoutMs ?? 15_000);
     } catch (err) {
       log.warn({ attempt, service, err: (err as Error).message }, "connection attempt failed");
       serviceIndex += 1;
-      connecting = false;
       schedule();
-      return;
+    } finally {
+      connecting = false;
+      release?.();
     }
-    connecting = false;
   };
 
   entity.on("online", () => {
@@ -224,4 +235,28 @@ export function keepConnected(entity: Connectable, options: BackoffOptions): Con
       await closeSession(entity, CLOSE_GRACE_MS);
     },
   };
+}
+
+/** An `admit` for keepConnected: at most `limit` attempts in progress, the others wait their turn. */
+export function admissionGate(limit: number): () => Promise<() => void> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const release = () => {
+    active -= 1;
+    waiting.shift()?.();
+  };
+  return () =>
+    new Promise((resolve) => {
+      const enter = () => {
+        active += 1;
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          release();
+        });
+      };
+      if (active < limit) enter();
+      else waiting.push(enter);
+    });
 }

@@ -1,5 +1,12 @@
+import { EventEmitter } from "node:events";
 import { describe, expect, it } from "vitest";
-import { nextDelay, RECONNECT_FLOOR_MS } from "../../src/xmpp/index.js";
+import { silentLogger } from "../../src/log/index.js";
+import {
+  admissionGate,
+  keepConnected,
+  nextDelay,
+  RECONNECT_FLOOR_MS,
+} from "../../src/xmpp/index.js";
 
 describe("nextDelay: exponential backoff with full jitter", () => {
   it("spans the whole range from the floor to the ceiling", () => {
@@ -30,5 +37,35 @@ describe("nextDelay: exponential backoff with full jitter", () => {
     const lowerHalf = delays.filter((d) => d < 15_000).length;
     expect(lowerHalf).toBeGreaterThan(4000);
     expect(lowerHalf).toBeLessThan(6000);
+  });
+});
+
+/** A connection that comes online 20 ms after start(), counting the starts in progress. */
+class SlowConnection extends EventEmitter {
+  status = "offline";
+  static inProgress = 0;
+  static most = 0;
+  async start() {
+    SlowConnection.inProgress += 1;
+    SlowConnection.most = Math.max(SlowConnection.most, SlowConnection.inProgress);
+    await new Promise((r) => setTimeout(r, 20));
+    SlowConnection.inProgress -= 1;
+    this.status = "online";
+    this.emit("online");
+  }
+  async stop() {
+    this.status = "offline";
+  }
+}
+
+describe("keepConnected's admission", () => {
+  it("holds attempts beyond the gate's limit until one ends, and brings every connection online", async () => {
+    const admit = admissionGate(2);
+    const keepers = Array.from({ length: 6 }, () =>
+      keepConnected(new SlowConnection(), { log: silentLogger(), admit }),
+    );
+    await Promise.all(keepers.map((k) => k.firstOnline));
+    expect(SlowConnection.most).toBe(2);
+    await Promise.all(keepers.map((k) => k.stop()));
   });
 });
