@@ -108,10 +108,18 @@ class LightAgent {
     });
   }
 
+  /**
+   * As the agent does (docs/protocol.md, "Status presence"): broadcast
+   * presence, which makes the session available so that the component's
+   * re-probe to the bare JID reaches it, then the directed copy the component
+   * records. With the directed copy only, a session that came back before the
+   * component's link did never heard the re-probe and stayed "down".
+   */
   presence() {
-    return this.xmpp
-      .send(statusPresence(`host${this.i}`, { status: "all checks ok", checks: "1", failing: "0" }))
-      .catch(() => {});
+    const directed = statusPresence(`host${this.i}`, { status: "all checks ok", checks: "1", failing: "0" });
+    const broadcast = statusPresence(`host${this.i}`, { status: "all checks ok", checks: "1", failing: "0" });
+    delete broadcast.attrs.to;
+    return this.xmpp.send(broadcast).then(() => this.xmpp.send(directed)).catch(() => {});
   }
 
   /** Record a result (spooled until acknowledged) and try to send it. */
