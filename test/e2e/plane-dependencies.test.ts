@@ -90,10 +90,14 @@ describe("plane and dependencies", () => {
 /** Since `start`: the parent's one notification counting its children, and nothing else. */
 async function expectOneParentNotification(start: number, parentName: string): Promise<void> {
   // The plane holds every down for its mass window (10 s), then the gate for holdMs.
-  const down = await waitFor(() => messages.slice(start).find((m) => m.body.includes(parentName)), {
-    timeoutMs: 40_000,
-    what: "the parent's alert",
-  });
+  // A plane incident instead (its degraded alert) ends the wait, as the failure it is.
+  const down = await waitFor(
+    () =>
+      messages
+        .slice(start)
+        .find((m) => m.body.includes(parentName) || /monitoring degraded/i.test(m.body)),
+    { timeoutMs: 40_000, what: "the parent's alert" },
+  );
   expect(down.body).toMatch(
     new RegExp(
       `^PROBLEM: host .*${parentName}.* is DOWN: .*${CHILDREN} dependent hosts unreachable`,
