@@ -159,13 +159,12 @@ try {
     parentDiedAt = Date.now();
     kill(parent);
   } else for (const x of [parent, ...sessions.slice(0, CHILDREN)]) kill(x);
-  result.all_down_recorded_s =
-    (parentDiedAt - t) / 1000 +
-    (await pollUntil(
-      async () => (await metric(url, "jabmon_agents_connected")) <= HOSTS - CHILDREN,
-      120_000,
-      "the killed hosts recorded offline",
-    ));
+  await pollUntil(
+    async () => (await metric(url, "jabmon_agents_connected")) <= HOSTS - CHILDREN,
+    120_000,
+    "the killed hosts recorded offline",
+  );
+  result.all_down_recorded_s = (Date.now() - t) / 1000;
   await waitUntil(async () => {
     await readDowns();
     return downsWritten >= CHILDREN + 1;
