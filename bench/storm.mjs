@@ -14,9 +14,12 @@
  * the outbox then, not when the hosts are recorded offline; the lag counts
  * from the last down alert's stream id (Redis's clock, as the drain's).
  * Knobs: BENCH_HOSTS=10000 BENCH_CHILDREN=2000 BENCH_HOLD_MS=5000
- * BENCH_MASS_PERCENT=90 (the plane's massPercent: 2,000 of 10,001 hosts is
- * just over its default 20 %, which would make the storm a plane incident
- * whose downs wait out its grace; this bench measures the alerting policy).
+ * BENCH_MASS_PERCENT (the plane's massPercent; unset, the component's default,
+ * 20 %: 2,000 of 10,001 hosts is just over it, but the mass detector leaves
+ * out hosts whose parent is down, so the storm is no plane incident),
+ * BENCH_PARENT_AFTER_MS=0 (kill the parent this long after its children,
+ * which are then recorded down first; 0: the parent first). The time to the
+ * notification counts from the parent's death.
  * Writes bench/results/storm.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -28,11 +31,16 @@ import { openSession, registerAccounts, statusPresence } from "./lib/sessions.mj
 
 const { createRedis, deletePrefix } = await import(dist("store/index.js"));
 const { silentLogger } = await import(dist("log/index.js"));
+const { DEFAULT_PLANE_SETTINGS } = await import(dist("monitor/hosts/plane.js"));
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 10_000);
 const CHILDREN = Math.min(HOSTS, Number(process.env.BENCH_CHILDREN ?? 2000));
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 5000);
-const MASS_PERCENT = Number(process.env.BENCH_MASS_PERCENT ?? 90);
+/** Unset: the component's own default (not written to its config). */
+const MASS_PERCENT_SET = process.env.BENCH_MASS_PERCENT !== undefined;
+const MASS_PERCENT = Number(process.env.BENCH_MASS_PERCENT ?? DEFAULT_PLANE_SETTINGS.massPercent);
+/** Kill the parent this long after its children (0: the parent first, then the children). */
+const PARENT_AFTER_MS = Number(process.env.BENCH_PARENT_AFTER_MS ?? 0);
 const PARENT = "switch0";
 
 const say = (line) => process.stderr.write(`bench:storm ${line}\n`);
@@ -48,7 +56,13 @@ const sessions = [];
 let componentProcess;
 let receiver;
 const redis = createRedis(REDIS_URL, silentLogger());
-const result = { hosts: HOSTS, children: CHILDREN, hold_ms: HOLD_MS, mass_percent: MASS_PERCENT };
+const result = {
+  hosts: HOSTS,
+  children: CHILDREN,
+  hold_ms: HOLD_MS,
+  mass_percent: MASS_PERCENT,
+  parent_after_ms: PARENT_AFTER_MS,
+};
 
 /** A light agent of `user`, declaring `depends` (its parent) when given. */
 const session = (user, depends) =>
@@ -70,7 +84,7 @@ try {
     JSON.stringify({
       alerts: { adminJids: ["oncall@localhost"], renotifyMs: 0 },
       alerting: { dependencies: { holdMs: HOLD_MS, recoveryGraceMs: 60_000 }, tickMs: 200 },
-      monitor: { plane: { massPercent: MASS_PERCENT } },
+      ...(MASS_PERCENT_SET ? { monitor: { plane: { massPercent: MASS_PERCENT } } } : {}),
     }),
   );
   componentProcess = spawnComponent(ejabberd, { prefix, httpPort, args: ["-c", configFile] });
@@ -132,16 +146,25 @@ try {
       }
     }
   };
-  t = Date.now();
-  for (const x of [parent, ...sessions.slice(0, CHILDREN)]) {
+  const kill = (x) => {
     x.reconnect?.stop();
     x.socket?.destroy();
-  }
-  result.all_down_recorded_s = await pollUntil(
+  };
+  t = Date.now();
+  let parentDiedAt = t;
+  if (PARENT_AFTER_MS > 0) {
+    // The children first, recorded down while their parent is still up.
+    for (const x of sessions.slice(0, CHILDREN)) kill(x);
+    await sleep(PARENT_AFTER_MS);
+    parentDiedAt = Date.now();
+    kill(parent);
+  } else for (const x of [parent, ...sessions.slice(0, CHILDREN)]) kill(x);
+  await pollUntil(
     async () => (await metric(url, "jabmon_agents_connected")) <= HOSTS - CHILDREN,
     120_000,
     "the killed hosts recorded offline",
   );
+  result.all_down_recorded_s = (Date.now() - t) / 1000;
   await waitUntil(async () => {
     await readDowns();
     return downsWritten >= CHILDREN + 1;
@@ -159,13 +182,14 @@ try {
   }, 120_000, "the outbox drained");
   result.processing_lag_s = (Date.now() - downAt) / 1000;
   const note = await pollUntil(() => received.slice(before).some((m) => m.body.includes(PARENT)), 120_000, "the parent's notification");
-  result.time_to_notification_s = (Date.now() - t) / 1000;
+  result.time_to_notification_s = (Date.now() - parentDiedAt) / 1000;
   void note;
   await sleep(HOLD_MS + 3000); // anything else would have come by now
   polling = false;
   await poll;
   const storm = received.slice(before);
   result.notifications_sent = storm.length;
+  result.plane_alerts = storm.filter((m) => /monitoring (degraded|recovered)/.test(m.body)).length;
   result.outbox_max_backlog = maxBacklog;
   const parentMessage = storm.find((m) => m.body.includes(PARENT))?.body ?? "";
   result.unreachable_counted = Number(/(\d+) dependent hosts unreachable/.exec(parentMessage)?.[1] ?? 0);

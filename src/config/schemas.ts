@@ -232,6 +232,8 @@ const componentFields = z.object({
           massWindowMs: duration.min(1000).default(10_000),
           massMinHosts: z.coerce.number().int().min(1).default(5),
           redisPingMs: duration.min(100).default(1000),
+          /** A down whose parent is online counts in a wave only this old (at most massWindowMs / 2). */
+          parentWaitMs: duration.default(5000),
         })
         .prefault({}),
       /** Ingest shard lease (ms); a dead instance's shards are taken over within about 1.4x this. */

@@ -249,7 +249,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     outboxMax: retention.outbox,
     ...(settings.plane ? { settings: settings.plane } : {}),
     releaseDown: (jid, reason) => liveness.alertDown(jid, reason),
-    explainedDowns: (jids) => gate.dependencies.explained(jids),
+    explainedDowns: (jids) => gate.dependencies.explainDowns(jids),
   });
   liveness.holdDownsWith(plane);
 

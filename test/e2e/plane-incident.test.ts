@@ -3,13 +3,16 @@
  * the planeOpen/planeClose scripts), with two "component processes" sharing
  * one prefix: one degraded and one recovered alert per incident however many
  * processes see it, a dead process does not keep the incident open, a wave of
- * downs opens a mass incident, and held down alerts are released only for
- * hosts still down. The links are stand-ins (what is tested here is the
+ * downs opens a mass incident (unless the hosts' parent is down, also when it
+ * goes down after them), and held down alerts are released only for hosts
+ * still down. The links are stand-ins (what is tested here is the
  * shared state, not XMPP; test/e2e/plane.test.ts runs the whole system).
  */
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { ComponentLink } from "../../src/component/index.js";
 import { silentLogger } from "../../src/log/index.js";
+import { DependencyMap } from "../../src/monitor/alerting/dependencies.js";
+import { AlertingKeys } from "../../src/monitor/alerting/keys.js";
 import { alertFromFields } from "../../src/monitor/alerts/record.js";
 import { PlaneWatch } from "../../src/monitor/hosts/plane.js";
 import { createRedis, deletePrefix, HostStore, Keys } from "../../src/store/index.js";
@@ -58,6 +61,8 @@ function setup() {
   const keys = new Keys(prefix);
   const hosts = new HostStore(redis, keys);
   const released: string[] = [];
+  // The alerting policy's dependencies, as the monitor wires them.
+  const dependencies = new DependencyMap(redis, keys, new AlertingKeys(prefix), []);
   const watch = async (instanceId: string, settings = {}) => {
     const f = fakeLink();
     const w = new PlaneWatch({
@@ -72,6 +77,7 @@ function setup() {
       releaseDown: async (jid) => {
         released.push(jid);
       },
+      explainedDowns: (jids) => dependencies.explainDowns(jids),
     });
     watches.push(w);
     await w.start();
@@ -83,7 +89,7 @@ function setup() {
       .map(([, fields]) => alertFromFields(fields))
       .filter((a) => a.kind === "plane")
       .map((a) => `${a.state}:${a.check}`);
-  return { keys, hosts, released, watch, planeAlerts };
+  return { keys, hosts, released, watch, planeAlerts, dependencies };
 }
 
 describe("plane incidents shared by component processes", () => {
@@ -144,6 +150,28 @@ describe("plane incidents shared by component processes", () => {
     expect(await planeAlerts()).toEqual(["degraded:mass", "recovered:mass"]);
   });
 
+  it("children down before their parent open no mass incident when the parent follows within parentWaitMs", async () => {
+    const { watch, planeAlerts, keys, dependencies } = setup();
+    const { w } = await watch("a", { massWindowMs: 4000, parentWaitMs: 2000 });
+    const { parent, children } = await rack(keys, dependencies);
+    for (const jid of children) expect(await w.holdDown(jid)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1200)); // a tick or two: the parent is still up
+    await redis.hset(keys.host(parent), "online", "0");
+    expect(await w.holdDown(parent)).toBe(true);
+    await new Promise((r) => setTimeout(r, 2500)); // past parentWaitMs, within the window
+    expect(await planeAlerts()).toEqual([]);
+  });
+
+  it("children down whose parent stays up count as a mass incident once parentWaitMs has passed", async () => {
+    const { watch, planeAlerts, keys, dependencies } = setup();
+    const { w } = await watch("a", { massWindowMs: 4000, parentWaitMs: 2000 });
+    const { children } = await rack(keys, dependencies);
+    const downAt = Date.now();
+    for (const jid of children) expect(await w.holdDown(jid)).toBe(true);
+    await waitFor(async () => (await planeAlerts()).includes("degraded:mass"), { timeoutMs: 4000 });
+    expect(Date.now() - downAt).toBeGreaterThanOrEqual(2000);
+  });
+
   it("a lone host down in a large fleet is alerted after the mass window, with no plane alert", async () => {
     const { watch, planeAlerts, keys, released } = setup();
     const { w } = await watch("a");
@@ -170,3 +198,22 @@ describe("plane incidents shared by component processes", () => {
     expect(await planeAlerts()).toEqual(["degraded:restart", "recovered:restart"]);
   });
 });
+
+/**
+ * 20 known hosts: a parent (online) and 8 children declaring it, down (40 %
+ * of the fleet, a mass unavailability unless the parent's down explains it).
+ */
+async function rack(keys: Keys, dependencies: DependencyMap) {
+  const now = Date.now();
+  const parent = "p@localhost";
+  const jids = Array.from({ length: 19 }, (_, i) => `c${i}@localhost`);
+  await redis.zadd(keys.hosts(), now, parent);
+  await redis.hset(keys.host(parent), "jid", parent, "online", "1", "lastSeen", String(now));
+  for (const [i, jid] of jids.entries()) {
+    await redis.zadd(keys.hosts(), now, jid);
+    await redis.hset(keys.host(jid), "jid", jid, "online", i < 8 ? "0" : "1");
+  }
+  const children = jids.slice(0, 8);
+  for (const jid of children) await dependencies.declare(jid, ["p"]);
+  return { parent, children };
+}

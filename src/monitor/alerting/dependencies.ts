@@ -79,13 +79,18 @@ export class DependencyMap {
   }
 
   /**
-   * The hosts among `jids` that have a parent down now: their going down is
-   * explained by it (a network fault), whatever its size. One round trip for
-   * the declarations, one for the parents' states. Rules match on the JID's
-   * local part (the host name is not at hand here, as in the plane's count).
+   * What explains the downs of `jids`: `explained`, the hosts with a parent
+   * down now (a network fault, whatever its size); `parentUp`, the hosts none
+   * of whose parents is down but one is online: it may yet go down, as a
+   * switch's own session can end after those of the hosts behind it. The rest
+   * have no parent, or only parents never seen (which cannot explain a down).
+   * One round trip for the declarations, one for the parents' states. Rules
+   * match on the JID's local part (the host name is not at hand here, as in
+   * the plane's count).
    */
-  async explained(jids: string[]): Promise<Set<string>> {
-    if (jids.length === 0) return new Set();
+  async explainDowns(jids: string[]): Promise<DownsExplained> {
+    const none: DownsExplained = { explained: new Set(), parentUp: new Set() };
+    if (jids.length === 0) return none;
     const children = jids.map((j) => j.toLowerCase());
     const declared = await this.redis.hmget(this.akeys.parents(), ...children);
     const parentsOf = children.map((jid, i) => {
@@ -96,11 +101,26 @@ export class DependencyMap {
       return [...names].map((n) => parentJid(n, jid)).filter((p) => p !== jid);
     });
     const parents = [...new Set(parentsOf.flat())];
-    if (parents.length === 0) return new Set();
+    if (parents.length === 0) return none;
     const pipeline = this.redis.pipeline();
     for (const p of parents) pipeline.hget(this.keys.host(p), "online");
     const replies = (await pipeline.exec()) ?? [];
-    const down = new Set(parents.filter((_, i) => replies[i]?.[1] === "0"));
-    return new Set(jids.filter((_, i) => parentsOf[i]?.some((p) => down.has(p))));
+    const online = new Map(parents.map((p, i) => [p, replies[i]?.[1] as string | null]));
+    const explained = new Set<string>();
+    const parentUp = new Set<string>();
+    jids.forEach((jid, i) => {
+      const states = (parentsOf[i] ?? []).map((p) => online.get(p));
+      if (states.includes("0")) explained.add(jid);
+      else if (states.includes("1")) parentUp.add(jid);
+    });
+    return { explained, parentUp };
   }
+}
+
+/** How the hosts' dependencies explain their downs (DependencyMap.explainDowns). */
+export interface DownsExplained {
+  /** A parent is down: the down is the parent's network fault. */
+  explained: Set<string>;
+  /** No parent is down, but one is online and may still go down. */
+  parentUp: Set<string>;
 }

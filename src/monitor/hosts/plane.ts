@@ -48,6 +48,13 @@ export interface PlaneSettings {
   massMinHosts: number;
   /** Redis pinged this often (ms); two failures in a row are an outage. */
   redisPingMs: number;
+  /**
+   * A down host whose parent is still online is not counted in a wave, for
+   * or against a mass unavailability, until its down is this old (ms): its
+   * parent's session may end after its own. At most half the mass window, so
+   * the wave is decided before its first downs are released.
+   */
+  parentWaitMs: number;
 }
 
 export const DEFAULT_PLANE_SETTINGS: PlaneSettings = {
@@ -56,6 +63,7 @@ export const DEFAULT_PLANE_SETTINGS: PlaneSettings = {
   massWindowMs: 10_000,
   massMinHosts: 10,
   redisPingMs: 1000,
+  parentWaitMs: 5000,
 };
 
 /** A component process whose heartbeat is older than this is dead. */
@@ -76,11 +84,13 @@ export interface PlaneWatchOptions {
   /** Raise the held down alert of `jid` (Liveness). */
   releaseDown: (jid: string, reason: string) => Promise<void>;
   /**
-   * The hosts among `jids` whose down a declared parent's down explains
-   * (alerting's DependencyMap): not counted as a mass unavailability, since a
-   * dead switch and the hosts behind it are a network fault, not the plane's.
+   * What explains the downs of `jids` (alerting's DependencyMap.explainDowns):
+   * `explained`, the hosts with a parent down, are not counted as a mass
+   * unavailability, since a dead switch and the hosts behind it are a network
+   * fault, not the plane's; `parentUp`, the hosts with a parent still online,
+   * are not counted either way until their down is `parentWaitMs` old.
    */
-  explainedDowns?: (jids: string[]) => Promise<Set<string>>;
+  explainedDowns?: (jids: string[]) => Promise<{ explained: Set<string>; parentUp: Set<string> }>;
 }
 
 type ScriptedRedis = Redis & {
@@ -115,7 +125,9 @@ export class PlaneWatch {
 
   constructor(options: PlaneWatchOptions) {
     this.#o = options;
-    this.settings = { ...DEFAULT_PLANE_SETTINGS, ...options.settings };
+    const settings = { ...DEFAULT_PLANE_SETTINGS, ...options.settings };
+    settings.parentWaitMs = Math.min(settings.parentWaitMs, settings.massWindowMs / 2);
+    this.settings = settings;
     this.#redis = defineScripts<ScriptedRedis>(options.redis, {
       planeOpen: PLANE_OPEN,
       planeClose: PLANE_CLOSE,
@@ -427,29 +439,45 @@ export class PlaneWatch {
         (await redis.exists(keys.planeIncident())) === 0 &&
         !(await this.holding(now))
       ) {
-        const unexplained = await this.#unexplainedRecent(now);
+        const { unexplained, undecided } = await this.#explainRecent(now);
         if (over(unexplained))
           await this.open(
             "mass",
             `${unexplained} of ${known} hosts went unavailable within ${Math.round(massWindowMs / 1000)} s`,
             now,
           );
+        else if (over(unexplained + undecided))
+          this.#o.log.debug({ unexplained, undecided }, "a wave of downs waits for their parents");
       }
     } else if (!over(held) || now - Number(massSince) >= graceMs) {
       await this.close("mass", `${known - held} of ${known} hosts available`);
     }
   }
 
-  /** The hosts down within the mass window that no parent's down explains. */
-  async #unexplainedRecent(now: number): Promise<number> {
+  /**
+   * The hosts down within the mass window that no parent's down explains
+   * (`unexplained`), and those not to count yet (`undecided`): their parent
+   * is online and their down is younger than parentWaitMs. So children
+   * recorded down before their parent (its session ends a little later) make
+   * no plane incident when it follows, and still count if it does not.
+   */
+  async #explainRecent(now: number): Promise<{ unexplained: number; undecided: number }> {
     const { redis, keys, explainedDowns } = this.#o;
     const recent = await redis.zrangebyscore(
       keys.planeHeld(),
       now - this.settings.massWindowMs,
       "+inf",
+      "WITHSCORES",
     );
-    if (!explainedDowns) return recent.length;
-    return recent.length - (await explainedDowns(recent)).size;
+    const downAt = new Map<string, number>();
+    for (let i = 0; i + 1 < recent.length; i += 2)
+      downAt.set(recent[i] as string, Number(recent[i + 1]));
+    if (!explainedDowns) return { unexplained: downAt.size, undecided: 0 };
+    const { explained, parentUp } = await explainedDowns([...downAt.keys()]);
+    const waitingSince = now - this.settings.parentWaitMs;
+    let undecided = 0;
+    for (const jid of parentUp) if ((downAt.get(jid) ?? 0) > waitingSince) undecided += 1;
+    return { unexplained: downAt.size - explained.size - undecided, undecided };
   }
 
   /** Raise the down alerts whose hold is over, for hosts still down. */
