@@ -72,8 +72,11 @@ export async function benchWorld(name, ejabberdOptions = {}) {
  * `jabmon component` as its own process on `ejabberd`, Redis keys under
  * `prefix`, HTTP on `httpPort`; `env` adds to (or overrides) its environment.
  */
+/** Node flags for the component processes, e.g. BENCH_COMPONENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" (not allowed in NODE_OPTIONS). */
+const COMPONENT_NODE_ARGS = (process.env.BENCH_COMPONENT_NODE_ARGS ?? "").split(" ").filter(Boolean);
+
 export function spawnComponent(ejabberd, { prefix, httpPort, args = [], env = {} }) {
-  return spawn(process.execPath, [dist("cli/main.js"), "component", ...args], {
+  return spawn(process.execPath, [...COMPONENT_NODE_ARGS, dist("cli/main.js"), "component", ...args], {
     env: {
       ...process.env,
       JABMON_LOG_LEVEL: "warn",

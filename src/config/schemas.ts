@@ -230,7 +230,8 @@ const componentFields = z.object({
           /** More than this percentage of hosts down within massWindowMs is a plane event. */
           massPercent: z.coerce.number().gt(0).max(100).default(20),
           massWindowMs: duration.min(1000).default(10_000),
-          massMinHosts: z.coerce.number().int().min(1).default(5),
+          /** No mass detection below this many known hosts (two of five down is not a plane fault). */
+          massMinHosts: z.coerce.number().int().min(1).default(10),
           redisPingMs: duration.min(100).default(1000),
           /** A down whose parent is online counts in a wave only this old (at most massWindowMs / 2). */
           parentWaitMs: duration.default(5000),
