@@ -29,6 +29,7 @@ import { StatusReader } from "./hosts/status.js";
 import { DEFAULT_RETENTION, type Retention, type StoreLimits } from "./ingest/apply.js";
 import { IngestConsumer } from "./ingest/consumer.js";
 import type { FlapThresholds } from "./ingest/flap.js";
+import { debouncedRescore } from "./scoring/rescore.js";
 import { loadRules, type RuleSet, type Thresholds } from "./scoring/rules.js";
 import { Scorer } from "./scoring/score.js";
 
@@ -338,30 +339,6 @@ interface IngestWorkerParts {
   retention: Retention;
   rescoreSoon: (jid: string) => void;
   isAgent: (bareJid: string) => boolean;
-}
-
-/**
- * Rescoring debounced per host (soon): a burst of results costs one
- * evaluation, and the hosts of one flush are read and written in a few round trips.
- */
-function debouncedRescore(scorer: Scorer, log: Logger) {
-  const dirty = new Set<string>();
-  const timer = setInterval(() => {
-    if (dirty.size === 0) return;
-    const jids = [...dirty];
-    dirty.clear();
-    scorer.rescoreMany(jids).catch(async (err: Error) => {
-      log.warn({ hosts: jids.length, err: err.message }, "rescore failed, rescoring one by one");
-      for (const jid of jids)
-        await scorer
-          .rescore(jid)
-          .catch((e: Error) => log.warn({ jid, err: e.message }, "rescore failed"));
-    });
-  }, 250);
-  return {
-    soon: (jid: string) => void dirty.add(jid),
-    stop: () => clearInterval(timer),
-  };
 }
 
 /**
