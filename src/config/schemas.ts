@@ -573,6 +573,11 @@ const componentFields = z.object({
       maxBytesPerJid: duration.default(64 * 1024 * 1024),
       /** Publishes stored at once; more get a `wait` resource-constraint (back-pressure). */
       maxPublishesInFlight: duration.default(2000),
+      /**
+       * Results waiting for the monitor above which agents' publishes are told
+       * to wait (back-pressure on the monitor's backlog); 0: no limit.
+       */
+      maxIngestBacklog: z.coerce.number().int().min(0).default(30_000),
     })
     .prefault({})
     .superRefine((p, ctx) => {
@@ -661,6 +666,7 @@ export const componentEnv: EnvMap = {
   JABMON_PUBSUB_SUBSCRIBERS: "pubsub.subscribers",
   JABMON_PUBSUB_CREATORS: "pubsub.creators",
   JABMON_PUBSUB_MAX_PUBLISHES_IN_FLIGHT: "pubsub.maxPublishesInFlight",
+  JABMON_PUBSUB_MAX_INGEST_BACKLOG: "pubsub.maxIngestBacklog",
   JABMON_GATEWAY_ENABLED: "gateway.enabled",
   JABMON_GATEWAY_HOST: "gateway.host",
   JABMON_GATEWAY_PORT: "gateway.port",

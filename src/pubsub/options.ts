@@ -45,6 +45,11 @@ export interface PubsubOptions {
    * fleet replaying its spools after an outage cannot swamp the component.
    */
   maxPublishesInFlight?: number;
+  /**
+   * Results waiting for the monitor above which agents' publishes get a
+   * `wait` `<resource-constraint/>` (admission.ts); 0: no limit.
+   */
+  maxIngestBacklog?: number;
 }
 
 /**

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { NS_JABMON, NS_PUBSUB, parseResult } from "../protocol/index.js";
 import { RedisUnavailableError } from "../store/index.js";
 import { type Element, el, StanzaError } from "../xmpp/index.js";
+import { type IngestAdmission, ingestAdmission } from "./admission.js";
 import { configToHash, defaultConfig, FORM_PUBLISH_OPTIONS, parseConfigForm } from "./config.js";
 import type { PubsubContext, PubsubRequest } from "./context.js";
 import { PubsubError, pubsubError, storeUnavailable } from "./errors.js";
@@ -113,7 +114,11 @@ function readPublish(ctx: PubsubContext, pubsub: Element) {
   return { node, itemId, payload, xml, agentSeq, preconditions };
 }
 
-async function publishIq(ctx: PubsubContext, req: PubsubRequest): Promise<Element> {
+async function publishIq(
+  ctx: PubsubContext,
+  req: PubsubRequest,
+  admission: IngestAdmission,
+): Promise<Element> {
   const { node, itemId, payload, xml, agentSeq, preconditions } = readPublish(ctx, req.element);
   const { bare } = req.who;
   for (const h of ctx.hooks) await h.beforePublish?.(node, bare, itemId, payload);
@@ -134,6 +139,7 @@ async function publishIq(ctx: PubsubContext, req: PubsubRequest): Promise<Elemen
   // acknowledged; the wait-type error keeps the result in the agent's spool
   // for its next retry, and nothing queues up here (docs/security.md).
   if (ctx.store.redis.status !== "ready") throw storeUnavailable();
+  if (agentOwner !== undefined) admission.admitResult();
   const result = await storeAndNotify(ctx, {
     node,
     publisher: bare,
@@ -154,6 +160,7 @@ async function publishIq(ctx: PubsubContext, req: PubsubRequest): Promise<Elemen
 export interface Publishing {
   /** A publish IQ; back-pressure: a bounded number in flight, the others told to wait. */
   publish(req: PubsubRequest): Promise<Element>;
+  stop(): void;
   /** The component's own publish (PubsubService.publish): stored and notified as a publish IQ. */
   publishLocal(
     node: string,
@@ -166,7 +173,14 @@ export function publishing(ctx: PubsubContext): Publishing {
   let inFlight = 0;
   const maxInFlight = ctx.options.maxPublishesInFlight ?? 2000;
   const self = ctx.link.jid;
+  const admission = ingestAdmission({
+    redis: ctx.store.redis,
+    keys: ctx.keys,
+    log: ctx.log,
+    maxBacklog: ctx.options.maxIngestBacklog ?? 0,
+  });
   return {
+    stop: () => admission.stop(),
     async publish(req) {
       if (inFlight >= maxInFlight)
         throw new StanzaError("resource-constraint", {
@@ -174,7 +188,7 @@ export function publishing(ctx: PubsubContext): Publishing {
         });
       inFlight += 1;
       try {
-        return await publishIq(ctx, req);
+        return await publishIq(ctx, req, admission);
       } catch (err) {
         // The operator must hear of it: an agent refused so keeps retrying.
         if (err instanceof PubsubError && err.code === "JABMON_ERR_QUOTA_EXCEEDED")

@@ -189,6 +189,9 @@ export function pubsubService({
     ensureNode: (node, config) => owner.ensureNode(ctx, node, config),
     publish: publish.publishLocal,
     sweep,
-    stop: () => clearInterval(timer),
+    stop: () => {
+      clearInterval(timer);
+      publish.stop();
+    },
   };
 }

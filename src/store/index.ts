@@ -1,8 +1,11 @@
 export { type HostRecord, HostStore, type PresenceUpdate } from "./hosts.js";
 export {
   crc32,
+  fieldsOf,
+  INGEST_GROUP,
   INGEST_SHARDS,
   type IngestStreamEntry,
+  ingestBacklog,
   ingestShard,
 } from "./ingest.js";
 export { Keys } from "./keys.js";

@@ -13,11 +13,18 @@
  */
 import { hostname } from "node:os";
 import type { Logger } from "../../log/index.js";
-import { defineScripts, INGEST_SHARDS, type Keys, type Redis } from "../../store/index.js";
+import {
+  defineScripts,
+  fieldsOf,
+  INGEST_GROUP,
+  INGEST_SHARDS,
+  type Keys,
+  type Redis,
+} from "../../store/index.js";
 import { LEASE_ACQUIRE, LEASE_RELEASE } from "../scripts.js";
 
 /** The stream consumer group every monitor instance reads the shards through. */
-export const CONSUMER_GROUP = "monitor";
+export const CONSUMER_GROUP = INGEST_GROUP;
 
 export interface ShardLeasesOptions {
   redis: Redis;
@@ -41,14 +48,6 @@ type LeaseRedis = Redis & {
   leaseAcquire(key: string, id: string, ttl: string): Promise<number>;
   leaseRelease(key: string, id: string): Promise<number>;
 };
-
-/** XINFO's flat [key, value, key, value...] reply as an object. */
-function flatToRecord(flat: Array<string | number>): Record<string, string | number> {
-  const record: Record<string, string | number> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2)
-    record[String(flat[i])] = flat[i + 1] as string | number;
-  return record;
-}
 
 export class ShardLeases {
   readonly #o: ShardLeasesOptions;
@@ -231,9 +230,9 @@ export class ShardLeases {
         let minId = count > 0 ? oldest : null;
         if (!minId) {
           const groups = (await this.#redis.xinfo("GROUPS", stream)) as Array<
-            Array<string | number>
+            Array<string | number | null>
           >;
-          const group = groups.map(flatToRecord).find((g) => g.name === CONSUMER_GROUP);
+          const group = groups.map(fieldsOf).find((g) => g.name === CONSUMER_GROUP);
           minId = group ? String(group["last-delivered-id"]) : null;
         }
         if (minId && minId !== "0-0") removed += await this.#redis.xtrim(stream, "MINID", minId);
