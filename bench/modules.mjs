@@ -28,7 +28,7 @@
  * reloads, heap snapshots, --jitless.
  *
  * Knobs: BENCH_AGENTS=1000 BENCH_RELOADS=50 BENCH_AGENT_LOG_DIR (keep the
- * reloading agents' logs). Writes bench/results/modules.json.
+ * reloading agents' logs) BENCH_OUT=modules. Writes bench/results/$BENCH_OUT.json.
  */
 import { spawn } from "node:child_process";
 
@@ -279,6 +279,6 @@ try {
 }
 
 mkdirSync(join(root, "bench", "results"), { recursive: true });
-writeFileSync(join(root, "bench", "results", "modules.json"), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(root, "bench", "results", `${process.env.BENCH_OUT ?? "modules"}.json`), `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result, null, 2));
 process.exit(0);
