@@ -182,14 +182,10 @@ async function reloadSeries({ user, module, node, entry }) {
 try {
   await ejabberd.start();
   // Every session, and the two reloading agents, subscribe to the `modules`
-  // index node; pubsub.maxSubscribersPerNode (1,000 by default) would refuse
-  // the ones beyond it ("node modules has too many subscriptions").
-  const componentYml = join(work, "component.yml");
-  writeFileSync(componentYml, `pubsub:\n  maxSubscribersPerNode: ${AGENTS + 100}\n`);
+  // index node: the component's own nodes have no per-node subscriber cap.
   const component = spawnComponent(ejabberd, {
     prefix,
     httpPort,
-    args: ["-c", componentYml],
     env: { JABMON_MODULE_PUBLISHERS: "publisher@localhost" },
   });
   children.push(component);

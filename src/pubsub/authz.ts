@@ -42,10 +42,12 @@ export interface Access {
   /** Refuses a retrieval (or an item listing) the access model does not allow. */
   checkRead(state: NodeState, bare: string): void;
   /**
-   * Subscription quotas for a subscriber (0: none): admins are not limited;
-   * configured subscribers (alertbots follow every agent) not per JID.
+   * Subscription quotas for a subscriber of `node` (0: none): admins are not
+   * limited; configured subscribers (alertbots follow every agent) not per
+   * JID; the component's own nodes (the modules index and modules, every
+   * agent of the fleet subscribes to them) not per node.
    */
-  quotaFor(subscriberBare: string): SubscriptionQuota;
+  quotaFor(subscriberBare: string, node: NodeRecord): SubscriptionQuota;
   /** The quota on what a node owner stores; admins' and the component's nodes have none. */
   readonly ownerQuota: OwnerQuota;
   /** Keep a name for the component (its own nodes, by ensureNode). */
@@ -115,11 +117,11 @@ export function accessPolicy({ options, self, isAgent, store }: AccessDeps): Acc
       if (subscription?.state === "pending") throw pubsubError("JABMON_ERR_PENDING_SUBSCRIPTION");
       throw pubsubError("JABMON_ERR_NOT_AUTHORIZED");
     },
-    quotaFor: (subscriberBare) =>
+    quotaFor: (subscriberBare, node) =>
       privileged(subscriberBare)
         ? { perNode: 0, perJid: 0 }
         : {
-            perNode: options.maxSubscribersPerNode,
+            perNode: bareJid(node.owner) === component ? 0 : options.maxSubscribersPerNode,
             perJid: readers.has(subscriberBare) ? 0 : options.maxSubscriptionsPerJid,
           },
     ownerQuota: ownerQuota(options.maxItemsPerJid ?? 0, options.maxBytesPerJid ?? 0, [

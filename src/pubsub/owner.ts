@@ -233,7 +233,7 @@ export async function setSubscriptions(
       subid: existing?.subid ?? randomUUID(),
       deliver: existing?.deliver ?? true,
     };
-    await ctx.store.setSubscription(node, subscription, ctx.access.quotaFor(bareJid(jid)));
+    await ctx.store.setSubscription(node, subscription, ctx.access.quotaFor(bareJid(jid), record));
     if (existing?.state === state) continue;
     ctx.notifier.notifySubscription(node, jid, state, subscription.subid);
     // An approved (or owner-made) subscription is a new one: §6.1.7 applies.

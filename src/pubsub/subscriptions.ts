@@ -102,7 +102,7 @@ export async function subscribe(ctx: PubsubContext, req: PubsubRequest): Promise
     subid: existing?.subid ?? randomUUID(),
     deliver,
   };
-  await ctx.store.setSubscription(node, subscription, ctx.access.quotaFor(bare));
+  await ctx.store.setSubscription(node, subscription, ctx.access.quotaFor(bare, record));
   await ctx.notifier.sendLastItem(node, record, subscription);
   // Ask the owners once per request that newly waits for them, not on every retry.
   if (subscription.state === "pending" && existing?.state !== "pending")

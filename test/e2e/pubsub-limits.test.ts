@@ -275,6 +275,17 @@ describe("node creation and quotas", () => {
     }
     expect(await redis.scard(keys.psDeliver("q3"))).toBe(3);
 
+    // The component's own nodes (the modules index: every agent of the fleet) have no per-node cap.
+    await component.pubsub.ensureNode("fleet-wide", { accessModel: "open" });
+    for (let i = 0; i < 4; i++) {
+      const other = await user();
+      const reply = await set(
+        other.client,
+        pubsub(xml("subscribe", { node: "fleet-wide", jid: other.account.jid })),
+      );
+      expect(errorOf(reply)).toBeUndefined();
+    }
+
     // A configured subscriber (alertbot) follows more nodes than the per-JID quota.
     const { client: readerClient } = await user(reader);
     for (const n of ["q2", "q4", "admin-0", "admin-1"])
