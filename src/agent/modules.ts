@@ -135,6 +135,10 @@ function buildModuleChecks(
   return parseChecks(defs).map((def) => buildCheck(def, defaults));
 }
 
+/** Bounds of the backoff between tries to read the modules index in one session. */
+const INDEX_RETRY_MIN_MS = 5_000;
+const INDEX_RETRY_MAX_MS = 300_000;
+
 export class ModuleRunner {
   readonly #o: ModuleRunnerOptions;
   #settings: ModuleSettings;
@@ -149,6 +153,8 @@ export class ModuleRunner {
   >();
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
+  #indexRetry: NodeJS.Timeout | undefined;
+  #indexRetryMs = INDEX_RETRY_MIN_MS;
 
   constructor(options: ModuleRunnerOptions, settings: ModuleSettings) {
     this.#o = options;
@@ -238,6 +244,7 @@ export class ModuleRunner {
 
   /** A new session: subscribe to the index, then fetch every module version not held yet. */
   online(): void {
+    clearTimeout(this.#indexRetry);
     this.#enqueue(async () => {
       const { xmpp, component, jid } = this.#o;
       try {
@@ -271,10 +278,31 @@ export class ModuleRunner {
         const items =
           reply.getChild("pubsub", NS_PUBSUB)?.getChild("items")?.getChildren("item") ?? [];
         for (const item of items) await this.#onIndexEntry(item.getChild("module", NS_JABMON));
+        this.#indexRetryMs = INDEX_RETRY_MIN_MS;
       } catch (err) {
-        this.#o.log.warn({ err: (err as Error).message }, "cannot read the modules index");
+        this.#o.log.warn(
+          { err: (err as Error).message, retryInMs: this.#indexRetryMs },
+          "cannot read the modules index",
+        );
+        this.#retryIndexLater();
       }
     });
+  }
+
+  /**
+   * A refused or unanswered index read (a busy component, a quota) is tried
+   * again in this session, backing off with jitter; before, the agent heard
+   * of no module until its next session, which may be weeks away.
+   */
+  #retryIndexLater(): void {
+    if (this.#stopped) return;
+    const delay = this.#indexRetryMs * (0.5 + Math.random() / 2);
+    this.#indexRetryMs = Math.min(INDEX_RETRY_MAX_MS, this.#indexRetryMs * 2);
+    this.#indexRetry = setTimeout(() => {
+      // Offline by then: the next session's online() reads the index anyway.
+      if (this.#o.xmpp.status === "online") this.online();
+    }, delay);
+    this.#indexRetry.unref();
   }
 
   /** Settle what is in progress (tests, stop). */
@@ -284,6 +312,7 @@ export class ModuleRunner {
 
   stop(): void {
     this.#stopped = true;
+    clearTimeout(this.#indexRetry);
     this.#scheduler?.stop();
   }
 
