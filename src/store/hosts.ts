@@ -198,7 +198,12 @@ export class HostStore {
 
   /** Every known host, most recently seen first. */
   async list(): Promise<HostRecord[]> {
-    return this.getMany(await this.#redis.zrevrange(this.#keys.hosts(), 0, -1));
+    return this.getMany(await this.jids());
+  }
+
+  /** Every known host's bare JID, most recently changed first. */
+  jids(): Promise<string[]> {
+    return this.#redis.zrevrange(this.#keys.hosts(), 0, -1);
   }
 
   /** The records of these hosts (unknown ones left out), in one round trip. */
