@@ -109,6 +109,7 @@ export const SCENARIOS = {
     for (const agent of stack.agents) agent.relay.mode = "offline";
     await waitUntil(async () => (await stack.connected()) === 0, 60_000, "every agent seen offline", 250);
     stack.recordBurst(options.offlineResults);
+    const batchesBefore = stack.agents.reduce((n, a) => n + a.running.stats.batches, 0);
     const back = Date.now();
     const cpuAtBack = stack.cpuSample();
     for (const agent of stack.agents) agent.relay.mode = "online";
@@ -127,6 +128,8 @@ export const SCENARIOS = {
       applied_all_s: seconds(back),
       // CPU seconds each process spent from the return to the last acknowledgement.
       ...cpu,
+      // <results/> requests the agents sent for it (docs/protocol.md, "Replaying a backlog").
+      batch_requests: stack.agents.reduce((n, a) => n + a.running.stats.batches, 0) - batchesBefore,
       all_drained: drained,
     };
   },

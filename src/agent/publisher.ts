@@ -90,6 +90,8 @@ export interface PublisherStats {
   retries: number;
   /** Results refused as seq-regressed and published again under a new seq. */
   reseeded: number;
+  /** `<results/>` requests sent (each carrying several results; `sent` counts the results). */
+  batches: number;
 }
 
 export class Publisher {
@@ -116,6 +118,8 @@ export class Publisher {
   #batching = false;
   /** A `<results/>` request is in flight (this generation): nothing else goes. */
   #batchInFlight = false;
+  /** This session's disco#info of the service is not answered yet: nothing goes. */
+  #discovering = false;
   readonly stats: PublisherStats = {
     sessions: 0,
     sent: 0,
@@ -123,6 +127,7 @@ export class Publisher {
     rejected: 0,
     retries: 0,
     reseeded: 0,
+    batches: 0,
   };
 
   constructor(options: PublisherOptions) {
@@ -134,8 +139,10 @@ export class Publisher {
     this.#client = client;
     this.stats.sessions += 1;
     this.#batching = false;
+    // A backlog waits one round trip for the answer, so that it all goes in batches.
+    this.#discovering = (this.#o.batch ?? 1) > 1;
     this.#restart();
-    if ((this.#o.batch ?? 1) > 1) void this.#discoverBatching(client);
+    if (this.#discovering) void this.#discoverBatching(client);
   }
 
   offline(): void {
@@ -176,12 +183,14 @@ export class Publisher {
         this.#o.timeoutMs,
       );
       const features = info.getChild("query", NS_DISCO_INFO)?.getChildren("feature") ?? [];
-      if (this.#client !== client || !features.some((f) => f.attrs.var === FEATURE_RESULTS)) return;
-      this.#batching = true;
-      this.#pump();
+      if (this.#client !== client) return;
+      this.#batching = features.some((f) => f.attrs.var === FEATURE_RESULTS);
     } catch {
       // No answer: this session publishes one result per IQ.
     }
+    if (this.#client !== client) return;
+    this.#discovering = false;
+    this.#pump();
   }
 
   #restart(): void {
@@ -201,7 +210,7 @@ export class Publisher {
       if (!this.#reseed()) return;
     }
     const client = this.#client;
-    if (!client || this.#retryTimer || client.status !== "online") return;
+    if (!client || this.#retryTimer || this.#discovering || client.status !== "online") return;
     while (this.#inFlight < this.#o.window && !this.#batchInFlight) {
       const entries = this.#nextEntries();
       if (entries.length === 0) break;
@@ -293,6 +302,7 @@ export class Publisher {
       { type: "set", to: this.#o.to },
       el("results", { xmlns: NS_JABMON, node: this.#o.node }, ...payloads.map((p) => p.payload)),
     );
+    this.stats.batches += 1;
     let reply: ReturnType<typeof ltx.parse>;
     try {
       reply = await client.iqCaller.request(iq, this.#o.timeoutMs);
