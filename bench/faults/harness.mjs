@@ -22,11 +22,12 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
+import { performance } from "node:perf_hooks";
 import { join } from "node:path";
-import { dist, rssMb, sleep, waitUntil } from "../lib/run.mjs";
+import { cpuSeconds, dist, rssMb, sleep, waitUntil } from "../lib/run.mjs";
 
 const { freePort, generateSelfSignedCert, PrivateCluster, PrivateEjabberd } = await import(dist("stack/index.js"));
 const { createRedis, deletePrefix, Keys } = await import(dist("store/index.js"));
@@ -277,7 +278,9 @@ export class FaultStack {
 
   async startComponent(k = 0) {
     const component = this.components[k];
-    component.process = spawn(process.execPath, [dist("cli/main.js"), "component"], {
+    // e.g. JABMON_FAULTS_COMPONENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+    const nodeArgs = (process.env.JABMON_FAULTS_COMPONENT_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    component.process = spawn(process.execPath, [...nodeArgs, dist("cli/main.js"), "component"], {
       env: this.componentEnv(k),
       stdio: ["ignore", "ignore", "inherit"],
     });
@@ -340,6 +343,46 @@ export class FaultStack {
     if (!parsed.success) throw new Error(`agent config: ${JSON.stringify(parsed.error.issues)}`);
     const level = process.env.JABMON_FAULTS_AGENT_LOG;
     return startAgent(parsed.data, level ? createLogger(user, level) : this.#log);
+  }
+
+  /**
+   * CPU seconds used so far by each process of the system: this one (the
+   * agents and their relays), the components, ejabberd's nodes and Redis, and
+   * this process's event-loop utilisation. On a shared machine the wall time
+   * of a scenario moves with the neighbours' load; what each process spent
+   * does not, and shows which one the time goes to. `cpuSince(earlier)` gives
+   * the differences.
+   */
+  cpuSample() {
+    const self = process.cpuUsage();
+    const beamPid = (node) => {
+      try {
+        return Number(readFileSync(join(node.dir, "spool", "ejabberd.pid"), "utf8").trim());
+      } catch {
+        return undefined;
+      }
+    };
+    const sum = (pids) => pids.reduce((total, pid) => total + (pid ? cpuSeconds(pid) : 0), 0);
+    return {
+      agents: (self.user + self.system) / 1e6,
+      component: sum(this.components.map((c) => c.process?.pid)),
+      ejabberd: sum(this.nodes.map(beamPid)),
+      redis: sum([this.redis.process?.pid]),
+      loop: performance.eventLoopUtilization(),
+    };
+  }
+
+  /** CPU seconds per process since `earlier` (a cpuSample), and the agents' event-loop utilisation. */
+  cpuSince(earlier) {
+    const now = this.cpuSample();
+    const round = (v) => Math.round(v * 100) / 100;
+    return {
+      cpu_agents_s: round(now.agents - earlier.agents),
+      cpu_component_s: round(now.component - earlier.component),
+      cpu_ejabberd_s: round(now.ejabberd - earlier.ejabberd),
+      cpu_redis_s: round(now.redis - earlier.redis),
+      agents_loop_busy: round(performance.eventLoopUtilization(now.loop, earlier.loop).utilization),
+    };
   }
 
   componentRssMb(k = 0) {

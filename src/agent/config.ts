@@ -261,6 +261,11 @@ const schema = v.object({
     v.object({
       /** Publish IQs in flight at most. */
       window: v.optional(int("must be an integer 1-100", 1, 100), 10),
+      /**
+       * Results per `<results/>` request when a backlog waits (the service
+       * must offer it: docs/protocol.md, "Replaying a backlog"); 1 turns it off.
+       */
+      batch: v.optional(int("must be an integer 1-100", 1, 100), 50),
       timeoutMs: v.optional(int("must be milliseconds ≥ 100", 100), 30_000),
     }),
     {},

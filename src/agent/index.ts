@@ -129,6 +129,7 @@ export async function startAgent(
     to: component,
     node: `agents/${jid}`,
     window: config.publish.window,
+    batch: config.publish.batch,
     timeoutMs: config.publish.timeoutMs,
     log,
   });

@@ -19,15 +19,44 @@
  * content and time) and only then leaves the spool under its old seq, and
  * publishing resumes: nothing is lost, the order is kept.
  *
+ * A backlog (results waiting after a reconnect) goes faster as `<results/>`
+ * requests of up to `batch` results each, if the service offers them
+ * (disco#info feature `urn:jabmon:0#results`, docs/protocol.md, "Replaying a
+ * backlog"). The service publishes each result as its own publish would be
+ * and answers each one: every result is acknowledged, skipped, re-seeded or
+ * replayed exactly as if it had gone in its own IQ. A request goes only when
+ * nothing else is in flight and nothing follows it until it is answered, so
+ * the service stores the results in seq order. Anything else goes one result
+ * per publish IQ, as before.
+ *
  * https://xmpp.org/extensions/xep-0060.html#publisher-publish
  */
 import type { Logger } from "../log/index.js";
-import { NS_JABMON, NS_PUBSUB } from "../protocol/index.js";
+import { NS_DISCO_INFO, NS_JABMON, NS_PUBSUB } from "../protocol/index.js";
 import type { XmppClient } from "../xmpp/index.js";
 import { el, ltx } from "../xmpp/index.js";
 import type { Spool, SpoolEntry } from "./spool.js";
 
 const PERMANENT = new Set(["bad-request", "not-acceptable", "policy-violation", "jid-malformed"]);
+/** The service's feature for `<results/>` requests (src/pubsub/publish.ts). */
+const FEATURE_RESULTS = `${NS_JABMON}#results`;
+/** Spool bytes per `<results/>` request at most: well under ejabberd's max_stanza_size. */
+const BATCH_MAX_BYTES = 64 * 1024;
+const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+
+/** What a refused result of a `<results/>` reply fails with: the shape of a publish's StanzaError. */
+interface RefusedResult {
+  condition: string | undefined;
+  element: unknown;
+  message: string;
+}
+
+function refusedError(error: ReturnType<typeof ltx.parse> | undefined): RefusedResult {
+  const condition = error
+    ?.getChildElements()
+    .find((c) => c.attrs.xmlns === NS_STANZAS && c.name !== "text")?.name;
+  return { condition, element: error, message: condition ?? "refused without an error" };
+}
 
 /** The service's highest stored seq from a `<seq-regressed/>` refusal, if that is what `err` is. */
 function regressedHigh(err: unknown): number | undefined {
@@ -46,6 +75,8 @@ export interface PublisherOptions {
   /** e.g. agents/web01@localhost */
   node: string;
   window: number;
+  /** Results per `<results/>` request at most (1: never batch). */
+  batch?: number;
   timeoutMs: number;
   log: Logger;
 }
@@ -59,6 +90,8 @@ export interface PublisherStats {
   retries: number;
   /** Results refused as seq-regressed and published again under a new seq. */
   reseeded: number;
+  /** `<results/>` requests sent (each carrying several results; `sent` counts the results). */
+  batches: number;
 }
 
 export class Publisher {
@@ -81,6 +114,12 @@ export class Publisher {
   readonly #superseded = new Set<number>();
   /** Acknowledged out of order (stored): not renumbered by a re-seed. */
   readonly #acked = new Set<number>();
+  /** The service of this session takes `<results/>` requests. */
+  #batching = false;
+  /** A `<results/>` request is in flight (this generation): nothing else goes. */
+  #batchInFlight = false;
+  /** This session's disco#info of the service is not answered yet: nothing goes. */
+  #discovering = false;
   readonly stats: PublisherStats = {
     sessions: 0,
     sent: 0,
@@ -88,6 +127,7 @@ export class Publisher {
     rejected: 0,
     retries: 0,
     reseeded: 0,
+    batches: 0,
   };
 
   constructor(options: PublisherOptions) {
@@ -98,13 +138,18 @@ export class Publisher {
   online(client: XmppClient): void {
     this.#client = client;
     this.stats.sessions += 1;
+    this.#batching = false;
+    // A backlog waits one round trip for the answer, so that it all goes in batches.
+    this.#discovering = (this.#o.batch ?? 1) > 1;
     this.#restart();
+    if (this.#discovering) void this.#discoverBatching(client);
   }
 
   offline(): void {
     this.#client = undefined;
     this.#generation += 1;
     this.#inFlight = 0;
+    this.#batchInFlight = false;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
   }
@@ -130,9 +175,28 @@ export class Publisher {
     });
   }
 
+  /** Asks the service (disco#info) whether it takes `<results/>`; until it answers, one per publish. */
+  async #discoverBatching(client: XmppClient): Promise<void> {
+    try {
+      const info = await client.iqCaller.request(
+        el("iq", { type: "get", to: this.#o.to }, el("query", { xmlns: NS_DISCO_INFO })),
+        this.#o.timeoutMs,
+      );
+      const features = info.getChild("query", NS_DISCO_INFO)?.getChildren("feature") ?? [];
+      if (this.#client !== client) return;
+      this.#batching = features.some((f) => f.attrs.var === FEATURE_RESULTS);
+    } catch {
+      // No answer: this session publishes one result per IQ.
+    }
+    if (this.#client !== client) return;
+    this.#discovering = false;
+    this.#pump();
+  }
+
   #restart(): void {
     this.#generation += 1;
     this.#inFlight = 0;
+    this.#batchInFlight = false;
     this.#cursor = this.#o.spool.ackedSeq;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
@@ -146,27 +210,64 @@ export class Publisher {
       if (!this.#reseed()) return;
     }
     const client = this.#client;
-    if (!client || this.#retryTimer || client.status !== "online") return;
-    while (this.#inFlight < this.#o.window) {
-      let entry = this.#o.spool.after(this.#cursor);
-      while (entry && this.#superseded.has(entry.seq)) entry = this.#o.spool.after(entry.seq);
-      if (!entry) break;
-      this.#cursor = entry.seq;
+    if (!client || this.#retryTimer || this.#discovering || client.status !== "online") return;
+    while (this.#inFlight < this.#o.window && !this.#batchInFlight) {
+      const entries = this.#nextEntries();
+      if (entries.length === 0) break;
+      // A batch waits for the publishes in flight, so the service stores in seq order.
+      if (entries.length > 1 && this.#inFlight > 0) break;
+      this.#cursor = (entries.at(-1) as SpoolEntry).seq;
       this.#inFlight += 1;
-      void this.#send(client, entry, this.#generation);
+      this.#batchInFlight = entries.length > 1;
+      void this.#send(client, entries, this.#generation);
     }
   }
 
-  async #send(client: XmppClient, entry: SpoolEntry, generation: number): Promise<void> {
-    const { spool, log } = this.#o;
-    let payload: ReturnType<typeof ltx.parse>;
-    try {
-      payload = ltx.parse(spool.read(entry));
-    } catch (err) {
-      log.error({ seq: entry.seq, err: (err as Error).message }, "unreadable spool item skipped");
-      this.#settle(entry.seq, generation, "rejected");
-      return;
+  /** The next results to send: one, or a backlog's batch if the service takes them. */
+  #nextEntries(): SpoolEntry[] {
+    const { spool } = this.#o;
+    const max = this.#batching ? (this.#o.batch ?? 1) : 1;
+    const entries: SpoolEntry[] = [];
+    let bytes = 0;
+    for (let entry = spool.after(this.#cursor); entry && entries.length < max; ) {
+      if (!this.#superseded.has(entry.seq)) {
+        if (entries.length > 0 && bytes + entry.size > BATCH_MAX_BYTES) break;
+        entries.push(entry);
+        bytes += entry.size;
+      }
+      entry = spool.after(entry.seq);
     }
+    return entries;
+  }
+
+  /** Publishes `entries` (one publish IQ, or one `<results/>` request), then frees the slot. */
+  async #send(client: XmppClient, entries: SpoolEntry[], generation: number): Promise<void> {
+    const { spool, log } = this.#o;
+    const payloads: Array<{ entry: SpoolEntry; payload: ReturnType<typeof ltx.parse> }> = [];
+    for (const entry of entries) {
+      try {
+        payloads.push({ entry, payload: ltx.parse(spool.read(entry)) });
+      } catch (err) {
+        log.error({ seq: entry.seq, err: (err as Error).message }, "unreadable spool item skipped");
+        this.#settle(entry.seq, generation, "rejected");
+      }
+    }
+    this.stats.sent += payloads.length;
+    const [only] = payloads;
+    if (payloads.length > 1) await this.#sendBatch(client, payloads, generation);
+    else if (only) await this.#sendOne(client, only.entry, only.payload, generation);
+    if (generation !== this.#generation) return;
+    this.#inFlight -= 1;
+    this.#batchInFlight = false;
+    this.#pump();
+  }
+
+  async #sendOne(
+    client: XmppClient,
+    entry: SpoolEntry,
+    payload: ReturnType<typeof ltx.parse>,
+    generation: number,
+  ): Promise<void> {
     const iq = el(
       "iq",
       { type: "set", to: this.#o.to },
@@ -176,30 +277,74 @@ export class Publisher {
         el("publish", { node: this.#o.node }, el("item", {}, payload)),
       ),
     );
-    this.stats.sent += 1;
     try {
       await client.iqCaller.request(iq, this.#o.timeoutMs);
       this.#settle(entry.seq, generation, "acked");
     } catch (err) {
-      if (generation !== this.#generation) return;
-      const high = regressedHigh(err);
-      if (high !== undefined) {
-        this.#inFlight -= 1;
-        this.#refused.add(entry.seq);
-        this.#refusedHigh = Math.max(this.#refusedHigh, high);
-        this.#pump();
-        return;
-      }
-      const condition = (err as { condition?: string }).condition;
-      if (condition && PERMANENT.has(condition)) {
-        log.warn({ seq: entry.seq, condition }, "service rejected a result; skipped");
-        this.#settle(entry.seq, generation, "rejected");
-        return;
-      }
-      this.#retryLater(entry.seq, condition ?? (err as Error).message);
+      this.#failed(entry.seq, generation, err);
     }
   }
 
+  /**
+   * One `<results/>` request; each result's outcome is handled as its own
+   * publish's answer would be. A request that fails as a whole (timeout,
+   * disconnect, an error for the IQ) is replayed from the oldest
+   * unacknowledged result; a service that refused the request itself is
+   * sent one result per publish for the rest of the session.
+   */
+  async #sendBatch(
+    client: XmppClient,
+    payloads: Array<{ entry: SpoolEntry; payload: ReturnType<typeof ltx.parse> }>,
+    generation: number,
+  ): Promise<void> {
+    const iq = el(
+      "iq",
+      { type: "set", to: this.#o.to },
+      el("results", { xmlns: NS_JABMON, node: this.#o.node }, ...payloads.map((p) => p.payload)),
+    );
+    this.stats.batches += 1;
+    let reply: ReturnType<typeof ltx.parse>;
+    try {
+      reply = await client.iqCaller.request(iq, this.#o.timeoutMs);
+    } catch (err) {
+      if (generation !== this.#generation) return;
+      const condition = (err as { condition?: string }).condition;
+      if (condition && condition !== "resource-constraint") this.#batching = false;
+      this.#retryLater(payloads[0]?.entry.seq ?? 0, condition ?? (err as Error).message);
+      return;
+    }
+    const outcomes = new Map<string, ReturnType<typeof ltx.parse>>();
+    for (const o of reply.getChild("results", NS_JABMON)?.getChildElements() ?? [])
+      if (o.attrs.seq !== undefined) outcomes.set(String(o.attrs.seq), o);
+    for (const { entry } of payloads) {
+      const outcome = outcomes.get(String(entry.seq));
+      if (outcome?.name === "stored") this.#settle(entry.seq, generation, "acked");
+      else if (outcome?.name === "refused")
+        this.#failed(entry.seq, generation, refusedError(outcome.getChild("error")));
+      // Not answered for: as a lost answer, replayed from the oldest unacknowledged.
+      else this.#failed(entry.seq, generation, new Error("no outcome for a batched result"));
+    }
+  }
+
+  /** A result's publish failed with `err`: re-seed, skip or replay, by what the service said. */
+  #failed(seq: number, generation: number, err: unknown): void {
+    if (generation !== this.#generation) return;
+    const high = regressedHigh(err);
+    if (high !== undefined) {
+      this.#refused.add(seq);
+      this.#refusedHigh = Math.max(this.#refusedHigh, high);
+      return;
+    }
+    const condition = (err as { condition?: string }).condition;
+    if (condition && PERMANENT.has(condition)) {
+      this.#o.log.warn({ seq, condition }, "service rejected a result; skipped");
+      this.#settle(seq, generation, "rejected");
+      return;
+    }
+    this.#retryLater(seq, condition ?? (err as Error).message);
+  }
+
+  /** The service answered for `seq`: it leaves the spool (the slot is freed by #send). */
   #settle(seq: number, generation: number, how: "acked" | "rejected"): void {
     if (how === "acked" && seq > this.#o.spool.ackedSeq) this.#acked.add(seq);
     if (generation !== this.#generation) {
@@ -207,7 +352,6 @@ export class Publisher {
       if (how === "acked") this.#o.spool.ack(seq);
       return;
     }
-    this.#inFlight -= 1;
     this.#failures = 0;
     this.stats[how] += 1;
     this.#o.spool.ack(seq);
@@ -217,7 +361,6 @@ export class Publisher {
       this.#drainWaiters = [];
       for (const w of waiters) w();
     }
-    this.#pump();
   }
 
   /**
@@ -283,6 +426,7 @@ export class Publisher {
   #retryLater(seq: number, why: string): void {
     this.#generation += 1;
     this.#inFlight = 0;
+    this.#batchInFlight = false;
     this.#failures += 1;
     this.stats.retries += 1;
     const delay = Math.min(30_000, 500 * 2 ** Math.min(this.#failures - 1, 6));

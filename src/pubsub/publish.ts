@@ -114,13 +114,32 @@ function readPublish(ctx: PubsubContext, pubsub: Element) {
   return { node, itemId, payload, xml, agentSeq, preconditions };
 }
 
+/** What one publish asks to store, checked (readPublish, readBatchedResult). */
+type CheckedPublish = ReturnType<typeof readPublish>;
+
 async function publishIq(
   ctx: PubsubContext,
   req: PubsubRequest,
   admission: IngestAdmission,
 ): Promise<Element> {
-  const { node, itemId, payload, xml, agentSeq, preconditions } = readPublish(ctx, req.element);
-  const { bare } = req.who;
+  const { node, itemId } = await publishChecked(
+    ctx,
+    req.who,
+    readPublish(ctx, req.element),
+    admission,
+  );
+  return el("pubsub", { xmlns: NS_PUBSUB }, el("publish", { node }, el("item", { id: itemId })));
+}
+
+/** Store one checked publish as its requester, with every check a publish IQ gets. */
+async function publishChecked(
+  ctx: PubsubContext,
+  who: PubsubRequest["who"],
+  checked: CheckedPublish,
+  admission: IngestAdmission,
+): Promise<CheckedPublish> {
+  const { node, itemId, payload, xml, agentSeq, preconditions } = checked;
+  const { bare } = who;
   for (const h of ctx.hooks) await h.beforePublish?.(node, bare, itemId, payload);
   const agentOwner = agentOf(node);
   // Nothing reaches the monitor for a JID that is not an agent.
@@ -143,7 +162,7 @@ async function publishIq(
   const result = await storeAndNotify(ctx, {
     node,
     publisher: bare,
-    publisherFull: req.who.jid,
+    publisherFull: who.jid,
     itemId,
     payload,
     xml,
@@ -154,12 +173,78 @@ async function publishIq(
     preconditions,
   });
   if (!result.duplicate) for (const h of ctx.hooks) h.afterPublish?.(node, bare, itemId, payload);
-  return el("pubsub", { xmlns: NS_PUBSUB }, el("publish", { node }, el("item", { id: itemId })));
+  return checked;
+}
+
+/** Most results one `<results/>` request may carry (docs/protocol.md, "Replaying a backlog"). */
+export const MAX_RESULTS_PER_REQUEST = 100;
+/** The disco#info feature of a service that takes `<results/>` requests. */
+export const FEATURE_RESULTS = `${NS_JABMON}#results`;
+
+/** One result of a `<results/>` request, checked as the payload of a publish to `node`. */
+function readBatchedResult(ctx: PubsubContext, node: string, payload: Element): CheckedPublish {
+  // In <results xmlns="urn:jabmon:0"> a payload is in that namespace without
+  // saying so (ejabberd drops the redundant declaration); stored, it says so.
+  payload.attrs.xmlns ??= NS_JABMON;
+  const xml = payload.toString();
+  const max = ctx.options.maxPayloadBytes;
+  if (Buffer.byteLength(xml) > max)
+    throw pubsubError("JABMON_ERR_PAYLOAD_TOO_BIG", `payload over ${max} bytes`);
+  const agentSeq = agentSeqOf(payload);
+  if (agentSeq === undefined)
+    throw pubsubError("JABMON_ERR_INVALID_PAYLOAD", "a batched result needs its seq");
+  return { node, itemId: `s${agentSeq}`, payload, xml, agentSeq, preconditions: [] };
+}
+
+/** The `<error/>` an IQ failing with `err` is answered with (as the publish path maps it). */
+function errorElementOf(err: unknown): Element {
+  if (err instanceof RedisUnavailableError) return storeUnavailable().toElement();
+  if (err instanceof StanzaError) return err.toElement();
+  return new StanzaError("internal-server-error").toElement();
+}
+
+/**
+ * `<results xmlns="urn:jabmon:0" node="agents/…">`: an agent's backlog, many
+ * results in one IQ. Each result is published to the node exactly as its own
+ * publish IQ would be (same checks, same store script, same notifications),
+ * one after the other in the order given, and gets its own outcome in the
+ * reply, in the same order: `<stored seq=…/>` or `<refused seq=…>` with the
+ * `<error/>` its publish would have been answered with. A refusal does not
+ * stop the others, exactly as independent publishes would not.
+ */
+async function publishResults(
+  ctx: PubsubContext,
+  req: PubsubRequest,
+  admission: IngestAdmission,
+): Promise<Element> {
+  const node = requireNode(req.element.attrs.node);
+  if (agentOf(node) === undefined)
+    throw pubsubError("JABMON_ERR_BAD_REQUEST", "results go to an agent node");
+  const payloads = req.element.getChildElements();
+  if (payloads.length === 0) throw pubsubError("JABMON_ERR_PAYLOAD_REQUIRED");
+  if (payloads.length > MAX_RESULTS_PER_REQUEST)
+    throw pubsubError(
+      "JABMON_ERR_BAD_REQUEST",
+      `at most ${MAX_RESULTS_PER_REQUEST} results per request`,
+    );
+  const reply = el("results", { xmlns: NS_JABMON, node });
+  for (const payload of payloads) {
+    const seq = payload.attrs.seq as string | undefined;
+    try {
+      await publishChecked(ctx, req.who, readBatchedResult(ctx, node, payload), admission);
+      reply.cnode(el("stored", { seq }));
+    } catch (err) {
+      reply.cnode(el("refused", { seq }, errorElementOf(err)));
+    }
+  }
+  return reply;
 }
 
 export interface Publishing {
   /** A publish IQ; back-pressure: a bounded number in flight, the others told to wait. */
   publish(req: PubsubRequest): Promise<Element>;
+  /** A `<results/>` request: one slot of the same bound (its results are stored one at a time). */
+  publishResults(req: PubsubRequest): Promise<Element>;
   stop(): void;
   /** The component's own publish (PubsubService.publish): stored and notified as a publish IQ. */
   publishLocal(
@@ -179,33 +264,35 @@ export function publishing(ctx: PubsubContext): Publishing {
     log: ctx.log,
     maxBacklog: ctx.options.maxIngestBacklog ?? 0,
   });
+  async function bounded(req: PubsubRequest, run: typeof publishIq): Promise<Element> {
+    if (inFlight >= maxInFlight)
+      throw new StanzaError("resource-constraint", {
+        text: "too many publishes in flight: retry later",
+      });
+    inFlight += 1;
+    try {
+      return await run(ctx, req, admission);
+    } catch (err) {
+      // The operator must hear of it: an agent refused so keeps retrying.
+      if (err instanceof PubsubError && err.code === "JABMON_ERR_QUOTA_EXCEEDED")
+        ctx.log.warn(
+          {
+            from: req.who.bare,
+            node: req.element.getChild("publish")?.attrs.node,
+            err: err.text,
+          },
+          "publish refused: owner quota used up",
+        );
+      // The bounded Redis queue refused the command: the same wait-type answer.
+      throw err instanceof RedisUnavailableError ? storeUnavailable() : err;
+    } finally {
+      inFlight -= 1;
+    }
+  }
   return {
     stop: () => admission.stop(),
-    async publish(req) {
-      if (inFlight >= maxInFlight)
-        throw new StanzaError("resource-constraint", {
-          text: "too many publishes in flight: retry later",
-        });
-      inFlight += 1;
-      try {
-        return await publishIq(ctx, req, admission);
-      } catch (err) {
-        // The operator must hear of it: an agent refused so keeps retrying.
-        if (err instanceof PubsubError && err.code === "JABMON_ERR_QUOTA_EXCEEDED")
-          ctx.log.warn(
-            {
-              from: req.who.bare,
-              node: req.element.getChild("publish")?.attrs.node,
-              err: err.text,
-            },
-            "publish refused: owner quota used up",
-          );
-        // The bounded Redis queue refused the command: the same wait-type answer.
-        throw err instanceof RedisUnavailableError ? storeUnavailable() : err;
-      } finally {
-        inFlight -= 1;
-      }
-    },
+    publish: (req) => bounded(req, publishIq),
+    publishResults: (req) => bounded(req, publishResults),
     async publishLocal(node, payload, givenId) {
       const itemId = givenId ?? randomUUID();
       const { seq } = await storeAndNotify(ctx, {

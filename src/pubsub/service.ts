@@ -14,7 +14,7 @@
 import type { ComponentLink, IqRequest } from "../component/index.js";
 import type { DiscoService } from "../disco/index.js";
 import type { Logger } from "../log/index.js";
-import { NS_PUBSUB, NS_PUBSUB_OWNER } from "../protocol/index.js";
+import { NS_JABMON, NS_PUBSUB, NS_PUBSUB_OWNER } from "../protocol/index.js";
 import type { Keys, Redis } from "../store/index.js";
 import type { Element } from "../xmpp/index.js";
 import { accessPolicy } from "./authz.js";
@@ -26,7 +26,7 @@ import { requester } from "./names.js";
 import { notifier } from "./notify.js";
 import type { PubsubHooks, PubsubOptions } from "./options.js";
 import * as owner from "./owner.js";
-import { publishing, retract } from "./publish.js";
+import { FEATURE_RESULTS, type Publishing, publishing, retract } from "./publish.js";
 import { retrieve } from "./retrieve.js";
 import { PubsubStore } from "./store.js";
 import * as subscriptions from "./subscriptions.js";
@@ -83,8 +83,13 @@ function byChild(routes: Record<string, Handler>, emptyText?: string) {
   };
 }
 
-function route(ctx: PubsubContext, publish: (req: PubsubRequest) => Promise<Element>): void {
+function route(ctx: PubsubContext, publishing: Publishing): void {
+  const publish = publishing.publish;
   const { router } = ctx.link;
+  // An agent's backlog, many results per IQ (docs/protocol.md, "Replaying a backlog").
+  router.set(NS_JABMON, "results", (iq) =>
+    publishing.publishResults({ ...iq, who: requester(iq.from) }),
+  );
   router.set(
     NS_PUBSUB,
     "pubsub",
@@ -161,7 +166,7 @@ export function pubsubService({
     hooks: [],
   };
   const publish = publishing(ctx);
-  route(ctx, publish.publish);
+  route(ctx, publish);
 
   // Nodes made by an older jabmon are not in the plain-node index yet: once.
   const plainNodesIndexed = store.indexPlainNodes().then(
@@ -172,6 +177,7 @@ export function pubsubService({
       log.warn({ err: err.message }, "cannot index the nodes that are not agent nodes"),
   );
   registerDisco(ctx, disco, plainNodesIndexed);
+  disco.addFeature(FEATURE_RESULTS);
 
   async function sweep(): Promise<number> {
     let removed = 0;

@@ -59,6 +59,9 @@ describe("faults under load", { timeout: 240_000 }, () => {
     const figures = await run("agents-offline");
     expectNothingLostOrDoubled(figures);
     expect(figures.accepted).toBe(10 * options.offlineResults);
+    // The backlog went several results per <results/> request, not one publish each.
+    expect(figures.batch_requests).toBeGreaterThan(0);
+    expect(figures.batch_requests).toBeLessThan(figures.accepted / 2);
   });
 
   it("marks a partitioned host stale within staleMs and takes it back cleanly when healed", async () => {
