@@ -254,9 +254,11 @@ export async function startAgent(
   onSpoolProblem = refreshSoon;
 
   xmpp.on("stanza", (stanza) => {
-    // The component sends us its presence after it reconnects: answer with ours.
+    // The component sends us its presence after it reconnects: answer with
+    // ours, and replay at once what was in flight to its previous connection.
     if (stanza.is("presence") && stanza.attrs.from === component && !stanza.attrs.type) {
       void sendStatus(last ?? status());
+      publisher.componentReturned();
     }
   });
   xmpp.on("offline", () => publisher.offline());

@@ -154,6 +154,20 @@ export class Publisher {
     this.#retryTimer = undefined;
   }
 
+  /**
+   * The component reconnected (its re-probe presence): publishes that were in
+   * flight to its previous connection will never be answered. Replayed now
+   * from the oldest unacknowledged, not after the publish timeout: meanwhile
+   * later results would reach the new connection and be stored first (seen
+   * as reordered results after a component `kill -9` in bench:faults). The
+   * service ignores a seq it already has, so replaying a stored one is harmless.
+   */
+  componentReturned(): void {
+    if (!this.#client || (this.#inFlight === 0 && !this.#retryTimer)) return;
+    this.#failures = 0;
+    this.#restart();
+  }
+
   /** Something was appended to the spool. */
   kick(): void {
     this.#pump();
