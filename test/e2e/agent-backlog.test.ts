@@ -15,7 +15,7 @@ import { silentLogger } from "../../src/log/index.js";
 import { decodeIngestEntry } from "../../src/monitor/ingest/consumer.js";
 import { freePort } from "../../src/stack/index.js";
 import { ingestShard, Keys, type Redis } from "../../src/store/index.js";
-import { check, errorOf, iq, publishIq } from "../helpers/pubsub.js";
+import { publishStraySeq } from "../helpers/pubsub.js";
 import { type Account, useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -107,17 +107,8 @@ describe("an agent back with a backlog", () => {
   it("re-seeds results refused as seq-regressed inside a request and loses none", async () => {
     const account = await stack.account();
     const seqs = await spoolOffline(account, 30);
-    // Once, a seq far above the agent's (a clock wildly ahead): its backlog is far below it.
-    const stray = Date.now() + 10_000_000_000;
-    const client = await stack.client(account);
-    const reply = await iq(
-      client,
-      stack.componentJid,
-      "set",
-      publishIq(`agents/${account.jid}`, check(stray)),
-    );
-    expect(errorOf(reply)).toBeUndefined();
-    await client.stop();
+    // Once, a seq far in the future (a clock wildly ahead): the agent's are far below it.
+    const stray = await publishStraySeq(stack, account);
 
     const back = await agent(account, stack.ejabberd.c2sService);
     try {

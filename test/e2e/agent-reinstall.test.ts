@@ -7,7 +7,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendRange, socketUp } from "../helpers/agent-socket.js";
-import { check, errorOf, iq, publishIq } from "../helpers/pubsub.js";
+import { publishStraySeq } from "../helpers/pubsub.js";
 import { type PublishSink, startPublishSink } from "../helpers/sink.js";
 import { useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
@@ -55,18 +55,8 @@ describe("a host reinstalled under the same JID", () => {
 
   it("re-seeds above the node's highest when its seqs are refused as regressed, and loses none", async () => {
     const account = await stack.account("stray");
-    // Once, a seq far in the future (a clock wildly ahead): everything the
-    // fresh agent numbers from the current time is far below it.
-    const stray = Date.now() + 10_000_000_000;
-    const client = await stack.client(account);
-    const reply = await iq(
-      client,
-      stack.componentJid,
-      "set",
-      publishIq(`agents/${account.jid}`, check(stray)),
-    );
-    expect(errorOf(reply)).toBeUndefined();
-    await client.stop();
+    // Once, a seq far in the future (a clock wildly ahead): the agent's are far below it.
+    const stray = await publishStraySeq(stack, account);
 
     stack.spawnAgent(account);
     const socket = join(stack.agentDir(account), "agent.sock");

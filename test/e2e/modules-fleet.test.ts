@@ -9,21 +9,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ModuleRunner } from "../../src/agent/index.js";
-import { ModuleClient, withCanary } from "../../src/cli/module.js";
-import { silentLogger } from "../../src/log/index.js";
-import {
-  generateSigningKey,
-  inCanary,
-  loadSigningKey,
-  type Manifest,
-  moduleElement,
-  parseManifest,
-  signManifest,
-} from "../../src/modules/index.js";
-import { assembleClient, type XmppClient } from "../../src/xmpp/index.js";
+import type { ModuleRunner } from "../../src/agent/index.js";
+import { type ModuleClient, withCanary } from "../../src/cli/module.js";
+import { generateSigningKey, inCanary, loadSigningKey } from "../../src/modules/index.js";
+import type { XmppClient } from "../../src/xmpp/index.js";
+import { moduleSession, publisherClient, signedModule } from "../helpers/modules.js";
 import { type Account, useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -38,25 +29,17 @@ let client: ModuleClient;
 const key = generateSigningKey();
 const sessions: Array<{ jid: string; xmpp: XmppClient; runner: ModuleRunner }> = [];
 
-function signedModule(name: string, version: number, canary: number) {
-  const manifest: Manifest = parseManifest({
-    name,
-    version,
-    target: { hosts: ["fleet-*"] },
-    checks: [{ type: "uptime", name: "up", interval: 3600 }],
-  });
-  const bytes = Buffer.from(JSON.stringify(manifest));
-  const signing = loadSigningKey(key.privateKeyPem);
-  return moduleElement(
+const signedFleetModule = (name: string, version: number, canary: number) =>
+  signedModule(
+    loadSigningKey(key.privateKeyPem),
     {
-      manifestBytes: bytes,
-      files: new Map(),
-      canary,
-      signature: { key: signing.publicKey, value: signManifest(bytes, signing) },
+      name,
+      version,
+      target: { hosts: ["fleet-*"] },
+      checks: [{ type: "uptime", name: "up", interval: 3600 }],
     },
-    manifest,
+    canary,
   );
-}
 
 const running = (module: string) =>
   sessions.filter((s) => s.runner.list().some((m) => m.startsWith(`${module}@`)));
@@ -69,46 +52,15 @@ beforeAll(async () => {
     http: { enabled: false },
   });
   work = await mkdtemp(join(tmpdir(), "jabmon-modfleet-"));
-  client = await ModuleClient.connect({
-    service: stack.ejabberd.c2sService,
-    jid: publisher.jid,
-    password: publisher.password,
-    component: stack.componentJid,
-    caFile: stack.caFile,
-  });
+  client = await publisherClient(stack, publisher);
   for (let batch = 0; batch < SESSIONS; batch += 10) {
     await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
         const account = await stack.account(`fleet-${batch + i}`);
-        const xmpp = assembleClient({
-          service: stack.ejabberd.c2sService,
-          jid: account.jid,
-          password: account.password,
-          resource: "agent",
-          streamManagement: false,
-          caFile: stack.caFile,
+        const { xmpp, runner } = await moduleSession(stack, account, {
+          workDir: work,
+          trustedKeys: [key.publicKey],
         });
-        xmpp.on("error", () => {});
-        const runner = new ModuleRunner(
-          {
-            xmpp,
-            component: stack.componentJid,
-            jid: account.jid,
-            host: account.user,
-            cacheDir: join(work, account.user),
-            log: silentLogger(),
-            intervalS: 3600,
-            maxOutputBytes: 4096,
-            onResult: () => {},
-            onChange: () => {},
-          },
-          { groups: [], trustedKeys: [key.publicKey] },
-        );
-        await xmpp.start();
-        // Available, so notifications to the bare JID reach the session.
-        await xmpp.send(xml("presence") as never);
-        runner.online();
-        await runner.idle();
         sessions.push({ jid: account.jid, xmpp, runner });
       }),
     );
@@ -130,7 +82,7 @@ describe("module roll-out", () => {
       .sort();
     expect(expected.length).toBeGreaterThanOrEqual(3);
     expect(expected.length).toBeLessThanOrEqual(20);
-    await client.publish(withCanary(signedModule("fleet-basics", 1, 100), 10));
+    await client.publish(withCanary(signedFleetModule("fleet-basics", 1, 100), 10));
     await waitFor(() => running("fleet-basics").length >= expected.length || undefined, {
       timeoutMs: 10_000,
       what: "canary installs",

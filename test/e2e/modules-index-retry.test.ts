@@ -7,19 +7,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { xml } from "@xmpp/client";
 import { afterAll, describe, expect, it } from "vitest";
-import { ModuleRunner } from "../../src/agent/index.js";
-import { ModuleClient } from "../../src/cli/module.js";
-import { silentLogger } from "../../src/log/index.js";
+import type { ModuleClient } from "../../src/cli/module.js";
+import { generateSigningKey, loadSigningKey } from "../../src/modules/index.js";
 import {
-  generateSigningKey,
-  loadSigningKey,
-  moduleElement,
-  parseManifest,
-  signManifest,
-} from "../../src/modules/index.js";
-import { assembleClient, type XmppClient } from "../../src/xmpp/index.js";
+  type ModuleSession,
+  moduleSession,
+  publisherClient,
+  signedModule,
+} from "../helpers/modules.js";
 import { useStack } from "../helpers/stack.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -28,31 +24,11 @@ const key = generateSigningKey();
 const signing = loadSigningKey(key.privateKeyPem);
 let work: string | undefined;
 let client: ModuleClient | undefined;
-let xmpp: XmppClient | undefined;
-let runner: ModuleRunner | undefined;
-
-function signedModule() {
-  const manifest = parseManifest({
-    name: "late",
-    version: 1,
-    target: { hosts: ["early*"] },
-    checks: [{ type: "uptime", name: "up", interval: 3600 }],
-  });
-  const bytes = Buffer.from(JSON.stringify(manifest));
-  return moduleElement(
-    {
-      manifestBytes: bytes,
-      files: new Map(),
-      canary: 100,
-      signature: { key: signing.publicKey, value: signManifest(bytes, signing) },
-    },
-    manifest,
-  );
-}
+let session: ModuleSession | undefined;
 
 afterAll(async () => {
-  runner?.stop();
-  await xmpp?.stop().catch(() => {});
+  session?.runner.stop();
+  await session?.xmpp.stop().catch(() => {});
   await client?.stop().catch(() => {});
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -60,36 +36,12 @@ afterAll(async () => {
 describe("the modules index read", () => {
   it("is tried again in the same session after it failed, and the module published later runs", async () => {
     work = await mkdtemp(join(tmpdir(), "jabmon-modretry-"));
-    const account = await stack.account("early-agent");
-    xmpp = assembleClient({
-      service: stack.ejabberd.c2sService,
-      jid: account.jid,
-      password: account.password,
-      resource: "agent",
-      streamManagement: false,
-      caFile: stack.caFile,
+    // No component yet: ejabberd answers the first read's disco with an error.
+    session = await moduleSession(stack, await stack.account("early-agent"), {
+      workDir: work,
+      trustedKeys: [key.publicKey],
     });
-    xmpp.on("error", () => {});
-    runner = new ModuleRunner(
-      {
-        xmpp,
-        component: stack.componentJid,
-        jid: account.jid,
-        host: account.user,
-        cacheDir: join(work, "modules"),
-        log: silentLogger(),
-        intervalS: 3600,
-        maxOutputBytes: 4096,
-        onResult: () => {},
-        onChange: () => {},
-      },
-      { groups: [], trustedKeys: [key.publicKey] },
-    );
-    await xmpp.start();
-    await xmpp.send(xml("presence") as never);
-    // No component yet: ejabberd answers the disco with an error.
-    runner.online();
-    await runner.idle();
+    const { runner, xmpp } = session;
     expect(runner.list()).toEqual([]);
 
     const publisher = await stack.account("publisher");
@@ -97,16 +49,17 @@ describe("the modules index read", () => {
       modules: { publishers: [publisher.jid] },
       http: { enabled: false },
     });
-    client = await ModuleClient.connect({
-      service: stack.ejabberd.c2sService,
-      jid: publisher.jid,
-      password: publisher.password,
-      component: stack.componentJid,
-      caFile: stack.caFile,
-    });
-    await client.publish(signedModule());
+    client = await publisherClient(stack, publisher);
+    await client.publish(
+      signedModule(signing, {
+        name: "late",
+        version: 1,
+        target: { hosts: ["early*"] },
+        checks: [{ type: "uptime", name: "up", interval: 3600 }],
+      }),
+    );
     // The same session, no online() call: the retry (2.5-5 s, then 5-10 s) subscribes and fetches.
-    await waitFor(() => runner?.list().includes("late@1"), {
+    await waitFor(() => runner.list().includes("late@1"), {
       timeoutMs: 30_000,
       what: "late@1 installed",
     });

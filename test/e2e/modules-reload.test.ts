@@ -13,20 +13,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Check } from "../../src/agent/checks.js";
-import { ModuleRunner } from "../../src/agent/index.js";
-import { ModuleClient } from "../../src/cli/module.js";
-import { silentLogger } from "../../src/log/index.js";
-import {
-  generateSigningKey,
-  loadSigningKey,
-  moduleElement,
-  parseManifest,
-  signManifest,
-} from "../../src/modules/index.js";
-import { assembleClient, type XmppClient } from "../../src/xmpp/index.js";
+import type { ModuleRunner } from "../../src/agent/index.js";
+import type { ModuleClient } from "../../src/cli/module.js";
+import { generateSigningKey, loadSigningKey } from "../../src/modules/index.js";
+import type { XmppClient } from "../../src/xmpp/index.js";
+import { moduleSession, publisherClient, signedModule } from "../helpers/modules.js";
 import { useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
 
@@ -47,8 +40,8 @@ function collectGarbage(): void {
 }
 
 /** Version `version` of the module: two checks, so the scheduler holds two timers per version. */
-function signedModule(version: number) {
-  const manifest = parseManifest({
+const reloadModule = (version: number) =>
+  signedModule(signing, {
     name: "reload",
     version,
     target: { hosts: ["reloader*"] },
@@ -57,17 +50,6 @@ function signedModule(version: number) {
       { type: "load", name: "load", interval: 3600 },
     ],
   });
-  const bytes = Buffer.from(JSON.stringify(manifest));
-  return moduleElement(
-    {
-      manifestBytes: bytes,
-      files: new Map(),
-      canary: 100,
-      signature: { key: signing.publicKey, value: signManifest(bytes, signing) },
-    },
-    manifest,
-  );
-}
 
 beforeAll(async () => {
   const publisher = await stack.account("publisher");
@@ -76,45 +58,14 @@ beforeAll(async () => {
     http: { enabled: false },
   });
   work = await mkdtemp(join(tmpdir(), "jabmon-modreload-"));
-  client = await ModuleClient.connect({
-    service: stack.ejabberd.c2sService,
-    jid: publisher.jid,
-    password: publisher.password,
-    component: stack.componentJid,
-    caFile: stack.caFile,
-  });
-  const account = await stack.account("reloader");
-  xmpp = assembleClient({
-    service: stack.ejabberd.c2sService,
-    jid: account.jid,
-    password: account.password,
-    resource: "agent",
-    streamManagement: false,
-    caFile: stack.caFile,
-  });
-  xmpp.on("error", () => {});
-  runner = new ModuleRunner(
-    {
-      xmpp,
-      component: stack.componentJid,
-      jid: account.jid,
-      host: account.user,
-      cacheDir: join(work, "modules"),
-      log: silentLogger(),
-      intervalS: 3600,
-      maxOutputBytes: 4096,
-      onResult: () => {
-        results += 1;
-      },
-      onChange: () => {},
+  client = await publisherClient(stack, publisher);
+  ({ xmpp, runner } = await moduleSession(stack, await stack.account("reloader"), {
+    workDir: join(work, "modules"),
+    trustedKeys: [key.publicKey],
+    onResult: () => {
+      results += 1;
     },
-    { groups: [], trustedKeys: [key.publicKey] },
-  );
-  await xmpp.start();
-  // Available, so the index's notifications to the bare JID reach the session.
-  await xmpp.send(xml("presence") as never);
-  runner.online();
-  await runner.idle();
+  }));
 }, 90_000);
 
 afterAll(async () => {
@@ -134,7 +85,7 @@ describe("module hot reload", () => {
     const superseded: Array<{ version: number; checks: Array<WeakRef<Check>> }> = [];
     for (let version = 1; version <= RELOADS + 1; version++) {
       const resultsBefore = results;
-      await client.publish(signedModule(version));
+      await client.publish(reloadModule(version));
       await waitFor(() => runner.list().includes(`reload@${version}`), {
         timeoutMs: 10_000,
         what: `reload@${version} installed`,

@@ -1,6 +1,6 @@
 /** Helpers for talking XEP-0060 to the component from a plain xmpp.js client. */
 import { type Client, xml } from "@xmpp/client";
-import type { Xml } from "./iq.js";
+import { iq, type Xml } from "./iq.js";
 
 // The IQ round trip (./iq.ts), re-exported: most files use it with the builders below.
 export { iq, type Xml } from "./iq.js";
@@ -85,4 +85,29 @@ export function eventItems(events: Xml[], node?: string) {
 export async function available(client: Client): Promise<void> {
   await client.send(xml("presence"));
   await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/**
+ * Publish one result to `account`'s node with a seq far above any the agent
+ * numbers from the clock (a clock once wildly ahead): the agent's later seqs
+ * are then refused as regressed, and it must re-seed. Returns that seq.
+ */
+export async function publishStraySeq(
+  stack: { client(a: { jid: string; password: string }): Promise<Client>; componentJid: string },
+  account: { jid: string; password: string },
+): Promise<number> {
+  const stray = Date.now() + 10_000_000_000;
+  const client = await stack.client(account);
+  try {
+    const reply = await iq(
+      client,
+      stack.componentJid,
+      "set",
+      publishIq(`agents/${account.jid}`, check(stray)),
+    );
+    if (errorOf(reply)) throw new Error(`the stray publish was refused: ${reply.toString()}`);
+  } finally {
+    await client.stop();
+  }
+  return stray;
 }
