@@ -32,17 +32,14 @@
  * https://xmpp.org/extensions/xep-0060.html#publisher-publish
  */
 import type { Logger } from "../log/index.js";
-import { NS_DISCO_INFO, NS_JABMON, NS_PUBSUB } from "../protocol/index.js";
+import { FEATURE_RESULTS, NS_DISCO_INFO, NS_JABMON, NS_PUBSUB } from "../protocol/index.js";
 import type { XmppClient } from "../xmpp/index.js";
-import { el, ltx } from "../xmpp/index.js";
+import { el, ltx, NS_STANZAS } from "../xmpp/index.js";
 import type { Spool, SpoolEntry } from "./spool.js";
 
 const PERMANENT = new Set(["bad-request", "not-acceptable", "policy-violation", "jid-malformed"]);
-/** The service's feature for `<results/>` requests (src/pubsub/publish.ts). */
-const FEATURE_RESULTS = `${NS_JABMON}#results`;
 /** Spool bytes per `<results/>` request at most: well under ejabberd's max_stanza_size. */
 const BATCH_MAX_BYTES = 64 * 1024;
-const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 /** What a refused result of a `<results/>` reply fails with: the shape of a publish's StanzaError. */
 interface RefusedResult {

@@ -1,5 +1,7 @@
 /** XML namespaces jabmon speaks. docs/protocol.md is the normative description. */
 export const NS_JABMON = "urn:jabmon:0";
+/** The disco#info feature of a service that takes `<results/>` requests (docs/protocol.md, "Replaying a backlog"). */
+export const FEATURE_RESULTS = `${NS_JABMON}#results`;
 export const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 export const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
 export const NS_PING = "urn:xmpp:ping";

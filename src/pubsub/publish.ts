@@ -178,8 +178,6 @@ async function publishChecked(
 
 /** Most results one `<results/>` request may carry (docs/protocol.md, "Replaying a backlog"). */
 export const MAX_RESULTS_PER_REQUEST = 100;
-/** The disco#info feature of a service that takes `<results/>` requests. */
-export const FEATURE_RESULTS = `${NS_JABMON}#results`;
 
 /** One result of a `<results/>` request, checked as the payload of a publish to `node`. */
 function readBatchedResult(ctx: PubsubContext, node: string, payload: Element): CheckedPublish {
@@ -196,11 +194,28 @@ function readBatchedResult(ctx: PubsubContext, node: string, payload: Element): 
   return { node, itemId: `s${agentSeq}`, payload, xml, agentSeq, preconditions: [] };
 }
 
-/** The `<error/>` an IQ failing with `err` is answered with (as the publish path maps it). */
-function errorElementOf(err: unknown): Element {
-  if (err instanceof RedisUnavailableError) return storeUnavailable().toElement();
-  if (err instanceof StanzaError) return err.toElement();
-  return new StanzaError("internal-server-error").toElement();
+/**
+ * What a publish (or one result of a `<results/>` request) to `node` that
+ * failed with `err` is answered with, said to the operator where it must be:
+ * an agent out of quota keeps retrying, and an unexpected failure is a bug.
+ * A StanzaError passes as it is; the bounded Redis queue's refusal is the
+ * wait-type store-unavailable answer.
+ */
+function refusalOf(
+  ctx: PubsubContext,
+  req: PubsubRequest,
+  node: string | undefined,
+  err: unknown,
+): StanzaError {
+  if (err instanceof PubsubError && err.code === "JABMON_ERR_QUOTA_EXCEEDED")
+    ctx.log.warn(
+      { from: req.who.bare, node, err: err.text },
+      "publish refused: owner quota used up",
+    );
+  if (err instanceof RedisUnavailableError) return storeUnavailable();
+  if (err instanceof StanzaError) return err;
+  ctx.log.error({ err, from: req.who.bare, node }, "publish failed");
+  return new StanzaError("internal-server-error");
 }
 
 /**
@@ -234,7 +249,7 @@ async function publishResults(
       await publishChecked(ctx, req.who, readBatchedResult(ctx, node, payload), admission);
       reply.cnode(el("stored", { seq }));
     } catch (err) {
-      reply.cnode(el("refused", { seq }, errorElementOf(err)));
+      reply.cnode(el("refused", { seq }, refusalOf(ctx, req, node, err).toElement()));
     }
   }
   return reply;
@@ -273,18 +288,10 @@ export function publishing(ctx: PubsubContext): Publishing {
     try {
       return await run(ctx, req, admission);
     } catch (err) {
-      // The operator must hear of it: an agent refused so keeps retrying.
-      if (err instanceof PubsubError && err.code === "JABMON_ERR_QUOTA_EXCEEDED")
-        ctx.log.warn(
-          {
-            from: req.who.bare,
-            node: req.element.getChild("publish")?.attrs.node,
-            err: err.text,
-          },
-          "publish refused: owner quota used up",
-        );
-      // The bounded Redis queue refused the command: the same wait-type answer.
-      throw err instanceof RedisUnavailableError ? storeUnavailable() : err;
+      // Other errors reach the router as they are: it answers and logs them.
+      if (err instanceof StanzaError || err instanceof RedisUnavailableError)
+        throw refusalOf(ctx, req, req.element.getChild("publish")?.attrs.node, err);
+      throw err;
     } finally {
       inFlight -= 1;
     }

@@ -14,7 +14,7 @@
 import type { ComponentLink, IqRequest } from "../component/index.js";
 import type { DiscoService } from "../disco/index.js";
 import type { Logger } from "../log/index.js";
-import { NS_JABMON, NS_PUBSUB, NS_PUBSUB_OWNER } from "../protocol/index.js";
+import { FEATURE_RESULTS, NS_JABMON, NS_PUBSUB, NS_PUBSUB_OWNER } from "../protocol/index.js";
 import type { Keys, Redis } from "../store/index.js";
 import type { Element } from "../xmpp/index.js";
 import { accessPolicy } from "./authz.js";
@@ -26,7 +26,7 @@ import { requester } from "./names.js";
 import { notifier } from "./notify.js";
 import type { PubsubHooks, PubsubOptions } from "./options.js";
 import * as owner from "./owner.js";
-import { FEATURE_RESULTS, type Publishing, publishing, retract } from "./publish.js";
+import { type Publishing, publishing, retract } from "./publish.js";
 import { retrieve } from "./retrieve.js";
 import { PubsubStore } from "./store.js";
 import * as subscriptions from "./subscriptions.js";

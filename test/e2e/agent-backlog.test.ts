@@ -78,6 +78,16 @@ const texts = (entries: Awaited<ReturnType<typeof ingested>>) =>
     .map((e) => /<text>([^<]*)<\/text>/.exec(e.payload)?.[1])
     .filter((t) => t?.startsWith("b"));
 
+/** The agent's ingest entries once at least `count` of its numbered results are there. */
+const ingestedAtLeast = (jid: string, count: number, what: string) =>
+  waitFor(
+    async () => {
+      const all = await ingested(jid);
+      return texts(all).length >= count ? all : undefined;
+    },
+    { timeoutMs: 10_000, what },
+  );
+
 describe("an agent back with a backlog", () => {
   it("replays it in <results/> requests, each result stored once, in order", async () => {
     const account = await stack.account();
@@ -88,13 +98,7 @@ describe("an agent back with a backlog", () => {
       // 120 results of at most 50 per request: 3 requests, no publish needed.
       expect(back.stats.batches).toBe(3);
       expect(back.stats.acked).toBe(120);
-      const entries = await waitFor(
-        async () => {
-          const all = await ingested(account.jid);
-          return texts(all).length >= 120 ? all : undefined;
-        },
-        { timeoutMs: 10_000, what: "every result ingested" },
-      );
+      const entries = await ingestedAtLeast(account.jid, 120, "every result ingested");
       expect(entries.map((e) => e.agentSeq).filter((s) => s !== undefined && s >= seqs[0])).toEqual(
         seqs,
       );
@@ -116,13 +120,7 @@ describe("an agent back with a backlog", () => {
       expect(back.stats.reseeded).toBe(30);
       // The refused request, then the re-seeded results in one more.
       expect(back.stats.batches).toBe(2);
-      const entries = await waitFor(
-        async () => {
-          const all = await ingested(account.jid);
-          return texts(all).length >= 30 ? all : undefined;
-        },
-        { timeoutMs: 10_000, what: "every re-seeded result ingested" },
-      );
+      const entries = await ingestedAtLeast(account.jid, 30, "every re-seeded result ingested");
       expect(texts(entries)).toEqual(seqs.map((_, n) => `b${n}`));
       const backlog = entries.filter((e) => e.agentSeq !== stray);
       for (const e of backlog) expect(e.agentSeq).toBeGreaterThan(stray);

@@ -4,8 +4,13 @@
  * they can be SIGKILLed mid-flow.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { CONSUMER_GROUP } from "../../src/monitor/ingest/leases.js";
-import { INGEST_SHARDS, ingestShard, Keys, type Redis } from "../../src/store/index.js";
+import {
+  INGEST_GROUP,
+  INGEST_SHARDS,
+  ingestShard,
+  Keys,
+  type Redis,
+} from "../../src/store/index.js";
 import { eventXml, publishEntry } from "../helpers/ingest.js";
 import { REDIS_URL, useStack } from "../helpers/stack.js";
 import { sleep, waitFor } from "../helpers/wait.js";
@@ -131,7 +136,7 @@ describe("entries left pending by a former holder", () => {
         "publishedAt",
         String(Date.now()),
       )
-      .xreadgroup("GROUP", CONSUMER_GROUP, "former-holder", "COUNT", 10, "STREAMS", stream, ">")
+      .xreadgroup("GROUP", INGEST_GROUP, "former-holder", "COUNT", 10, "STREAMS", stream, ">")
       .exec()) as [unknown, [null, Array<[string, unknown[]]>]];
     expect(delivered[0]?.[1]).toHaveLength(1);
     await waitFor(async () => (await processed(keys, [jid]))[0] === 1, {

@@ -27,6 +27,7 @@ import { randomUUID } from "node:crypto";
 import type { ComponentLink } from "../../component/index.js";
 import type { Logger } from "../../log/index.js";
 import { defineScripts, type HostStore, type Keys, type Redis } from "../../store/index.js";
+import type { DownsExplained } from "../alerting/dependencies.js";
 import { alertFields } from "../alerts/record.js";
 import { PLANE_CLOSE, PLANE_OPEN } from "../scripts.js";
 
@@ -90,7 +91,7 @@ export interface PlaneWatchOptions {
    * fault, not the plane's; `parentUp`, the hosts with a parent still online,
    * are not counted either way until their down is `parentWaitMs` old.
    */
-  explainedDowns?: (jids: string[]) => Promise<{ explained: Set<string>; parentUp: Set<string> }>;
+  explainedDowns?: (jids: string[]) => Promise<DownsExplained>;
 }
 
 type ScriptedRedis = Redis & {

@@ -16,7 +16,13 @@
  */
 import { EventEmitter } from "node:events";
 import type { Logger } from "../../log/index.js";
-import { defineScripts, type IngestStreamEntry, type Keys, type Redis } from "../../store/index.js";
+import {
+  defineScripts,
+  INGEST_GROUP,
+  type IngestStreamEntry,
+  type Keys,
+  type Redis,
+} from "../../store/index.js";
 import { COMMIT_ENTRIES } from "../scripts.js";
 import {
   type ItemState,
@@ -32,7 +38,7 @@ import {
 } from "./apply.js";
 import type { FlapThresholds } from "./flap.js";
 import { parsePayload, type ResultItem } from "./items.js";
-import { CONSUMER_GROUP, ShardLeases } from "./leases.js";
+import { ShardLeases } from "./leases.js";
 
 /** How long a read waits for new entries. */
 const READ_BLOCK_MS = 500;
@@ -217,7 +223,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     if (pending.length > 0) {
       reply = (await this.#redis.xreadgroup(
         "GROUP",
-        CONSUMER_GROUP,
+        INGEST_GROUP,
         instanceId,
         "COUNT",
         count,
@@ -232,7 +238,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     } else {
       reply = (await this.#reader.xreadgroup(
         "GROUP",
-        CONSUMER_GROUP,
+        INGEST_GROUP,
         instanceId,
         "COUNT",
         count,
@@ -304,7 +310,7 @@ export class IngestConsumer extends EventEmitter<IngestEvents> {
     }
     const pipeline = this.#redis.pipeline();
     for (const [stream, ids] of acks)
-      if (ids.length > 0) pipeline.xack(stream, CONSUMER_GROUP, ...ids);
+      if (ids.length > 0) pipeline.xack(stream, INGEST_GROUP, ...ids);
     if (pipeline.length > 0) await pipeline.exec();
   }
 

@@ -23,9 +23,6 @@ import {
 } from "../../store/index.js";
 import { LEASE_ACQUIRE, LEASE_RELEASE } from "../scripts.js";
 
-/** The stream consumer group every monitor instance reads the shards through. */
-export const CONSUMER_GROUP = INGEST_GROUP;
-
 export interface ShardLeasesOptions {
   redis: Redis;
   keys: Keys;
@@ -223,7 +220,7 @@ export class ShardLeases {
     for (const shard of [...this.#held]) {
       const stream = this.#o.keys.ingest(shard);
       try {
-        const [count, oldest] = (await this.#redis.xpending(stream, CONSUMER_GROUP)) as [
+        const [count, oldest] = (await this.#redis.xpending(stream, INGEST_GROUP)) as [
           number,
           string | null,
         ];
@@ -232,7 +229,7 @@ export class ShardLeases {
           const groups = (await this.#redis.xinfo("GROUPS", stream)) as Array<
             Array<string | number | null>
           >;
-          const group = groups.map(fieldsOf).find((g) => g.name === CONSUMER_GROUP);
+          const group = groups.map(fieldsOf).find((g) => g.name === INGEST_GROUP);
           minId = group ? String(group["last-delivered-id"]) : null;
         }
         if (minId && minId !== "0-0") removed += await this.#redis.xtrim(stream, "MINID", minId);
@@ -257,7 +254,7 @@ export class ShardLeases {
     for (const shard of [...this.#held]) {
       if (this.#handover.has(shard)) continue;
       const stream = keys.ingest(shard);
-      const summary = (await this.#redis.xpending(stream, CONSUMER_GROUP)) as [
+      const summary = (await this.#redis.xpending(stream, INGEST_GROUP)) as [
         number,
         string | null,
         string | null,
@@ -268,7 +265,7 @@ export class ShardLeases {
       for (const [consumer] of others) {
         const rows = (await this.#redis.xpending(
           stream,
-          CONSUMER_GROUP,
+          INGEST_GROUP,
           "-",
           "+",
           1000,
@@ -276,7 +273,7 @@ export class ShardLeases {
         )) as Array<[string, string, number, number]>;
         if (rows.length === 0) continue;
         const ids = rows.map(([id]) => id);
-        await this.#redis.xclaim(stream, CONSUMER_GROUP, instanceId, 0, ...ids, "JUSTID");
+        await this.#redis.xclaim(stream, INGEST_GROUP, instanceId, 0, ...ids, "JUSTID");
         claimed += ids.length;
       }
       if (claimed > 0) {
@@ -290,7 +287,7 @@ export class ShardLeases {
     const { keys, log } = this.#o;
     const stream = keys.ingest(shard);
     try {
-      await this.#redis.xgroup("CREATE", stream, CONSUMER_GROUP, "0", "MKSTREAM");
+      await this.#redis.xgroup("CREATE", stream, INGEST_GROUP, "0", "MKSTREAM");
     } catch (err) {
       if (!String((err as Error).message).includes("BUSYGROUP")) throw err;
     }
@@ -314,7 +311,7 @@ export class ShardLeases {
     do {
       const reply = (await this.#redis.xautoclaim(
         stream,
-        CONSUMER_GROUP,
+        INGEST_GROUP,
         instanceId,
         0,
         cursor,
